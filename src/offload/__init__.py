@@ -1,0 +1,60 @@
+"""offload: keep the asyncio event loop free.
+
+Coalesce, cache and batch async calls; cancel work wherever it runs; offload CPU-bound
+and blocking work to worker processes, threads and external programs.
+
+This module only re-exports; the code lives in private modules named for what they do.
+"""
+
+import contextlib
+
+from ._cancel import CancelToken, current_token
+from ._errors import (
+    BatchError,
+    Cancelled,
+    ChannelClosed,
+    ClosedError,
+    LoopBlocked,
+    OffloadError,
+    ProcessError,
+    ProcessFailed,
+    ProgramNotFound,
+    QueueFull,
+    SerializationError,
+    SharedMemoryError,
+    TaskTimeout,
+    WorkerCrashed,
+    WorkerError,
+    WorkerStartFailed,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BatchError",
+    "CancelToken",
+    "Cancelled",
+    "ChannelClosed",
+    "ClosedError",
+    "LoopBlocked",
+    "OffloadError",
+    "ProcessError",
+    "ProcessFailed",
+    "ProgramNotFound",
+    "QueueFull",
+    "SerializationError",
+    "SharedMemoryError",
+    "TaskTimeout",
+    "WorkerCrashed",
+    "WorkerError",
+    "WorkerStartFailed",
+    "current_token",
+]
+
+# Exported names say `offload`, not the private module, in reprs, tracebacks and pickles.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("offload._"):
+        with contextlib.suppress(AttributeError, TypeError):
+            _obj.__module__ = __name__
+del _name, _obj

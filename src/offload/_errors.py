@@ -1,0 +1,155 @@
+"""Every exception offload raises, in one place.
+
+The hierarchy::
+
+    OffloadError                      base of everything offload raises itself
+    ├── Cancelled                     work was cancelled through a CancelToken / cancelable
+    ├── ClosedError                   the pool, channel or process was already closed
+    ├── QueueFull                     a bounded queue is full and the caller asked not to wait
+    ├── SerializationError            an argument or result could not be pickled / unpickled
+    ├── WorkerError                   a worker could not do its job
+    │   ├── WorkerCrashed             the worker died while running this task
+    │   └── WorkerStartFailed         workers die during start-up (initializer, import)
+    ├── TaskTimeout (also TimeoutError)  a task ran longer than its timeout
+    ├── BatchError                    a Batcher's load_many broke its contract
+    ├── ProcessError                  an external program could not be run as asked
+    │   ├── ProgramNotFound (also FileNotFoundError)
+    │   └── ProcessFailed             it ran, and failed: exit code, signal, timeout, limit
+    ├── ChannelClosed                 the other end of a channel went away
+    ├── SharedMemoryError             shared memory could not be allocated or mapped
+    └── LoopBlocked                   the event loop was blocked longer than allowed
+
+Exceptions raised by *your* code inside a worker are not wrapped: they arrive with their
+own type, and the worker's traceback is attached as ``__cause__``.
+
+Every message says what happened and, where there is one, what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BatchError",
+    "Cancelled",
+    "ChannelClosed",
+    "ClosedError",
+    "LoopBlocked",
+    "OffloadError",
+    "ProcessError",
+    "ProcessFailed",
+    "ProgramNotFound",
+    "QueueFull",
+    "SerializationError",
+    "SharedMemoryError",
+    "TaskTimeout",
+    "WorkerCrashed",
+    "WorkerError",
+    "WorkerStartFailed",
+]
+
+
+class OffloadError(Exception):
+    """Base class of every exception offload raises itself."""
+
+
+class Cancelled(OffloadError):
+    """Work was cancelled through a :class:`offload.CancelToken` or a cancelable handle.
+
+    ``reason`` is whatever was passed to ``cancel(reason)`` (``None`` if nothing was).
+    """
+
+    def __init__(self, reason: object = None) -> None:
+        self.reason = reason
+        super().__init__(f"cancelled: {reason}" if reason is not None else "cancelled")
+
+    def __reduce__(self) -> tuple[type[Cancelled], tuple[object]]:
+        return (type(self), (self.reason,))
+
+
+class ClosedError(OffloadError):
+    """The pool, channel or process was closed before or while the operation ran."""
+
+
+class QueueFull(OffloadError):
+    """A bounded queue is full and the caller asked not to wait (``*_nowait``)."""
+
+
+class SerializationError(OffloadError):
+    """A value could not cross a process boundary (pickle or cloudpickle refused it)."""
+
+
+class WorkerError(OffloadError):
+    """A worker could not do its job."""
+
+
+class WorkerCrashed(WorkerError):
+    """The worker died while it was running this task.
+
+    Only the task that was running on that worker fails; the worker is replaced.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        pid: int | None = None,
+        exitcode: int | None = None,
+        signal: int | None = None,
+        function: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.exitcode = exitcode
+        self.signal = signal
+        self.function = function
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_worker_crashed,
+            (str(self), self.pid, self.exitcode, self.signal, self.function),
+        )
+
+
+def _rebuild_worker_crashed(
+    message: str, pid: int | None, exitcode: int | None, signal: int | None, function: str | None
+) -> WorkerCrashed:
+    return WorkerCrashed(message, pid=pid, exitcode=exitcode, signal=signal, function=function)
+
+
+class WorkerStartFailed(WorkerError):
+    """Workers keep dying during start-up (a failing initializer or import)."""
+
+
+class TaskTimeout(OffloadError, TimeoutError):
+    """A task ran longer than its timeout; counted from when it started running."""
+
+
+class BatchError(OffloadError):
+    """A Batcher's ``load_many`` broke its contract (for example, returned the wrong count)."""
+
+
+class ProcessError(OffloadError):
+    """An external program could not be run as asked."""
+
+
+class ProgramNotFound(ProcessError, FileNotFoundError):
+    """The program does not exist or is not executable."""
+
+
+class ProcessFailed(ProcessError):
+    """The program ran and failed: non-zero exit, a signal, a timeout or an output limit.
+
+    The subclass of process results that carries the details is attached by
+    :func:`offload.run`; see its documentation for the attributes.
+    """
+
+
+class ChannelClosed(OffloadError):
+    """The other end of a channel went away (closed, exited or crashed)."""
+
+
+class SharedMemoryError(OffloadError):
+    """Shared memory could not be allocated or mapped."""
+
+
+class LoopBlocked(OffloadError):
+    """The event loop was blocked longer than the allowed threshold."""
