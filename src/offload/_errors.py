@@ -138,9 +138,51 @@ class ProgramNotFound(ProcessError, FileNotFoundError):
 class ProcessFailed(ProcessError):
     """The program ran and failed: non-zero exit, a signal, a timeout or an output limit.
 
-    The subclass of process results that carries the details is attached by
-    :func:`offload.run`; see its documentation for the attributes.
+    Carries what :func:`offload.run` knows about the run: ``argv``, ``pid``,
+    ``returncode`` (negative for a signal, like :mod:`subprocess`), ``signal``,
+    ``stdout``, ``stderr``, ``duration``, ``timed_out``, ``cancelled``,
+    ``output_truncated`` and ``limit`` (a limit that stopped it, in words, or None).
+    The message ends with the tail of stderr.
     """
+
+    _FIELDS = (
+        "argv",
+        "pid",
+        "returncode",
+        "signal",
+        "stdout",
+        "stderr",
+        "duration",
+        "timed_out",
+        "cancelled",
+        "output_truncated",
+        "limit",
+    )
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        unknown = set(details) - set(self._FIELDS)
+        if unknown:
+            raise TypeError(f"ProcessFailed got unknown fields: {sorted(unknown)}")
+        self.argv: tuple[str, ...] = details.get("argv", ())  # type: ignore[assignment]
+        self.pid: int | None = details.get("pid")  # type: ignore[assignment]
+        self.returncode: int | None = details.get("returncode")  # type: ignore[assignment]
+        self.signal: int | None = details.get("signal")  # type: ignore[assignment]
+        self.stdout: bytes | str | None = details.get("stdout")  # type: ignore[assignment]
+        self.stderr: bytes | str | None = details.get("stderr")  # type: ignore[assignment]
+        self.duration: float = details.get("duration", 0.0)  # type: ignore[assignment]
+        self.timed_out: bool = bool(details.get("timed_out", False))
+        self.cancelled: bool = bool(details.get("cancelled", False))
+        self.output_truncated: bool = bool(details.get("output_truncated", False))
+        self.limit: str | None = details.get("limit")  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[object, ...]:
+        details = {name: getattr(self, name) for name in self._FIELDS}
+        return (_rebuild_process_failed, (str(self), details))
+
+
+def _rebuild_process_failed(message: str, details: dict[str, object]) -> ProcessFailed:
+    return ProcessFailed(message, **details)
 
 
 class ChannelClosed(OffloadError):
