@@ -9,6 +9,7 @@ This module only re-exports; the code lives in private modules named for what th
 import contextlib
 
 from ._cancel import CancelToken, current_token
+from ._cancelable import CancelableCall, cancelable
 from ._errors import (
     BatchError,
     Cancelled,
@@ -27,12 +28,14 @@ from ._errors import (
     WorkerError,
     WorkerStartFailed,
 )
+from ._interleave import checkpoint, interleave
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BatchError",
     "CancelToken",
+    "CancelableCall",
     "Cancelled",
     "ChannelClosed",
     "ClosedError",
@@ -48,7 +51,10 @@ __all__ = [
     "WorkerCrashed",
     "WorkerError",
     "WorkerStartFailed",
+    "cancelable",
+    "checkpoint",
     "current_token",
+    "interleave",
 ]
 
 # Exported names say `offload`, not the private module, in reprs, tracebacks and pickles.
