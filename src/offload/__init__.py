@@ -29,6 +29,7 @@ from ._errors import (
     WorkerStartFailed,
 )
 from ._interleave import checkpoint, interleave
+from ._shm import SharedArray, SharedBuffer, SharedCounter, SharedLock, transfer
 
 __version__ = "0.1.0"
 
@@ -46,6 +47,10 @@ __all__ = [
     "ProgramNotFound",
     "QueueFull",
     "SerializationError",
+    "SharedArray",
+    "SharedBuffer",
+    "SharedCounter",
+    "SharedLock",
     "SharedMemoryError",
     "TaskTimeout",
     "WorkerCrashed",
@@ -55,6 +60,7 @@ __all__ = [
     "checkpoint",
     "current_token",
     "interleave",
+    "transfer",
 ]
 
 # Exported names say `offload`, not the private module, in reprs, tracebacks and pickles.

@@ -1,0 +1,258 @@
+"""SharedBuffer and SharedArray: memory allocated once and mapped by every task that gets it.
+
+The SharedArrayBuffer of the source notes. The application creates one; passing it to
+tasks pickles only its name, and each worker process maps the segment once (a per-process
+cache by name) and views it without a copy. The creating object is the *owner*: the
+segment's name is unlinked when the owner is closed, garbage collected, or its process
+exits; a watcher process unlinks it if the process is killed. Copies received by workers
+never unlink anything; closing one only drops that process's mapping.
+
+Memory model (the Atomics half lives in ``_lock.py``): every process sees the same
+physical pages, so a write is visible to the others as soon as the CPU makes it visible,
+with no ordering promise between processes. Writes done before a task returns are visible
+to the process that receives the task's result (the pipe is a synchronisation point).
+Concurrent read-modify-write (``a[i] += 1``) from several processes loses updates: give
+each worker its own slice, or use :class:`offload.SharedLock` / :class:`offload.SharedCounter`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import Any
+
+from offload._errors import ClosedError
+
+from ._segment import Segment, unlink
+
+__all__ = ["SharedArray", "SharedBuffer"]
+
+
+class _Mapping:
+    """One process's mapping of a segment, shared by every object naming it."""
+
+    __slots__ = ("__weakref__", "view")
+
+    def __init__(self, view: memoryview) -> None:
+        self.view = view
+
+
+_mappings: weakref.WeakValueDictionary[str, _Mapping] = weakref.WeakValueDictionary()
+_mappings_lock = threading.Lock()
+
+
+def _map(name: str, size: int) -> _Mapping:
+    with _mappings_lock:
+        mapping = _mappings.get(name)
+        if mapping is None:
+            segment = Segment.attach(name, size)
+            mapping = _Mapping(segment.view())
+            segment.close()
+            _mappings[name] = mapping
+        return mapping
+
+
+def _unlink_owned(name: str, pid: int) -> None:
+    # A forked child inherits the finalizer; only the creating process may unlink.
+    if os.getpid() == pid:
+        unlink(name)
+
+
+class SharedBuffer:
+    """A block of shared memory that tasks in other processes map instead of copying.
+
+    ``buf`` is a writable memoryview; ``array`` a NumPy ``uint8`` view (NumPy needed).
+    Pass the buffer itself as a task argument: only its name is sent. The creating
+    object owns the memory: :meth:`close` (or the ``with`` block's end, garbage
+    collection, process exit) removes it. Raises :class:`offload.SharedMemoryError`
+    when the memory cannot be allocated.
+
+    Example::
+
+        with offload.SharedBuffer(1 << 20) as shared:
+            shared.buf[:5] = b"hello"
+            await pool.run(read_first_bytes, shared)
+    """
+
+    __slots__ = ("__weakref__", "_finalizer", "_mapping", "_name", "_owner", "_size")
+
+    def __init__(self, size: int) -> None:
+        if not isinstance(size, int) or size <= 0:
+            raise ValueError(f"SharedBuffer needs a size in bytes > 0, got {size!r}")
+        segment = Segment.create(size)
+        self._name = segment.name
+        self._size = size
+        self._owner = True
+        self._mapping: _Mapping | None = _Mapping(segment.view())
+        segment.close()
+        with _mappings_lock:
+            _mappings[self._name] = self._mapping
+        self._finalizer: weakref.finalize[[str, int], SharedBuffer] | None = weakref.finalize(
+            self, _unlink_owned, self._name, os.getpid()
+        )
+
+    @classmethod
+    def _attach(cls, name: str, size: int) -> SharedBuffer:
+        self = cls.__new__(cls)
+        self._name = name
+        self._size = size
+        self._owner = False
+        self._mapping = _map(name, size)
+        self._finalizer = None
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        self._check()
+        return (_attach_buffer, (self._name, self._size))
+
+    def __repr__(self) -> str:
+        state = "closed" if self._mapping is None else ("owner" if self._owner else "attached")
+        return f"<{type(self).__name__} {self._name} {self._size} bytes {state}>"
+
+    def __enter__(self) -> SharedBuffer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check(self) -> _Mapping:
+        if self._mapping is None:
+            raise ClosedError(
+                f"{type(self).__name__} {self._name} is closed; create a new one or keep "
+                "it open while tasks use it"
+            )
+        return self._mapping
+
+    @property
+    def name(self) -> str:
+        """The segment's name (``offload-<pid>-...``)."""
+        return self._name
+
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        return self._size
+
+    @property
+    def owner(self) -> bool:
+        """True in the object that created the memory (the one that frees it)."""
+        return self._owner
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._mapping is None
+
+    @property
+    def buf(self) -> memoryview:
+        """A writable memoryview of the whole buffer. Raises ClosedError once closed."""
+        return self._check().view
+
+    @property
+    def array(self) -> Any:
+        """A NumPy ``uint8`` array viewing the buffer (no copy); needs NumPy."""
+        import numpy
+
+        return numpy.frombuffer(self.buf, dtype=numpy.uint8)
+
+    def close(self) -> None:
+        """Release this object's mapping; the owner also frees the memory (idempotent).
+
+        Arrays and memoryviews already taken from it stay usable until they are gone;
+        tasks that have not mapped it yet fail with :class:`offload.SharedMemoryError`.
+        """
+        self._mapping = None
+        if self._finalizer is not None:
+            self._finalizer()
+
+
+def _attach_buffer(name: str, size: int) -> SharedBuffer:
+    return SharedBuffer._attach(name, size)
+
+
+class SharedArray(SharedBuffer):
+    """A NumPy array in shared memory: ``shape`` and ``dtype`` as for ``numpy.zeros``.
+
+    ``array`` views the shared memory; passing the SharedArray to tasks sends only its
+    name, shape and dtype. Needs NumPy. Raises :class:`offload.SharedMemoryError` when the
+    memory cannot be allocated.
+
+    Example::
+
+        with offload.SharedArray((1000, 1000), "float64") as shared:
+            shared.array[:] = 1.0
+            total = await pool.run(column_sums, shared)
+    """
+
+    __slots__ = ("_array", "_dtype", "_shape")
+
+    def __init__(self, shape: int | tuple[int, ...], dtype: Any = "float64") -> None:
+        import numpy
+
+        self._dtype = numpy.dtype(dtype)
+        self._shape = (shape,) if isinstance(shape, int) else tuple(int(n) for n in shape)
+        count = 1
+        for n in self._shape:
+            if n < 0:
+                raise ValueError(f"SharedArray needs a shape of sizes >= 0, got {shape!r}")
+            count *= n
+        super().__init__(max(1, count * self._dtype.itemsize))
+        self._array: Any = None
+
+    @classmethod
+    def _attach_array(cls, name: str, size: int, shape: tuple[int, ...], dtype: Any) -> SharedArray:
+        self = cls.__new__(cls)
+        self._name = name
+        self._size = size
+        self._owner = False
+        self._mapping = _map(name, size)
+        self._finalizer = None
+        self._shape = shape
+        self._dtype = dtype
+        self._array = None
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        self._check()
+        return (_attach_array, (self._name, self._size, self._shape, self._dtype))
+
+    def __repr__(self) -> str:
+        state = "closed" if self._mapping is None else ("owner" if self._owner else "attached")
+        return f"<SharedArray {self._name} shape={self._shape} dtype={self._dtype} {state}>"
+
+    def __enter__(self) -> SharedArray:
+        return self
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
+        return self._shape
+
+    @property
+    def dtype(self) -> Any:
+        """The array's NumPy dtype."""
+        return self._dtype
+
+    @property
+    def array(self) -> Any:
+        """The NumPy array viewing the shared memory (no copy)."""
+        mapping = self._check()
+        if self._array is None:
+            import numpy
+
+            count = 1
+            for n in self._shape:
+                count *= n
+            flat = numpy.frombuffer(mapping.view, dtype=self._dtype, count=count)
+            self._array = flat.reshape(self._shape)
+        return self._array
+
+    def close(self) -> None:
+        """Release this object's mapping; the owner also frees the memory (idempotent)."""
+        self._array = None
+        super().close()
+
+
+def _attach_array(name: str, size: int, shape: tuple[int, ...], dtype: Any) -> SharedArray:
+    return SharedArray._attach_array(name, size, shape, dtype)

@@ -1,0 +1,405 @@
+"""The codec: large buffers of a message travel through one shared-memory segment.
+
+Pickle protocol 5 lets a pickler hand buffers to a callback instead of copying them into
+the pickle stream ("out of band"). The codec uses that to move every buffer at or above a
+threshold (1 MiB by default, ``OFFLOAD_SHM_THRESHOLD`` bytes in the environment, ``0``
+turns the automatic part off) into a single segment per message, and sends only the
+small pickle plus a short descriptor (segment name, offsets, lengths) through the pipe::
+
+    sender                                        receiver
+    ------                                        --------
+    encode(obj)
+      prepare(): big bytes / bytearray /
+        memoryview / transfer() values get
+        a wrapper that pickles a PickleBuffer
+      dumps(..., buffer_callback=sink)
+        small buffers -> in the pickle stream
+        big buffers   -> sink (no copy yet)
+      sink.finish(): create ONE segment
+        offload-<root>-<pid>-<n>-<rand>,
+        reserve it (posix_fallocate), copy
+        each big buffer in, unmap
+    -> Encoded(data, descriptors)  ==pipe==>  decode(data, descriptors)
+                                                attach(name): map the segment
+                                                unlink(name) at once (mapping stays)
+                                                loads(data, buffers=slices of the map)
+                                                  NumPy arrays, memoryviews: views of
+                                                  the mapping (no copy)
+                                                  bytes, bytearray: one copy out
+    Encoded.release() after the task's            mapping is unmapped when the last
+    outcome, whatever it is: unlinks the          object viewing it is garbage
+    name if the receiver never did (no-op         collected
+    otherwise)
+
+Who unlinks: the receiver, right after mapping (so a crash of the receiver after that
+leaks nothing). If the message never arrives (the worker died, the task was cancelled
+before it was read), the sender's ``release()`` unlinks it. If the sending application
+is killed, its watcher process unlinks every ``offload-<root>-*`` segment.
+
+Not enough shared memory is not an error here: the message falls back to the pipe (all
+buffers in band), so a result is never half written. Only :class:`SharedBuffer` and
+:class:`SharedArray`, which cannot work without shared memory, raise
+:class:`offload.SharedMemoryError`.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+from offload._errors import SharedMemoryError
+
+from ._segment import Segment, unlink
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Encoded",
+    "Transfer",
+    "decode",
+    "encode",
+    "threshold",
+    "transfer",
+]
+
+DEFAULT_THRESHOLD = 1 << 20
+_ALIGN = 64
+_VERSION = 1
+# How far prepare() looks into lists, tuples and dicts for bytes-like values (bytes and
+# bytearray are pickled in band by pickle itself, so they need a wrapper to go out of
+# band; NumPy arrays do not and are found at any depth).
+_SCAN_DEPTH = 3
+_SCAN_ITEMS = 1024
+
+
+def _env_threshold() -> int:
+    raw = os.environ.get("OFFLOAD_SHM_THRESHOLD", "")
+    try:
+        value = int(raw)
+    except ValueError:
+        return DEFAULT_THRESHOLD
+    return value if value >= 0 else DEFAULT_THRESHOLD
+
+
+_threshold = _env_threshold()
+
+
+def threshold() -> int:
+    """Bytes from which a buffer travels through shared memory (0: only transfer())."""
+    return _threshold
+
+
+Dumps = Callable[..., bytes]
+Loads = Callable[..., Any]
+
+
+def _default_dumps(
+    obj: object, *, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = None
+) -> bytes:
+    data: bytes = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffer_callback)
+    return data
+
+
+def _default_loads(data: bytes, *, buffers: Any = None) -> Any:
+    return pickle.loads(data, buffers=buffers)
+
+
+class Transfer:
+    """A value marked by :func:`transfer`: always sent through shared memory.
+
+    Pickled by anything other than offload's codec it is just its value.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"transfer({self.value!r})"
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (_identity, (self.value,))
+
+
+def _identity(value: object) -> object:
+    return value
+
+
+def transfer(obj: object) -> Any:
+    """Mark ``obj`` to travel through shared memory, whatever its size.
+
+    Use it on a task argument or a task's return value. Its buffers (bytes, bytearray,
+    memoryview, NumPy arrays, also inside lists, tuples and dicts) skip the pipe even
+    below the automatic threshold, and NumPy arrays and memoryviews arrive as views of
+    the shared memory. A :class:`offload.SharedBuffer` or :class:`offload.SharedArray`
+    already travels by name, without any copy; ``transfer`` does not change that.
+
+    "Moved" means what Python allows: the value is not sent through the pipe and the
+    receiver owns memory that nothing else uses; the sender's object stays valid
+    (Python cannot detach a ``bytes`` object the way JavaScript detaches an
+    ArrayBuffer). If shared memory runs out, the value falls back to the pipe.
+
+    Example::
+
+        result = await pool.run(checksum, offload.transfer(frame))
+    """
+    if isinstance(obj, Transfer):
+        return obj
+    return Transfer(obj)
+
+
+class _State(threading.local):
+    sink: _Sink | None = None
+
+
+_state = _State()
+
+
+class _OutOfBand:
+    """Pickles a bytes-like value through a PickleBuffer so it can leave the stream."""
+
+    __slots__ = ("force", "value")
+
+    def __init__(self, value: bytes | bytearray | memoryview, force: bool) -> None:
+        self.value = value
+        self.force = force
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        value = self.value
+        if isinstance(value, memoryview):
+            flat = value if value.c_contiguous else memoryview(value.tobytes())
+            pb = pickle.PickleBuffer(flat)
+            self._register(pb)
+            return (_rebuild_memoryview, (pb, value.format, value.shape, value.readonly))
+        pb = pickle.PickleBuffer(value)
+        self._register(pb)
+        return (type(value) if type(value) in (bytes, bytearray) else bytes, (pb,))
+
+    def _register(self, pb: pickle.PickleBuffer) -> None:
+        sink = _state.sink
+        if self.force and sink is not None:
+            sink.forced.append(pb)
+
+
+class _Forced:
+    """Any other transfer()ed value (a NumPy array): its PickleBuffers go out of band."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        reduced = self.value.__reduce_ex__(protocol)
+        sink = _state.sink
+        if sink is not None and isinstance(reduced, tuple) and len(reduced) >= 2:
+            sink.forced.extend(a for a in reduced[1] if isinstance(a, pickle.PickleBuffer))
+        return reduced
+
+
+def _rebuild_memoryview(
+    buffer: Any, fmt: str, shape: tuple[int, ...], readonly: bool
+) -> memoryview:
+    view = memoryview(buffer)
+    if readonly and not view.readonly:
+        view = view.toreadonly()
+    flat = view.cast("B")
+    if fmt == "B" and len(shape) == 1:
+        return flat
+    try:
+        shaped: memoryview = flat.cast(fmt, shape)  # type: ignore[call-overload]
+        return shaped
+    except (TypeError, ValueError):
+        # Formats memoryview.cast cannot express arrive as plain bytes.
+        return flat
+
+
+def _is_ndarray(obj: object) -> bool:
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(obj, numpy.ndarray)
+
+
+def prepare(obj: object, limit: int, force: bool = False, depth: int = _SCAN_DEPTH) -> object:
+    """Wrap the bytes-like values of ``obj`` that should go out of band (a shallow copy)."""
+    kind = type(obj)
+    if kind is Transfer:
+        return prepare(obj.value, limit, True, depth)  # type: ignore[attr-defined]
+    if kind is bytes or kind is bytearray:
+        if force or (limit and len(obj) >= limit):  # type: ignore[arg-type]
+            return _OutOfBand(obj, force)  # type: ignore[arg-type]
+        return obj
+    if kind is memoryview:
+        return _OutOfBand(obj, force)  # type: ignore[arg-type]
+    if force and _is_ndarray(obj):
+        return _Forced(obj)
+    if depth <= 0:
+        return obj
+    if kind is tuple or kind is list:
+        items: Any = obj
+        if len(items) > _SCAN_ITEMS and not force:
+            return obj
+        new = [prepare(item, limit, force, depth - 1) for item in items]
+        if all(a is b for a, b in zip(new, items, strict=True)):
+            return obj
+        return tuple(new) if kind is tuple else new
+    if kind is dict:
+        mapping: dict[Any, Any] = obj  # type: ignore[assignment]
+        if len(mapping) > _SCAN_ITEMS and not force:
+            return obj
+        changed = False
+        out = {}
+        for key, value in mapping.items():
+            new_value = prepare(value, limit, force, depth - 1)
+            changed = changed or new_value is not value
+            out[key] = new_value
+        return out if changed else obj
+    return obj
+
+
+class _Sink:
+    """The buffer_callback: keeps big buffers out of band, then writes them to a segment."""
+
+    __slots__ = ("buffers", "forced", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.buffers: list[memoryview] = []
+        self.forced: list[pickle.PickleBuffer] = []
+
+    def __call__(self, pb: pickle.PickleBuffer) -> bool:
+        try:
+            raw = pb.raw()
+        except BufferError:
+            return True  # not contiguous: let pickle copy it in band
+        size = raw.nbytes
+        forced = any(pb is f for f in self.forced)
+        if size == 0 or not (forced or (self.limit and size >= self.limit)):
+            raw.release()
+            return True
+        self.buffers.append(raw)
+        return False
+
+    def finish(self) -> tuple[str, bytes]:
+        spans: list[int] = []
+        total = 0
+        for raw in self.buffers:
+            spans += (total, raw.nbytes)
+            total += -(-raw.nbytes // _ALIGN) * _ALIGN
+        segment = Segment.create(total)
+        try:
+            with segment.view() as view:
+                for i, raw in enumerate(self.buffers):
+                    offset = spans[2 * i]
+                    view[offset : offset + raw.nbytes] = raw
+        except BaseException:
+            segment.unlink()
+            raise
+        finally:
+            segment.close()
+            self.release()
+        return segment.name, _pack(segment.name, spans)
+
+    def release(self) -> None:
+        for raw in self.buffers:
+            raw.release()
+        self.buffers.clear()
+        self.forced.clear()
+
+
+def _pack(name: str, spans: list[int]) -> bytes:
+    encoded = name.encode()
+    return (
+        struct.pack("<BH", _VERSION, len(encoded))
+        + encoded
+        + struct.pack(f"<I{len(spans)}Q", len(spans) // 2, *spans)
+    )
+
+
+def _unpack(descriptors: bytes) -> tuple[str, list[tuple[int, int]]]:
+    version, length = struct.unpack_from("<BH", descriptors, 0)
+    if version != _VERSION:
+        raise SharedMemoryError(f"unknown shared-memory descriptor version {version}")
+    name = descriptors[3 : 3 + length].decode()
+    (count,) = struct.unpack_from("<I", descriptors, 3 + length)
+    flat = struct.unpack_from(f"<{2 * count}Q", descriptors, 7 + length)
+    return name, [(flat[2 * i], flat[2 * i + 1]) for i in range(count)]
+
+
+class Encoded:
+    """A message ready for the pipe: the pickle, its descriptors, its segment (if any).
+
+    Call :meth:`release` once the task is over, on every outcome: it unlinks the
+    segment if the receiver never mapped it.
+    """
+
+    __slots__ = ("data", "descriptors", "segment")
+
+    def __init__(self, data: bytes, descriptors: bytes = b"", segment: str | None = None) -> None:
+        self.data = data
+        self.descriptors = descriptors
+        self.segment = segment
+
+    def __repr__(self) -> str:
+        return f"<Encoded {len(self.data)} bytes, segment={self.segment}>"
+
+    def release(self) -> None:
+        """Unlink the segment if it is still there (idempotent)."""
+        segment, self.segment = self.segment, None
+        if segment is not None:
+            unlink(segment)
+
+
+def encode(obj: object, *, limit: int | None = None, dumps: Dumps = _default_dumps) -> Encoded:
+    """Pickle ``obj``, moving big buffers (and transfer()ed ones) into shared memory.
+
+    ``dumps(obj, buffer_callback=...)`` must pickle with protocol 5. Falls back to the
+    pipe (everything in band) when shared memory cannot be had.
+    """
+    limit = _threshold if limit is None else limit
+    prepared = prepare(obj, limit)
+    sink = _Sink(limit)
+    previous, _state.sink = _state.sink, sink
+    try:
+        data = dumps(prepared, buffer_callback=sink)
+    except BaseException:
+        sink.release()
+        raise
+    finally:
+        _state.sink = previous
+    if not sink.buffers:
+        sink.release()
+        return Encoded(data)
+    try:
+        name, descriptors = sink.finish()
+    except SharedMemoryError:
+        # Out of shared memory: the same value, entirely through the pipe.
+        return Encoded(dumps(prepared))
+    return Encoded(data, descriptors, name)
+
+
+def decode(data: bytes, descriptors: bytes = b"", *, loads: Loads = _default_loads) -> Any:
+    """Unpickle a message made by :func:`encode`, mapping its segment if it has one.
+
+    Raises :class:`offload.SharedMemoryError` if the segment is already gone.
+    """
+    if not descriptors:
+        return loads(data)
+    name, spans = _unpack(descriptors)
+    segment = Segment.attach(name)
+    # The receiver owns the segment from here: the name goes, the mapping stays.
+    unlink(name)
+    view = segment.view()
+    segment.close()
+    buffers = [view[offset : offset + size] for offset, size in spans]
+    try:
+        return loads(data, buffers=buffers)
+    finally:
+        del buffers
+        view.release()
