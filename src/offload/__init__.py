@@ -29,18 +29,22 @@ from ._errors import (
     WorkerStartFailed,
 )
 from ._interleave import checkpoint, interleave
+from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
 from ._shm import SharedArray, SharedBuffer, SharedCounter, SharedLock, transfer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BatchError",
+    "BlockReport",
     "CancelToken",
     "CancelableCall",
     "Cancelled",
     "ChannelClosed",
     "ClosedError",
     "LoopBlocked",
+    "LoopStats",
+    "LoopWatch",
     "OffloadError",
     "ProcessError",
     "ProcessFailed",
@@ -60,6 +64,7 @@ __all__ = [
     "checkpoint",
     "current_token",
     "interleave",
+    "monitor",
     "transfer",
 ]
 

@@ -1,0 +1,340 @@
+"""The event-loop monitor: a lag histogram and block reports with the blocking stack.
+
+Two cooperating parts::
+
+    loop thread:  _tick every `resolution` s ──► lag = how late it ran ──► histogram
+                     │ publishes `_expected` (when the next tick is due)
+                     │ lag >= threshold ─► BlockReport(duration, captured stack)
+                     ▼                        ─► logger "offload.monitor", callback, blocks
+    watchdog thread: sleeps until `_expected + threshold`; if the loop has not ticked by
+                     then, it is blocked *now*: capture sys._current_frames()[loop thread]
+
+The histogram has fixed log-spaced buckets and the report list is bounded, so a watch
+that lasts an application's lifetime stays small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import selectors
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+__all__ = ["BlockReport", "LoopStats", "LoopWatch", "Monitor", "monitor"]
+
+logger = logging.getLogger("offload.monitor")
+
+BlockCallback = Callable[["BlockReport"], object]
+
+# Bucket i >= 1 holds lags in [1 µs * G**(i-1), 1 µs * G**i): 2% wide, up to ~10 hours.
+_GROWTH = 1.02
+_INV_LOG_GROWTH = 1 / math.log(_GROWTH)
+_BUCKETS = 1 + math.ceil(math.log(36_000 / 1e-6) * _INV_LOG_GROWTH)
+# Frames of the event loop's own machinery are not what blocked it.
+_LOOP_INTERNALS = (os.path.dirname(asyncio.__file__) + os.sep, selectors.__file__, __file__)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockReport:
+    """One time the event loop was blocked longer than the threshold.
+
+    ``duration`` is how late the loop got back (seconds, a lower bound); ``frames`` is
+    the loop thread's stack captured while it was blocked (outermost first, empty if
+    the block ended before the watchdog could look); ``stack`` is the same as text;
+    ``when`` is the wall-clock time (``time.time()``) the block ended.
+    """
+
+    duration: float
+    frames: tuple[traceback.FrameSummary, ...]
+    stack: str
+    when: float
+
+    @property
+    def function(self) -> str:
+        """``name (file:line)`` of the innermost frame outside asyncio: the blocker."""
+        for frame in reversed(self.frames):
+            if not frame.filename.startswith(_LOOP_INTERNALS):
+                return f"{frame.name} ({frame.filename}:{frame.lineno})"
+        return "unknown (the block ended before its stack was captured)"
+
+    def __str__(self) -> str:
+        return f"event loop blocked for {self.duration * 1e3:.0f} ms in {self.function}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopStats:
+    """Loop lag over a watch: percentiles in seconds, and how many blocks were seen.
+
+    ``blocks`` counts every block, also those dropped from the bounded ``LoopWatch.blocks``.
+    """
+
+    samples: int
+    lag_mean: float
+    lag_p50: float
+    lag_p99: float
+    lag_max: float
+    blocks: int
+
+
+class _Histogram:
+    __slots__ = ("count", "counts", "max", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * _BUCKETS
+        self.count = 0
+        self.total = 0.0
+        self.max = 0.0
+
+    def record(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        if value > self.max:
+            self.max = value
+        index = 0
+        if value > 1e-6:
+            index = min(_BUCKETS - 1, int(math.log(value * 1e6) * _INV_LOG_GROWTH) + 1)
+        self.counts[index] += 1
+
+    def percentile(self, q: float) -> float:
+        if not self.count:
+            return 0.0
+        rank = max(1, math.ceil(q / 100 * self.count))
+        seen = 0
+        for index, n in enumerate(self.counts):
+            seen += n
+            if seen >= rank:
+                upper = 1e-6 * _GROWTH**index
+                return min(upper, self.max)
+        return self.max
+
+
+class LoopWatch:
+    """Watches the running event loop: lag histogram and block reports.
+
+    Made by :meth:`Monitor.watch`; use it as ``async with``, or call :meth:`start` and
+    :meth:`stop` (for example in an application's lifespan hooks).
+
+    Example::
+
+        async with offload.monitor.watch(threshold=0.05) as m:
+            await serve()
+        print(m.stats().lag_p99, [str(b) for b in m.blocks])
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.05,
+        callback: BlockCallback | None = None,
+        *,
+        resolution: float = 0.01,
+        max_blocks: int = 100,
+        log: bool = True,
+    ) -> None:
+        if not threshold > 0:
+            raise ValueError(f"watch() needs threshold > 0 seconds, got {threshold!r}")
+        if not resolution > 0:
+            raise ValueError(f"watch() needs resolution > 0 seconds, got {resolution!r}")
+        if max_blocks < 0:
+            raise ValueError(f"watch() needs max_blocks >= 0, got {max_blocks!r}")
+        self.threshold = threshold
+        self.resolution = resolution
+        self._callback = callback
+        self._log = log
+        self._hist = _Histogram()
+        self._blocks: deque[BlockReport] = deque(maxlen=max_blocks)
+        self._block_count = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._loop_thread_id = 0
+        # When the next tick is due (time.monotonic()); written by the loop thread only.
+        self._expected = 0.0
+        # (expected, frames) captured by the watchdog for the block in progress.
+        self._captured: tuple[float, tuple[traceback.FrameSummary, ...]] | None = None
+
+    async def __aenter__(self) -> LoopWatch:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._loop is not None
+
+    @property
+    def blocks(self) -> list[BlockReport]:
+        """The most recent block reports (at most ``max_blocks``), oldest first."""
+        return list(self._blocks)
+
+    def stats(self) -> LoopStats:
+        """Lag percentiles (seconds) and the number of blocks seen so far.
+
+        Example::
+
+            s = m.stats()
+            print(f"p99 lag {s.lag_p99 * 1e3:.1f} ms over {s.samples} samples")
+        """
+        h = self._hist
+        return LoopStats(
+            samples=h.count,
+            lag_mean=h.total / h.count if h.count else 0.0,
+            lag_p50=h.percentile(50),
+            lag_p99=h.percentile(99),
+            lag_max=h.max,
+            blocks=self._block_count,
+        )
+
+    def reset(self) -> None:
+        """Forget the samples and reports so far (for periodic reporting)."""
+        self._hist = _Histogram()
+        self._blocks.clear()
+        self._block_count = 0
+
+    def start(self) -> None:
+        """Start watching the running loop; raises ``RuntimeError`` outside of one."""
+        if self._loop is not None:
+            raise RuntimeError("this watch is already running; make a new one")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._loop_thread_id = threading.get_ident()
+        self._stop.clear()
+        self._expected = time.monotonic() + self.resolution
+        self._handle = loop.call_later(self.resolution, self._tick)
+        self._thread = threading.Thread(target=self._watchdog, name="offload-monitor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching; the statistics and reports stay readable."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._loop = None
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        expected = self._expected
+        lag = now - expected if now > expected else 0.0
+        self._hist.record(lag)
+        self._expected = now + self.resolution
+        loop = self._loop
+        if loop is not None:
+            self._handle = loop.call_later(self.resolution, self._tick)
+        if lag >= self.threshold:
+            captured, self._captured = self._captured, None
+            frames = captured[1] if captured is not None and captured[0] == expected else ()
+            self._report(BlockReport(lag, frames, _format(frames), time.time()))
+
+    def _report(self, report: BlockReport) -> None:
+        self._block_count += 1
+        self._blocks.append(report)
+        if self._log:
+            logger.warning("%s\n%s", report, report.stack)
+        if self._callback is not None:
+            try:
+                self._callback(report)
+            except Exception:
+                logger.exception("the block callback of offload.monitor.watch() raised")
+
+    def _watchdog(self) -> None:
+        captured_for = -1.0
+        while True:
+            expected = self._expected
+            wait = expected + self.threshold - time.monotonic()
+            if wait > 0:
+                if self._stop.wait(wait):
+                    return
+                continue
+            if expected != captured_for:
+                captured_for = expected
+                self._captured = (expected, self._capture())
+            # Blocked now: look again once the loop had a chance to tick.
+            if self._stop.wait(min(self.threshold, self.resolution)):
+                return
+
+    def _capture(self) -> tuple[traceback.FrameSummary, ...]:
+        frame = sys._current_frames().get(self._loop_thread_id)
+        if frame is None:
+            return ()
+        try:
+            return tuple(traceback.extract_stack(frame))
+        finally:
+            del frame  # do not keep the loop thread's frames alive
+
+
+def _format(frames: tuple[traceback.FrameSummary, ...]) -> str:
+    if not frames:
+        return "(the block ended before its stack was captured)"
+    # Start below the loop's own frames: the callback or task step that blocked.
+    start = 0
+    for index, frame in enumerate(frames):
+        if frame.filename.startswith(_LOOP_INTERNALS):
+            start = index + 1
+    shown = list(frames[start:]) or list(frames)
+    return "".join(traceback.format_list(shown))
+
+
+class Monitor:
+    """The event-loop monitor, available as ``offload.monitor``.
+
+    Example::
+
+        async with offload.monitor.watch(threshold=0.05) as m:
+            ...
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "offload.monitor"
+
+    def watch(
+        self,
+        threshold: float = 0.05,
+        callback: BlockCallback | None = None,
+        *,
+        resolution: float = 0.01,
+        max_blocks: int = 100,
+        log: bool = True,
+    ) -> LoopWatch:
+        """Watch the running loop: lag histogram plus a report for every block.
+
+        A block is a stretch longer than ``threshold`` seconds in which the loop ran no
+        callbacks; its report carries the duration and the stack of the blocking code,
+        captured by a watchdog thread while the loop was blocked. Reports go to the
+        ``offload.monitor`` logger (unless ``log=False``), to ``callback(report)`` on the
+        loop thread, and to ``m.blocks`` (the last ``max_blocks``). ``resolution`` is
+        how often lag is sampled. Raises ``ValueError`` for non-positive values and
+        ``RuntimeError`` when started outside a running loop.
+
+        Example::
+
+            async with offload.monitor.watch(threshold=0.05, callback=print) as m:
+                await app.serve()
+            print(m.stats())
+        """
+        return LoopWatch(threshold, callback, resolution=resolution, max_blocks=max_blocks, log=log)
+
+
+monitor = Monitor()

@@ -1,0 +1,139 @@
+"""offload.monitor: loop lag histogram and block reports captured while the loop blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Generator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import offload
+from offload._monitor import _Histogram
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+async def blocking_handler() -> None:
+    time.sleep(0.2)  # the mistake the monitor is there to catch
+
+
+async def test_a_blocking_sleep_is_reported_with_the_function_that_blocked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[offload.BlockReport] = []
+    with caplog.at_level(logging.WARNING, logger="offload.monitor"):
+        async with offload.monitor.watch(threshold=0.05, callback=seen.append) as m:
+            await asyncio.sleep(0.03)
+            await blocking_handler()
+            await asyncio.sleep(0.03)
+    [report] = m.blocks
+    assert seen == [report]
+    assert 0.15 <= report.duration < 5
+    assert report.function.startswith("blocking_handler (")
+    assert report.frames[-1].name == "blocking_handler"
+    assert "time.sleep(0.2)" in report.stack
+    assert "blocking_handler" in str(report)
+    assert any("blocking_handler" in r.getMessage() for r in caplog.records)
+    stats = m.stats()
+    assert stats.blocks == 1
+    assert stats.lag_max >= 0.15
+    assert stats.lag_p50 <= stats.lag_p99 <= stats.lag_max
+
+
+async def test_a_free_loop_has_no_blocks_and_small_lag() -> None:
+    async with offload.monitor.watch(threshold=0.1, resolution=0.005) as m:
+        await asyncio.sleep(0.3)
+    stats = m.stats()
+    assert m.blocks == []
+    assert stats.blocks == 0
+    assert stats.samples >= 5
+    assert stats.lag_p50 < 0.1
+
+
+async def test_interleaved_cpu_work_does_not_block_the_loop() -> None:
+    def crunch(seconds: float) -> Generator[None, None, int]:
+        end = time.perf_counter() + seconds
+        n = 0
+        while time.perf_counter() < end:
+            n += 1
+            yield
+        return n
+
+    async with offload.monitor.watch(threshold=0.1, log=False) as m:
+        assert await offload.interleave(crunch(0.3), budget=0.005) > 0
+    assert m.blocks == []
+
+
+async def test_reports_are_bounded_but_all_blocks_are_counted() -> None:
+    async with offload.monitor.watch(threshold=0.03, max_blocks=2, log=False) as m:
+        for _ in range(3):
+            time.sleep(0.08)
+            await asyncio.sleep(0.03)
+    assert len(m.blocks) == 2
+    assert m.stats().blocks == 3
+    m.reset()
+    assert m.blocks == []
+    assert m.stats().samples == 0
+
+
+async def test_a_failing_callback_is_logged_and_watching_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def bad(report: offload.BlockReport) -> None:
+        raise RuntimeError("callback broke")
+
+    async with offload.monitor.watch(threshold=0.03, callback=bad, log=False) as m:
+        time.sleep(0.08)
+        await asyncio.sleep(0.03)
+        time.sleep(0.08)
+        await asyncio.sleep(0.03)
+    assert m.stats().blocks == 2
+    assert any("callback" in r.getMessage() for r in caplog.records)
+
+
+async def test_start_and_stop_work_without_async_with() -> None:
+    m = offload.monitor.watch()
+    m.start()
+    assert m.running
+    with pytest.raises(RuntimeError, match="already running"):
+        m.start()
+    await asyncio.sleep(0.03)
+    m.stop()
+    m.stop()  # stopping twice is harmless
+    assert not m.running
+    assert m.stats().samples >= 1
+
+
+def test_starting_outside_a_running_loop_raises_runtime_error() -> None:
+    with pytest.raises(RuntimeError):
+        offload.monitor.watch().start()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"threshold": 0}, {"threshold": -1}, {"resolution": 0}, {"max_blocks": -1}],
+)
+def test_bad_settings_are_rejected(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="watch\\(\\) needs"):
+        offload.monitor.watch(**kwargs)  # type: ignore[arg-type]
+
+
+@given(st.lists(st.floats(min_value=0, max_value=100), min_size=1, max_size=200))
+def test_histogram_percentiles_are_within_two_percent_of_exact(values: list[float]) -> None:
+    hist = _Histogram()
+    for v in values:
+        hist.record(v)
+    ordered = sorted(values)
+    assert hist.max == ordered[-1]
+    assert hist.count == len(values)
+    for q in (50, 90, 99, 100):
+        exact = ordered[max(1, math.ceil(q / 100 * len(values))) - 1]
+        got = hist.percentile(q)
+        assert got <= hist.max
+        assert exact - 1e-6 <= got * 1.0001
+        assert got <= max(exact * 1.02 + 1e-12, 1e-6)
