@@ -74,7 +74,7 @@ _VERSION = 1
 # How far prepare() looks into lists, tuples and dicts for bytes-like values (bytes and
 # bytearray are pickled in band by pickle itself, so they need a wrapper to go out of
 # band; NumPy arrays do not and are found at any depth).
-_SCAN_DEPTH = 3
+_SCAN_DEPTH = 8
 _SCAN_ITEMS = 1024
 
 
