@@ -58,10 +58,7 @@ def owns_shared_memory(array: np.ndarray) -> bool:
     while base is not None:
         if isinstance(base, mmap.mmap):
             return True
-        if isinstance(base, memoryview):
-            base = base.obj
-        else:
-            base = getattr(base, "base", None)
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
     return False
 
 
