@@ -288,3 +288,14 @@ def test_codec_round_trips_nested_buffers(value: object, mark: bool) -> None:
     assume(nesting(value) < 8)
     sent = offload.transfer(value) if mark else value
     assert normalise(roundtrip(sent)) == normalise(value)
+
+
+def test_values_only_cloudpickle_can_pickle_still_go_out_of_band(no_leaks: None) -> None:
+    offset = 3
+    payload = [np.arange(5_000), lambda x: x + offset, b"y" * 2 * LIMIT]
+    result = roundtrip(payload)
+    assert isinstance(result, list)
+    np.testing.assert_array_equal(result[0], payload[0])
+    assert owns_shared_memory(result[0])
+    assert result[1](1) == 4
+    assert result[2] == payload[2]

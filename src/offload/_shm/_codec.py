@@ -99,11 +99,12 @@ Dumps = Callable[..., bytes]
 Loads = Callable[..., Any]
 
 
-def _default_dumps(
-    obj: object, *, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = None
-) -> bytes:
-    data: bytes = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffer_callback)
-    return data
+def _default_dumps(obj: object) -> bytes:
+    try:
+        return pickle.dumps(obj, 5)
+    except Exception:
+        data: bytes = cloudpickle.dumps(obj, 5)
+        return data
 
 
 def _default_loads(data: bytes, *, buffers: Any = None) -> Any:
@@ -303,10 +304,10 @@ class _Sink:
             raise
         finally:
             segment.close()
-            self.release()
+            self.reset()
         return segment.name, _pack(segment.name, spans)
 
-    def release(self) -> None:
+    def reset(self) -> None:
         for raw in self.buffers:
             raw.release()
         self.buffers.clear()
@@ -356,25 +357,38 @@ class Encoded:
             unlink(segment)
 
 
+def _dump(prepared: object, sink: _Sink) -> bytes:
+    # Stdlib pickle first (fastest), cloudpickle for what it refuses (lambdas, closures).
+    # A failed attempt may already have handed buffers to the sink: forget them.
+    try:
+        return pickle.dumps(prepared, 5, buffer_callback=sink)
+    except Exception:
+        sink.reset()
+    data: bytes = cloudpickle.dumps(prepared, 5, buffer_callback=sink)
+    return data
+
+
 def encode(obj: object, *, limit: int | None = None, dumps: Dumps = _default_dumps) -> Encoded:
     """Pickle ``obj``, moving big buffers (and transfer()ed ones) into shared memory.
 
-    ``dumps(obj, buffer_callback=...)`` must pickle with protocol 5. Falls back to the
-    pipe (everything in band) when shared memory cannot be had.
+    ``dumps(obj)`` is used when shared memory cannot be had (everything in band) and
+    to report a value that cannot be pickled at all (its exception propagates).
     """
     limit = _threshold if limit is None else limit
     prepared = prepare(obj, limit)
     sink = _Sink(limit)
     previous, _state.sink = _state.sink, sink
     try:
-        data = dumps(prepared, buffer_callback=sink)
-    except BaseException:
-        sink.release()
-        raise
+        data = _dump(prepared, sink)
+    except Exception:
+        sink.reset()
+        _state.sink = None
+        # Unpicklable: let the caller's dumps raise its own, well-worded error.
+        return Encoded(dumps(prepared))
     finally:
         _state.sink = previous
     if not sink.buffers:
-        sink.release()
+        sink.reset()
         return Encoded(data)
     try:
         name, descriptors = sink.finish()
