@@ -222,10 +222,15 @@ class LoopWatch:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop watching; the statistics and reports stay readable."""
+        """Stop watching; the statistics and reports stay readable.
+
+        A block still in progress (the code that calls ``stop()`` blocked since the last
+        sample) is reported too.
+        """
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+            self._measure()
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -233,14 +238,17 @@ class LoopWatch:
         self._loop = None
 
     def _tick(self) -> None:
+        self._measure()
+        loop = self._loop
+        if loop is not None:
+            self._handle = loop.call_later(self.resolution, self._tick)
+
+    def _measure(self) -> None:
         now = time.monotonic()
         expected = self._expected
         lag = now - expected if now > expected else 0.0
         self._hist.record(lag)
         self._expected = now + self.resolution
-        loop = self._loop
-        if loop is not None:
-            self._handle = loop.call_later(self.resolution, self._tick)
         if lag >= self.threshold:
             captured, self._captured = self._captured, None
             frames = captured[1] if captured is not None and captured[0] == expected else ()
