@@ -30,6 +30,7 @@ from ._errors import (
 )
 from ._interleave import checkpoint, interleave
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
+from ._process import Limits, ProcessResult, run
 from ._shm import SharedArray, SharedBuffer, SharedCounter, SharedLock, transfer
 
 __version__ = "0.1.0"
@@ -42,12 +43,14 @@ __all__ = [
     "Cancelled",
     "ChannelClosed",
     "ClosedError",
+    "Limits",
     "LoopBlocked",
     "LoopStats",
     "LoopWatch",
     "OffloadError",
     "ProcessError",
     "ProcessFailed",
+    "ProcessResult",
     "ProgramNotFound",
     "QueueFull",
     "SerializationError",
@@ -65,6 +68,7 @@ __all__ = [
     "current_token",
     "interleave",
     "monitor",
+    "run",
     "transfer",
 ]
 
