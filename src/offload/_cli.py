@@ -15,6 +15,16 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("tour", help="run a short tour of offload's features")
+    from ._demo._command import add_arguments as add_demo_arguments
+
+    add_demo_arguments(
+        sub.add_parser(
+            "demo",
+            help="serve the subset-sum demo with a live page, or compare strategies",
+            description="Serve subset-sum over HTTP with a live page of loop lag and pool "
+            "load; --compare loads one server per strategy and prints a table.",
+        )
+    )
     return parser
 
 
@@ -32,5 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._tour import main as tour
 
         return tour()
+    if args.command == "demo":
+        from ._demo._command import run as demo
+
+        return demo(args)
     parser.print_help(sys.stderr)
     return 2

@@ -1,0 +1,117 @@
+"""The live page in a real headless browser: start a job, see matches and charts move."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from offload._demo._compare import serve_in_child
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# 23 small integers: about 2**23 subsets (a couple of seconds), thousands of matches.
+STRATEGY = "process"
+JOB = "[7, -3, 12, -9, 4, 15, -11, 2, 8, -6, 13, -1, 5, -14, 10, -7, 3, 11, -5, 6, -12, 9, -2]"
+
+pytestmark = pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK),
+    reason=f"{CHROMIUM} is missing: run `make system-deps` (installs Debian's chromium)",
+)
+
+
+async def test_the_page_streams_matches_and_charts_lag_and_utilization(
+    tmp_path: Path, no_leaks: None
+) -> None:
+    from playwright.async_api import async_playwright
+
+    async with (
+        serve_in_child(STRATEGY, workers=2) as server,
+        async_playwright() as playwright,
+    ):
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 760})
+            await page.goto(server.url + "/")
+            await page.wait_for_function(
+                f"document.getElementById('strategy').textContent === '{STRATEGY}'"
+            )
+            await page.fill("#data", JOB)
+            await page.fill("#sum", "0")
+            await page.click("#start")
+            # While the job runs, a worker shows up as busy.
+            await page.wait_for_function(
+                "document.getElementById('busy').textContent.startsWith('1 /')", timeout=30_000
+            )
+            await page.wait_for_function(
+                "document.querySelectorAll('#matches li').length > 0", timeout=30_000
+            )
+            await page.wait_for_function(
+                "document.getElementById('status').textContent.startsWith('done:')",
+                timeout=45_000,
+            )
+            status = await page.text_content("#status")
+            assert status is not None
+            assert "matches" in status
+            assert f"{STRATEGY} strategy" in status
+            assert await page.locator("#matches li").count() >= 1
+            # Charts: samples keep arriving, and the utilization line left the zero line.
+            await page.wait_for_function(
+                "Number(document.getElementById('lag-chart').dataset.samples) >= 8"
+            )
+            peak = await page.evaluate(
+                "Math.max(...document.querySelector('#util-chart polyline')"
+                ".getAttribute('points').split(' ').map(p => 150 - Number(p.split(',')[1])))"
+            )
+            assert peak > 20  # y grows downwards: the line rose well above the axis
+            shot = tmp_path / "demo.png"
+            await page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+            if target := os.environ.get("OFFLOAD_DEMO_SCREENSHOT"):
+                shutil.copyfile(shot, target)
+        finally:
+            await browser.close()
+
+
+async def test_stop_in_the_page_cancels_the_job_on_the_server(no_leaks: None) -> None:
+    from playwright.async_api import async_playwright
+
+    async with (
+        serve_in_child(STRATEGY, workers=1) as server,
+        async_playwright() as playwright,
+    ):
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(server.url + "/")
+            await page.fill("#data", str([2] * 24))
+            await page.fill("#sum", "1")
+            await page.click("#start")
+            await page.wait_for_function(
+                "document.getElementById('busy').textContent.startsWith('1 /')", timeout=30_000
+            )
+            await page.click("#stop")
+            await page.wait_for_function(
+                "document.getElementById('status').textContent.startsWith('stopped')"
+            )
+            await page.wait_for_function(
+                "document.getElementById('busy').textContent.startsWith('0 /')", timeout=30_000
+            )
+            async with httpx.AsyncClient(base_url=server.url) as client:
+                jobs = (await client.get("/stats")).json()["jobs"]
+            assert jobs["cancelled"] == 1
+            assert jobs["completed"] == 0
+        finally:
+            await browser.close()

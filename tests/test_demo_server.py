@@ -1,0 +1,149 @@
+"""The demo server as users run it: `offload demo` in a child process on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from offload._demo._compare import serve_in_child
+from offload._demo._subset_sum import matches
+
+BIG = {"data": str([2] * 24), "sum": "1"}  # 2**24 subsets, no match: seconds of work
+MEDIUM = {"data": str([2] * 23), "sum": "1"}  # half of that
+
+
+async def stats(client: httpx.AsyncClient) -> dict[str, Any]:
+    answer: dict[str, Any] = (await client.get("/stats")).json()
+    return answer
+
+
+async def wait_for(client: httpx.AsyncClient, check: Any, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = await stats(client)
+        if check(current):
+            return current
+        assert time.monotonic() < deadline, f"stats never got there: {current}"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("strategy", ["interleave", "thread", "process"])
+async def test_a_client_that_goes_away_cancels_its_job_where_it_runs(
+    strategy: str, no_leaks: None
+) -> None:
+    async with (
+        serve_in_child(strategy, workers=1) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+    ):
+        async with client.stream("GET", "/subset-sum", params=BIG) as response:
+            assert response.status_code == 200
+            await wait_for(client, lambda s: s["jobs"]["running"] == 1 and s["pool"]["busy"] == 1)
+        # The stream is closed unread: the server sees the disconnect.
+        gone = time.monotonic()
+        after = await wait_for(
+            client, lambda s: s["pool"]["busy"] == 0 and s["jobs"]["running"] == 0
+        )
+        # The whole job takes seconds of CPU; stopping it takes a moment.
+        assert time.monotonic() - gone < 3.0
+        assert after["jobs"] == {"running": 0, "completed": 0, "cancelled": 1, "failed": 0}
+        # The worker (or its replacement) takes the next job.
+        small = await client.get("/subset-sum", params={"data": "[1, 2, 3]", "sum": "3"})
+        assert json.loads(small.text.splitlines()[-1])["count"] == 2
+
+
+@pytest.mark.parametrize("strategy", ["thread", "process"])
+async def test_matches_stream_from_the_workers(strategy: str, no_leaks: None) -> None:
+    async with (
+        serve_in_child(strategy, workers=2) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+    ):
+        response = await client.get("/subset-sum", params={"data": "[3, -1, 4, 1, 5]", "sum": "4"})
+        lines = [json.loads(line) for line in response.text.splitlines()]
+        assert lines[:-1] == [{"match": list(m)} for m in matches([3, -1, 4, 1, 5], 4)]
+        assert lines[-1]["count"] == 4
+        assert lines[-1]["strategy"] == strategy
+
+
+async def ping_during_job(client: httpx.AsyncClient) -> tuple[float, float]:
+    """Ping while a job runs: (ping round trip, the job's elapsed time), in seconds."""
+
+    async def job() -> float:
+        response = await client.get("/subset-sum", params=MEDIUM)
+        elapsed: float = json.loads(response.text.splitlines()[-1])["elapsed"]
+        return elapsed
+
+    async def ping() -> float:
+        await asyncio.sleep(0.2)  # the job has started; it lasts a second or more
+        sent = time.perf_counter()
+        await client.get("/ping")
+        return time.perf_counter() - sent
+
+    elapsed, round_trip = await asyncio.gather(job(), ping())
+    return round_trip, elapsed
+
+
+async def test_ping_is_answered_while_a_job_runs_in_a_worker(no_leaks: None) -> None:
+    async with (
+        serve_in_child("process", workers=1) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+    ):
+        round_trip, elapsed = await ping_during_job(client)
+        assert round_trip < elapsed / 2
+
+
+async def test_ping_waits_for_a_job_that_blocks_the_loop(no_leaks: None) -> None:
+    async with (
+        serve_in_child("blocking", workers=1) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+    ):
+        round_trip, elapsed = await ping_during_job(client)
+        assert round_trip > elapsed / 2
+
+
+def test_ctrl_c_stops_the_server_and_its_workers(no_leaks: None) -> None:
+    argv = [sys.executable, "-m", "offload", "demo", "--port", "0", "--workers", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("offload demo: process strategy, 2 workers")
+        url = re.search(r"http://\S+", proc.stdout.readline())
+        assert url is not None
+        assert httpx.get(url.group(0) + "ping", timeout=30).json() == {"pong": True}
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        assert workers
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        _, stderr = proc.communicate()
+        assert "Traceback" not in stderr
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"workers left running: {alive}"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_help_lists_the_strategies() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "offload", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for word in ("blocking", "interleave", "thread", "process", "--compare", "--port"):
+        assert word in result.stdout
