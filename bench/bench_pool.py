@@ -1,0 +1,340 @@
+"""offload.Pool against the process and thread pools a Python user would pick instead.
+
+In one run, 2 workers each: tiny-task throughput (about 200 in flight), sequential round
+trip p50/p99, CPU-bound scaling (1 vs 2 workers), event-loop lag while the pool is
+saturated, respawn after a killed worker, and the thread kind against asyncio.to_thread.
+Run: ``python bench/bench_pool.py`` (add ``--quick`` for a smaller run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from _common import fmt_time, percentile, table
+
+import offload
+
+QUICK = "--quick" in sys.argv
+WORKERS = 2
+IN_FLIGHT = 200
+
+
+def tiny(x: int) -> int:
+    return abs(x)
+
+
+def burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+Call = Callable[..., Awaitable[Any]]
+
+
+# -- the contenders: each is an async context manager yielding call(fn, *args) ---------
+
+
+@contextlib.asynccontextmanager
+async def offload_pool(workers: int = WORKERS, kind: str = "process") -> Any:
+    async with offload.Pool(kind, max_workers=workers, min_workers=workers) as pool:  # type: ignore[arg-type]
+        await asyncio.gather(*[pool.run(tiny, 1) for _ in range(workers * 4)])
+        yield pool.run
+
+
+@contextlib.asynccontextmanager
+async def process_pool_executor(workers: int = WORKERS) -> Any:
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ProcessPoolExecutor(workers) as ex:
+
+        async def call(fn: Callable[..., Any], *args: Any) -> Any:
+            return await loop.run_in_executor(ex, fn, *args)
+
+        await asyncio.gather(*[call(tiny, 1) for _ in range(workers * 4)])
+        yield call
+
+
+@contextlib.asynccontextmanager
+async def anyio_to_process(workers: int = WORKERS) -> Any:
+    import anyio
+    import anyio.to_process
+
+    limiter = anyio.CapacityLimiter(workers)
+
+    async def call(fn: Callable[..., Any], *args: Any) -> Any:
+        return await anyio.to_process.run_sync(fn, *args, limiter=limiter)
+
+    await asyncio.gather(*[call(tiny, 1) for _ in range(workers * 4)])
+    yield call
+
+
+@contextlib.asynccontextmanager
+async def pebble_pool(workers: int = WORKERS) -> Any:
+    import pebble
+
+    pool = pebble.ProcessPool(max_workers=workers)
+    try:
+
+        async def call(fn: Callable[..., Any], *args: Any) -> Any:
+            return await asyncio.wrap_future(pool.schedule(fn, args))
+
+        await asyncio.gather(*[call(tiny, 1) for _ in range(workers * 4)])
+        yield call
+    finally:
+        pool.stop()
+        pool.join()
+
+
+@contextlib.asynccontextmanager
+async def loky_executor(workers: int = WORKERS) -> Any:
+    import loky
+
+    loop = asyncio.get_running_loop()
+    ex = loky.get_reusable_executor(max_workers=workers)
+
+    async def call(fn: Callable[..., Any], *args: Any) -> Any:
+        return await loop.run_in_executor(ex, fn, *args)
+
+    await asyncio.gather(*[call(tiny, 1) for _ in range(workers * 4)])
+    yield call
+    ex.shutdown(wait=True)
+
+
+CONTENDERS: list[tuple[str, Callable[[], Any], int]] = [
+    # name, factory, number of tiny tasks for the throughput test
+    ("offload.Pool", offload_pool, 20_000),
+    ("anyio.to_process", anyio_to_process, 8_000),
+    ("ProcessPoolExecutor", process_pool_executor, 6_000),
+    ("pebble.ProcessPool", pebble_pool, 3_000),
+    ("loky", loky_executor, 6_000),
+]
+
+
+async def throughput(call: Call, n: int) -> float:
+    per = n // IN_FLIGHT
+
+    async def lane() -> None:
+        for _ in range(per):
+            await call(tiny, -1)
+
+    started = time.perf_counter()
+    await asyncio.gather(*[lane() for _ in range(IN_FLIGHT)])
+    return per * IN_FLIGHT / (time.perf_counter() - started)
+
+
+async def round_trips(call: Call, n: int) -> list[float]:
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await call(tiny, -1)
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+async def lag_while_saturated(call: Call, seconds: float) -> list[float]:
+    lags: list[float] = []
+    stop = False
+
+    async def ticker() -> None:
+        while not stop:
+            started = time.perf_counter()
+            await asyncio.sleep(0.001)
+            lags.append(time.perf_counter() - started - 0.001)
+
+    async def lane() -> None:
+        while not stop:
+            await call(tiny, -1)
+
+    tick = asyncio.ensure_future(ticker())
+    lanes = [asyncio.ensure_future(lane()) for _ in range(IN_FLIGHT)]
+    await asyncio.sleep(seconds)
+    stop = True
+    await asyncio.gather(tick, *lanes)
+    return lags
+
+
+async def respawn_offload(rounds: int) -> list[float]:
+    samples = []
+    async with offload.Pool(max_workers=1, min_workers=1) as pool:
+        await pool.run(tiny, 1)
+        for _ in range(rounds):
+            with contextlib.suppress(offload.WorkerCrashed):
+                await pool.run(die)
+            started = time.perf_counter()
+            await pool.run(tiny, 1)
+            samples.append(time.perf_counter() - started)
+    return samples
+
+
+async def respawn_pebble(rounds: int) -> list[float]:
+    import pebble
+
+    samples = []
+    async with pebble_pool(1) as call:
+        for _ in range(rounds):
+            with contextlib.suppress(Exception):
+                await call(die)
+            started = time.perf_counter()
+            await call(tiny, 1)
+            samples.append(time.perf_counter() - started)
+    del pebble
+    return samples
+
+
+async def respawn_ppe(rounds: int) -> list[float]:
+    # A dead worker breaks the whole executor: the user has to build a new one.
+    loop = asyncio.get_running_loop()
+    samples = []
+    for _ in range(rounds):
+        ex = concurrent.futures.ProcessPoolExecutor(1)
+        await loop.run_in_executor(ex, tiny, 1)
+        with contextlib.suppress(Exception):
+            await loop.run_in_executor(ex, die)
+        started = time.perf_counter()
+        ex.shutdown(wait=True)
+        ex = concurrent.futures.ProcessPoolExecutor(1)
+        await loop.run_in_executor(ex, tiny, 1)
+        samples.append(time.perf_counter() - started)
+        ex.shutdown(wait=True)
+    return samples
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+async def main() -> None:
+    scale = 0.25 if QUICK else 1.0
+    rows_tp, rows_rt, rows_lag = [], [], []
+    results: dict[str, dict[str, Any]] = {}
+    for name, factory, n in CONTENDERS:
+        try:
+            async with factory() as call:
+                tp = await throughput(call, int(n * scale))
+                rt = await round_trips(call, int(1000 * scale))
+                lags = await lag_while_saturated(call, 2.0 * scale)
+        except Exception as exc:  # an anchor that cannot run here is reported, not fatal
+            print(f"{name}: skipped ({type(exc).__name__}: {exc})")
+            continue
+        results[name] = {"tp": tp, "p50": percentile(rt, 50), "p99": percentile(rt, 99)}
+        results[name]["lag99"] = percentile(lags, 99)
+    ours = results["offload.Pool"]
+    for name, r in results.items():
+        rows_tp.append([name, f"{r['tp']:,.0f}", ratio(ours["tp"], r["tp"])])
+        rows_rt.append([name, fmt_time(r["p50"]), fmt_time(r["p99"]), ratio(r["p50"], ours["p50"])])
+        rows_lag.append([name, fmt_time(r["lag99"])])
+    print(
+        table(
+            f"Tiny tasks, {WORKERS} workers, {IN_FLIGHT} in flight: throughput",
+            ["pool", "tasks/s", "offload is"],
+            rows_tp,
+        )
+    )
+    print(
+        table(
+            "Single task round trip, sequential",
+            ["pool", "p50", "p99", "offload p50 is faster by"],
+            rows_rt,
+        )
+    )
+    print(
+        table(
+            "Loop lag (asyncio.sleep(0.001) overshoot) while the pool is saturated",
+            ["pool", "lag p99"],
+            rows_lag,
+        )
+    )
+
+    # CPU-bound scaling: the same work on 1 and on 2 workers.
+    work, count = 2_000_000, int(16 * scale) or 4
+    timings = {}
+    for workers in (1, WORKERS):
+        async with offload_pool(workers) as call:
+            started = time.perf_counter()
+            await asyncio.gather(*[call(burn, work) for _ in range(count)])
+            timings[workers] = time.perf_counter() - started
+    speedup = timings[1] / timings[WORKERS]
+    print(
+        table(
+            f"CPU-bound scaling ({count} tasks of ~{work:,} multiply-adds)",
+            ["workers", "wall time", "speed-up", "of ideal"],
+            [
+                [1, fmt_time(timings[1]), "1.00x", "100%"],
+                [
+                    WORKERS,
+                    fmt_time(timings[WORKERS]),
+                    f"{speedup:.2f}x",
+                    f"{speedup / WORKERS:.0%}",
+                ],
+            ],
+        )
+    )
+
+    rounds = max(5, int(30 * scale))
+    ours_respawn = percentile(await respawn_offload(rounds), 50)
+    rows = [["offload.Pool", fmt_time(ours_respawn), "1.00x"]]
+    for name, fn in (
+        ("pebble.ProcessPool", respawn_pebble),
+        ("ProcessPoolExecutor (rebuilt)", respawn_ppe),
+    ):
+        try:
+            p50 = percentile(await fn(max(3, rounds // 3)), 50)
+        except Exception as exc:
+            print(f"{name}: respawn skipped ({exc})")
+            continue
+        rows.append([name, fmt_time(p50), ratio(p50, ours_respawn)])
+    print(
+        table(
+            "Respawn: a worker is killed; time until the next task completes (p50)",
+            ["pool", "p50", "offload is faster by"],
+            rows,
+        )
+    )
+
+    # Threads: Pool("thread") against asyncio.to_thread (default executor).
+    async with offload_pool(WORKERS, kind="thread") as call:
+        t_ours = await throughput(call, int(10_000 * scale))
+        rt_ours = await round_trips(call, int(1000 * scale))
+
+    async def to_thread(fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args)
+
+    t_theirs = await throughput(to_thread, int(10_000 * scale))
+    rt_theirs = await round_trips(to_thread, int(1000 * scale))
+    print(
+        table(
+            "Thread kind: tiny tasks",
+            ["pool", "tasks/s", "round trip p50", "throughput ratio"],
+            [
+                [
+                    'offload.Pool("thread", 2)',
+                    f"{t_ours:,.0f}",
+                    fmt_time(percentile(rt_ours, 50)),
+                    ratio(t_ours, t_theirs),
+                ],
+                [
+                    "asyncio.to_thread",
+                    f"{t_theirs:,.0f}",
+                    fmt_time(percentile(rt_theirs, 50)),
+                    "1.00x",
+                ],
+            ],
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,172 @@
+"""A task inside the pool, and the handle ``Pool.submit`` returns for it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator, Callable, Generator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from offload._cancel import CancelToken
+
+if TYPE_CHECKING:
+    from ._backend import Worker
+
+__all__ = ["Task", "TaskHandle"]
+
+T = TypeVar("T")
+
+QUEUED = 0
+SENT = 1
+DONE = 2
+
+
+class Task:
+    """Everything the pool knows about one call; released exactly once when it ends."""
+
+    __slots__ = (
+        "args",
+        "cancel_deadline",
+        "ctx",
+        "fn",
+        "fn_name",
+        "future",
+        "id",
+        "payload",
+        "progress",
+        "progress_waiters",
+        "seq",
+        "started",
+        "state",
+        "submitted",
+        "timeout",
+        "timer",
+        "token",
+        "unlink",
+        "worker",
+    )
+
+    def __init__(
+        self,
+        task_id: int,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        future: asyncio.Future[Any],
+        timeout: float | None,
+        submitted: float,
+    ) -> None:
+        self.id = task_id
+        self.fn = fn
+        self.fn_name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+        self.args = args
+        self.future = future
+        self.timeout = timeout
+        self.submitted = submitted
+        self.started = 0.0
+        self.state = QUEUED
+        self.token = CancelToken()
+        self.unlink: Callable[[], None] | None = None
+        self.worker: Worker | None = None
+        self.seq = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.payload: bytes = b""
+        self.ctx: contextvars.Context | tuple[Any, ...] | None = None
+        self.progress: list[object] | None = None
+        self.progress_waiters: list[asyncio.Future[None]] = []
+        # Set when the caller gave up on a task that a worker may be running: the worker
+        # is killed if the task is still running at this (monotonic) time.
+        self.cancel_deadline: float | None = None
+
+    def push_progress(self, value: object) -> None:
+        if self.progress is None:
+            return
+        self.progress.append(value)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiters, self.progress_waiters = self.progress_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def release(self) -> None:
+        """Free what the task holds; called once on every outcome (the resource seam)."""
+        if self.state == DONE:
+            return
+        self.state = DONE
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.unlink is not None:
+            self.unlink()
+            self.unlink = None
+        self.args = ()
+        self.payload = b""
+        self.ctx = None
+        self._wake()
+
+
+class TaskHandle(Generic[T]):
+    """A submitted task: await it for the result, cancel it, read its progress.
+
+    Returned by :meth:`offload.Pool.submit`. Awaiting gives the function's result or
+    raises its exception (:class:`offload.WorkerCrashed`, :class:`offload.TaskTimeout`,
+    ``asyncio.CancelledError`` after :meth:`cancel`, ...).
+
+    Example::
+
+        handle = pool.submit(search, numbers, target)
+        async for match in handle.progress():
+            print(match)
+        total = await handle
+    """
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: Task) -> None:
+        self._task = task
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "pending"
+        return f"<TaskHandle {self._task.id} {self._task.fn_name} {state}>"
+
+    @property
+    def id(self) -> int:
+        """The task id (also shown in forwarded log records)."""
+        return self._task.id
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._task.future.__await__()
+
+    def done(self) -> bool:
+        """True once the task has a result, an error, or was cancelled."""
+        return self._task.future.done()
+
+    def cancel(self) -> bool:
+        """Cancel the task; awaiting the handle then raises ``asyncio.CancelledError``.
+
+        A queued task is dropped; a running process task's worker is stopped and
+        replaced; a running thread task sees ``offload.current_token()`` cancelled.
+        Returns False if the task had already ended.
+        """
+        return self._task.future.cancel()
+
+    async def progress(self) -> AsyncIterator[object]:
+        """Yield every value the task passes to ``offload.report()``, in order.
+
+        Ends when the task ends (whatever its outcome; await the handle for that).
+        """
+        task = self._task
+        values = task.progress if task.progress is not None else []
+        index = 0
+        while True:
+            while index < len(values):
+                yield values[index]
+                index += 1
+            if task.state == DONE or task.future.done():
+                if index >= len(values):
+                    return
+                continue
+            waiter: asyncio.Future[None] = task.future.get_loop().create_future()
+            task.progress_waiters.append(waiter)
+            await waiter

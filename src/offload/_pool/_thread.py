@@ -1,0 +1,155 @@
+"""Thread workers: one OS thread per worker, fed one task at a time.
+
+Cancellation is cooperative: a thread cannot be killed, so a cancelled or timed-out task
+only sees ``offload.current_token()`` cancelled; the worker stays busy until the function
+returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import queue
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from offload._cancel import _reset_current, _set_current
+from offload._report import _set_reporter
+
+from ._backend import GONE, Backend, Worker
+from ._task import Task
+
+if TYPE_CHECKING:
+    from ._pool import Pool
+
+__all__ = ["ThreadBackend", "ThreadWorker"]
+
+_STOP = None
+
+
+class ThreadWorker(Worker):
+    """A thread that runs tasks from its own queue and posts results to the loop."""
+
+    def __init__(self, backend: ThreadBackend, worker_id: int) -> None:
+        super().__init__(backend.pool, worker_id)
+        self.backend = backend
+        self.loop = backend.loop
+        self.queue: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(
+            target=self._main, name=f"{backend.name}-{worker_id}", daemon=True
+        )
+        self.thread.start()
+
+    def _ready(self) -> None:
+        if self.state != GONE:
+            self.pool._worker_ready(self)
+
+    def _main(self) -> None:
+        initializer = self.backend.initializer
+        if initializer is not None:
+            try:
+                initializer(*self.backend.initargs)
+            except BaseException as exc:
+                self.loop.call_soon_threadsafe(self._exit, exc)
+                return
+        self.loop.call_soon_threadsafe(self._ready)
+        while True:
+            task = self.queue.get()
+            if task is _STOP:
+                break
+            ctx = task.ctx if isinstance(task.ctx, contextvars.Context) else None
+            started = time.perf_counter()
+            try:
+                if ctx is None:
+                    ctx = contextvars.copy_context()
+                value = ctx.run(self._run, task)
+                ok = True
+            except BaseException as exc:
+                value, ok = exc, False
+            run_time = time.perf_counter() - started
+            try:
+                self.loop.call_soon_threadsafe(
+                    self.pool._task_done, self, task.seq, ok, value, run_time
+                )
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                return
+        self.loop.call_soon_threadsafe(self._exit, None)
+
+    def _run(self, task: Task) -> Any:
+        if task.token.cancelled:
+            raise asyncio.CancelledError
+        reset_token = _set_current(task.token)
+        # Runs inside this task's own context copy: no need to undo the reporter.
+        loop = self.loop
+
+        def sink(value: object) -> None:
+            loop.call_soon_threadsafe(task.push_progress, value)
+
+        _set_reporter(sink if task.progress is not None else None)
+        try:
+            return task.fn(*task.args)
+        finally:
+            _reset_current(reset_token)
+
+    def _exit(self, error: BaseException | None) -> None:
+        self.thread.join()
+        if error is not None:
+            self.start_error = error
+        self.backend.workers.pop(self.id, None)
+        self.pool._worker_exited(self, None, None)
+
+    def send(self, tasks: list[Task]) -> None:
+        for task in tasks:
+            self.queue.put(task)
+
+    def request_cancel(self, task: Task) -> None:
+        task.token.cancel("cancelled by the caller")
+
+    def kill_if_running(self, task: Task) -> bool:
+        return False
+
+    def retire(self) -> None:
+        self.retiring = True
+        if self.state != GONE:
+            self.queue.put(_STOP)
+
+    def kill(self) -> None:
+        self.retire()
+
+
+class ThreadBackend(Backend):
+    """Threads in this process; tasks run in a copy of the submitter's context."""
+
+    max_depth = 1
+    can_kill = False
+
+    def __init__(
+        self,
+        pool: Pool,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        name: str,
+        initializer: Any,
+        initargs: tuple[Any, ...],
+    ) -> None:
+        self.pool = pool
+        self.loop = loop
+        self.name = name
+        self.initializer = initializer
+        self.initargs = initargs
+        self.workers: dict[int, ThreadWorker] = {}
+
+    def new_worker(self, worker_id: int) -> ThreadWorker:
+        worker = ThreadWorker(self, worker_id)
+        self.workers[worker_id] = worker
+        return worker
+
+    def prepare(self, task: Task) -> None:
+        task.ctx = contextvars.copy_context()
+
+    async def aclose(self) -> None:
+        for worker in list(self.workers.values()):
+            worker.retire()
+        while self.workers:
+            await asyncio.sleep(0.002)

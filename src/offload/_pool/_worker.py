@@ -1,0 +1,215 @@
+"""The worker main loop (child side): read task frames, run them, answer each at once.
+
+Runs in a process forked from the template. Results are written as soon as each task
+ends (one write per task) so the parent always knows which task a worker is running;
+tasks are read in batches (one read may carry many task frames).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, NoReturn
+
+from offload._cancel import CancelToken, _reset_current, _set_current
+from offload._errors import SerializationError
+from offload._report import _set_reporter
+from offload._serialize import dumps, loads
+
+from . import _wire as w
+
+__all__ = ["worker_main"]
+
+
+class _ProcessToken(CancelToken):
+    """current_token() inside a process task: reads the cancel flag the parent sets."""
+
+    __slots__ = ("_page", "_seq")
+
+    def __init__(self, page: Any, seq: int) -> None:
+        super().__init__()
+        self._page = page
+        self._seq = seq
+
+    @property
+    def cancelled(self) -> bool:
+        if self._cancelled:
+            return True
+        slot = (self._seq % w.CANCEL_SLOTS) * w.SLOT.size + w.RUNNING.size
+        if w.SLOT.unpack_from(self._page, slot)[0] == self._seq:
+            with self._lock:
+                self._cancelled = True
+                self._reason = "cancelled by the caller"
+            return True
+        return False
+
+
+class _Connection:
+    """The worker's end of its socket; writes are locked so threads in a task can log."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lock = threading.Lock()
+        self.seq = 0  # the task running now, for report() and log records
+
+    def send(self, data: bytes) -> None:
+        with self.lock:
+            view = memoryview(data)
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+
+
+class _ForwardHandler(logging.Handler):
+    """Send every log record to the parent, which re-emits it with worker and task ids."""
+
+    def __init__(self, conn: _Connection) -> None:
+        super().__init__()
+        self.conn = conn
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            exc_text = record.exc_text
+            if record.exc_info and not exc_text:
+                exc_text = "".join(traceback.format_exception(*record.exc_info))
+            data = {
+                "name": record.name,
+                "levelno": record.levelno,
+                "levelname": record.levelname,
+                "msg": record.getMessage(),
+                "pathname": record.pathname,
+                "filename": record.filename,
+                "module": record.module,
+                "lineno": record.lineno,
+                "funcName": record.funcName,
+                "created": record.created,
+                "msecs": record.msecs,
+                "process": record.process,
+                "processName": "offload-worker",
+                "threadName": record.threadName,
+                "exc_text": exc_text,
+                "stack_info": record.stack_info,
+            }
+            self.conn.send(w.frame(w.LOG, self.conn.seq, dumps(data)))
+        except Exception:
+            self.handleError(record)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _error_payload(exc: BaseException, run_time: float) -> bytes:
+    text = "".join(traceback.format_exception(exc))
+    try:
+        body = dumps((exc, text), what="exception")
+    except SerializationError:
+        fallback = SerializationError(
+            f"the task raised {type(exc).__qualname__}: {exc}, which could not be pickled"
+        )
+        body = dumps((fallback, text))
+    return w.RUN_TIME.pack(run_time) + body
+
+
+def worker_main(sock_fd: int, page: Any, init: dict[str, Any]) -> NoReturn:
+    """Serve tasks until the socket closes; never returns."""
+    status = 0
+    try:
+        status = _serve(sock_fd, page, init)
+    except BaseException:
+        traceback.print_exc()
+        status = 70
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+    os._exit(status)
+
+
+def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
+    conn = _Connection(sock_fd)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(_ForwardHandler(conn))
+    root.setLevel(init["log_level"])
+
+    initializer = init.get("initializer")
+    try:
+        if isinstance(initializer, BaseException):
+            raise initializer
+        if initializer is not None:
+            initializer(*init["initargs"])
+    except BaseException as exc:
+        conn.send(w.frame(w.ERR, 0, _error_payload(exc, 0.0)))
+        return 3
+    conn.send(w.frame(w.HELLO, 0, str(os.getpid()).encode()))
+
+    context_vars: list[ContextVar[Any]] = init.get("context_vars", [])
+    max_memory: int | None = init.get("max_memory")
+    functions: dict[int, Callable[..., Any] | BaseException] = {}
+    _set_reporter(
+        lambda value: conn.send(w.frame(w.REPORT, conn.seq, dumps(value, what="progress value")))
+    )
+    retired = False
+    buf = bytearray()
+    running = w.RUNNING
+    perf = time.perf_counter
+    stdout = sys.stdout
+    while True:
+        data = os.read(sock_fd, 1 << 18)
+        if not data:
+            return 0
+        buf += data
+        for kind, seq, _oob, payload in w.split_frames(buf):
+            if kind != w.TASK:
+                continue
+            fn_id, fn_len = w.TASK_HEAD.unpack_from(payload)
+            head = w.TASK_HEAD.size
+            if fn_len:
+                try:
+                    functions[fn_id] = loads(payload[head : head + fn_len])
+                except BaseException as exc:
+                    functions[fn_id] = exc
+            slot = (seq % w.CANCEL_SLOTS) * w.SLOT.size + running.size
+            if w.SLOT.unpack_from(page, slot)[0] == seq:
+                conn.send(w.frame(w.SKIPPED, seq))
+                continue
+            running.pack_into(page, 0, seq)
+            conn.seq = seq
+            started = perf()
+            try:
+                fn = functions.get(fn_id)
+                if fn is None:
+                    raise RuntimeError(f"offload worker: unknown function id {fn_id}")
+                if isinstance(fn, BaseException):
+                    raise fn
+                args, ctx = loads(payload[head + fn_len :])
+                token = _set_current(_ProcessToken(page, seq))
+                resets = [var.set(value) for var, value in zip(context_vars, ctx, strict=False)]
+                try:
+                    result = fn(*args)
+                finally:
+                    for var, reset in zip(context_vars, resets, strict=False):
+                        var.reset(reset)
+                    _reset_current(token)
+                elapsed = perf() - started
+                out = w.frame(w.OK, seq, w.RUN_TIME.pack(elapsed) + dumps(result, what="result"))
+            except BaseException as exc:
+                out = w.frame(w.ERR, seq, _error_payload(exc, perf() - started))
+            running.pack_into(page, 0, 0)
+            conn.send(out)
+            if stdout is not None:  # printed lines must not die with a killed worker
+                with contextlib.suppress(Exception):
+                    stdout.flush()
+            if max_memory is not None and not retired and _rss() > max_memory:
+                retired = True
+                conn.send(w.frame(w.RETIRE, seq))
