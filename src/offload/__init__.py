@@ -8,8 +8,11 @@ This module only re-exports; the code lives in private modules named for what th
 
 import contextlib
 
+from ._batch import Batcher
+from ._cache import CacheInfo, cached
 from ._cancel import CancelToken, current_token
 from ._cancelable import CancelableCall, cancelable
+from ._coalesce import Coalescer, coalesce
 from ._errors import (
     BatchError,
     Cancelled,
@@ -30,24 +33,32 @@ from ._errors import (
 )
 from ._interleave import checkpoint, interleave
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
+from ._pool import Pool, PoolExecutor, PoolStats, TaskHandle
 from ._process import Limits, ProcessResult, run
+from ._report import report
 from ._shm import SharedArray, SharedBuffer, SharedCounter, SharedLock, transfer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BatchError",
+    "Batcher",
     "BlockReport",
+    "CacheInfo",
     "CancelToken",
     "CancelableCall",
     "Cancelled",
     "ChannelClosed",
     "ClosedError",
+    "Coalescer",
     "Limits",
     "LoopBlocked",
     "LoopStats",
     "LoopWatch",
     "OffloadError",
+    "Pool",
+    "PoolExecutor",
+    "PoolStats",
     "ProcessError",
     "ProcessFailed",
     "ProcessResult",
@@ -59,15 +70,19 @@ __all__ = [
     "SharedCounter",
     "SharedLock",
     "SharedMemoryError",
+    "TaskHandle",
     "TaskTimeout",
     "WorkerCrashed",
     "WorkerError",
     "WorkerStartFailed",
+    "cached",
     "cancelable",
     "checkpoint",
+    "coalesce",
     "current_token",
     "interleave",
     "monitor",
+    "report",
     "run",
     "transfer",
 ]
