@@ -18,9 +18,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _common import fmt_time, percentile, table
-
 import offload
+from _common import fmt_time, percentile, table
 
 QUICK = "--quick" in sys.argv
 WORKERS = 2
