@@ -1,0 +1,765 @@
+"""``offload.cached``: coalescing plus a bounded LRU cache with TTL, and its storage engine.
+
+Storage (:class:`Store`, shared with :class:`offload.Batcher`)::
+
+    data: OrderedDict  key -> (value, expires_at, stale_until)     oldest first (LRU order)
+
+- A hit is a dict lookup, one clock read and ``move_to_end``; nothing else runs.
+- Expiry is a timestamp compared on read; there is no timer per key. One periodic sweep
+  per store reclaims expired entries: a single ``call_later`` handle on the loop that
+  last stored something, holding the store only weakly, so it keeps neither the store
+  nor the loop alive, and a store used from a second ``asyncio.run`` simply re-arms it
+  on the new loop.
+- ``maxsize`` bounds the entries; the least recently used one is evicted first.
+
+A miss goes through the in-flight map of :mod:`offload._coalesce`: concurrent callers of
+one key share one call, each awaiting it through a shield. Only a call that is still
+current when it ends (not invalidated, cleared, or abandoned by all its waiters) stores
+its outcome. Exceptions are stored only when negative caching is asked for, in their
+own small map with their own TTL, so the hit path never looks at them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+import random
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload
+
+from ._cancel import CancelToken
+from ._clock import Clock, monotonic
+from ._coalesce import (
+    Flights,
+    Owner,
+    check_async,
+    in_class_body,
+    strong_or_weak_ref,
+    wait_shared,
+)
+from ._keys import _KWARGS, KeyFunc, compile_key, name_of, signature_of, unhashable_error
+
+__all__ = ["CacheInfo", "Cached", "Store", "cached"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+V = TypeVar("V")
+
+logger = logging.getLogger("offload")
+
+_MISSING: Any = object()
+_NO_EXPIRY = math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class CacheInfo:
+    """Counters of a cache, from :meth:`info`.
+
+    ``hits``: answered from the cache (stale answers included); ``misses``: started a
+    call; ``coalesced``: joined a call already in flight; ``evictions``: entries dropped
+    to respect ``maxsize``; ``refreshes``: background refreshes started
+    (stale-while-revalidate); ``size``: entries stored now (expired ones not yet
+    reclaimed included).
+    """
+
+    hits: int
+    misses: int
+    coalesced: int
+    evictions: int
+    refreshes: int
+    size: int
+
+
+class Store(Generic[V]):
+    """A bounded LRU map whose entries expire by timestamp; no timer per key.
+
+    The storage engine under :func:`offload.cached` and :class:`offload.Batcher`.
+    Not thread-safe: use it from one event loop at a time.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_sweep_handle",
+        "_sweep_loop",
+        "before_sweep",
+        "clock",
+        "data",
+        "evictions",
+        "jitter",
+        "maxsize",
+        "stale",
+        "sweep_every",
+        "ttl",
+    )
+
+    def __init__(
+        self,
+        *,
+        maxsize: int | None,
+        ttl: float | None = None,
+        stale: float | None = None,
+        jitter: float | None = None,
+        clock: Clock = monotonic,
+        sweep: float | None = None,
+    ) -> None:
+        self.data: OrderedDict[Hashable, tuple[V, float, float]] = OrderedDict()
+        self.maxsize = maxsize
+        self.ttl = ttl
+        self.stale = stale or 0.0
+        self.jitter = jitter
+        self.clock = clock
+        self.evictions = 0
+        if sweep is None and ttl is not None:
+            # Entries are dead at most ttl + stale + jitter after they were stored, so
+            # sweeping that often bounds the memory held by expired entries.
+            sweep = max(1.0, ttl + self.stale + (jitter or 0.0))
+        self.sweep_every = sweep
+        self.before_sweep: Callable[[], None] | None = None
+        self._sweep_handle: asyncio.TimerHandle | None = None
+        self._sweep_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def get(self, key: Hashable) -> V:
+        """The live value for ``key`` (refreshing its LRU position), else ``_MISSING``."""
+        entry = self.data.get(key)
+        if entry is None:
+            return cast(V, _MISSING)
+        if entry[1] > self.clock():
+            self.data.move_to_end(key)
+            return entry[0]
+        if entry[2] <= self.clock():
+            del self.data[key]
+        return cast(V, _MISSING)
+
+    def put(self, key: Hashable, value: V) -> None:
+        """Store ``value``; its TTL counts from now. Evicts the least recently used."""
+        if self.maxsize == 0:
+            return
+        if self.ttl is None:
+            expires = stale_until = _NO_EXPIRY
+        else:
+            expires = self.clock() + self.ttl
+            if self.jitter:
+                expires += random.uniform(0.0, self.jitter)
+            stale_until = expires + self.stale
+        data = self.data
+        data[key] = (value, expires, stale_until)
+        data.move_to_end(key)
+        if self.maxsize is not None:
+            while len(data) > self.maxsize:
+                data.popitem(last=False)
+                self.evictions += 1
+        self._arm_sweep()
+
+    def discard(self, key: Hashable) -> bool:
+        """Remove ``key``; True if it was there."""
+        return self.data.pop(key, _MISSING) is not _MISSING
+
+    def clear(self) -> None:
+        self.data.clear()
+
+    def sweep(self) -> int:
+        """Remove every entry past its stale window; return how many were removed."""
+        if self.before_sweep is not None:
+            self.before_sweep()
+        now = self.clock()
+        dead = [key for key, entry in self.data.items() if entry[2] <= now]
+        for key in dead:
+            del self.data[key]
+        return len(dead)
+
+    def _arm_sweep(self) -> None:
+        if self.sweep_every is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if (
+            self._sweep_handle is not None
+            and self._sweep_loop is not None
+            and self._sweep_loop() is loop
+        ):
+            return
+        if self._sweep_handle is not None:
+            self._sweep_handle.cancel()
+        self._sweep_handle = loop.call_later(self.sweep_every, _sweep_tick, weakref.ref(self))
+        self._sweep_loop = weakref.ref(loop)
+
+
+def _sweep_tick(ref: weakref.ref[Store[Any]]) -> None:
+    store = ref()
+    if store is None:
+        return
+    store._sweep_handle = None
+    try:
+        store.sweep()
+    finally:
+        if store.data:
+            store._arm_sweep()
+
+
+class Cached(Protocol[P, R]):
+    """What :func:`offload.cached` returns: the function, plus cache controls."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]: ...
+
+    def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Drop the entry for these arguments (and forget a call in flight for them)."""
+        ...
+
+    def clear(self) -> None:
+        """Drop every entry and forget calls in flight (their waiters still get results)."""
+        ...
+
+    def info(self) -> CacheInfo:
+        """The cache's counters."""
+        ...
+
+    def options(
+        self, *, token: CancelToken | None = None, bypass: bool = False
+    ) -> Callable[P, Coroutine[Any, Any, R]]:
+        """A caller with a cancel token and/or bypassing the cache for this call."""
+        ...
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> Cached[P, R]: ...
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> Cached[..., R]: ...
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    # A background refresh logs its own failure; mark the exception as retrieved.
+    if not task.cancelled():
+        task.exception()
+
+
+class _CacheCore(Generic[R]):
+    """Everything but the hit path: misses, refreshes, negative entries, owners, stats."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Awaitable[R]],
+        *,
+        store: Store[R],
+        key: KeyFunc | None,
+        method: bool,
+        negative_ttl: float | None,
+        negative_types: tuple[type[BaseException], ...],
+    ) -> None:
+        self.fn = fn
+        self.where = f"{name_of(fn)}()"
+        self.key = key
+        self.method = method
+        # Without key=, a method's key leaves the instance out of the arguments: it is
+        # represented by an Owner (identity, weak) instead.
+        self.keyfn: KeyFunc = key if key is not None else compile_key(fn)
+        self.rest_keyfn: KeyFunc = (
+            compile_key(fn, skip_first=True) if key is None and method else self.keyfn
+        )
+        self.store = store
+        self.flights: Flights[R] = Flights()
+        self.negative_ttl = negative_ttl
+        self.negative_types = negative_types
+        self.failures: OrderedDict[Hashable, tuple[BaseException, TracebackType | None, float]] = (
+            OrderedDict()
+        )
+        self.hot_hits: Callable[[], int] = lambda: 0
+        self.hits = 0
+        self.misses = 0
+        self.coalesced = 0
+        self.refreshes = 0
+        self.owners: dict[int, Callable[[], object]] = {}
+        self.dead_owners: list[object] = []
+        store.before_sweep = self.purge_dead_owners
+
+    # -- keys -------------------------------------------------------------------------
+
+    def make_key(self, owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
+        """The key of a call; ``owner`` is the instance of a method call (or None)."""
+        if owner is None:
+            return self.keyfn(*args, **kwargs)
+        if self.key is None:
+            return (self.owner_key(owner), self.rest_keyfn(*args[1:], **kwargs))
+        return (self.owner_key(owner), self.keyfn(*args, **kwargs))
+
+    def owner_key(self, obj: object) -> Owner:
+        ident = id(obj)
+        ref = self.owners.get(ident)
+        if ref is None or ref() is not obj:
+            dead = self.dead_owners
+            # The callback may run at any allocation (garbage collection), even in the
+            # middle of iterating the store, so it only records the death; entries are
+            # removed at the next miss or sweep.
+            ref = strong_or_weak_ref(obj, lambda r: dead.append(r))
+            self.owners[ident] = ref
+        return Owner(ident, ref)
+
+    def purge_dead_owners(self) -> None:
+        if not self.dead_owners:
+            return
+        self.dead_owners.clear()
+        for ident, ref in list(self.owners.items()):
+            if ref() is None:
+                del self.owners[ident]
+        for table in (self.store.data, self.failures):
+            gone = [k for k in table if _dead_owner(k)]
+            for k in gone:
+                del table[k]
+
+    def lookup_error(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: TypeError
+    ) -> TypeError:
+        if self.key is not None:
+            return TypeError(
+                f"{self.where}: key= returned an unhashable key ({exc}); make it return a "
+                f"hashable value such as a tuple"
+            )
+        return unhashable_error(self.where, args, kwargs, exc)
+
+    # -- calls ------------------------------------------------------------------------
+
+    async def call(
+        self,
+        owner: object,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        token: CancelToken | None = None,
+        bypass: bool = False,
+    ) -> R:
+        """A full call: hit path, then :meth:`miss` (used by methods and ``options``)."""
+        key = self.make_key(owner, args, kwargs)
+        try:
+            entry = self.store.data.get(key)
+        except TypeError as exc:
+            raise self.lookup_error(args, kwargs, exc) from exc
+        if bypass:
+            return await self.direct(args, kwargs, token)
+        if entry is not None and entry[1] > self.store.clock():
+            self.store.data.move_to_end(key)
+            self.hits += 1
+            return entry[0]
+        return await self.miss(key, args, kwargs, token)
+
+    async def direct(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], token: CancelToken | None
+    ) -> R:
+        """Call the function without reading or writing the cache."""
+        if token is None:
+            return await self.fn(*args, **kwargs)
+        token.raise_if_cancelled()
+        task = asyncio.ensure_future(self.fn(*args, **kwargs))
+        try:
+            return await wait_shared(task, token)
+        finally:
+            if not task.done():
+                task.cancel()
+
+    async def miss(
+        self,
+        key: Hashable,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        token: CancelToken | None,
+    ) -> R:
+        loop = asyncio.get_running_loop()
+        if self.dead_owners:
+            self.purge_dead_owners()
+        store = self.store
+        data = store.data
+        now = store.clock()
+        entry = data.get(key)
+        if entry is not None:
+            if now < entry[1]:
+                data.move_to_end(key)
+                self.hits += 1
+                return entry[0]
+            if now < entry[2]:
+                data.move_to_end(key)
+                self.hits += 1
+                self.refresh(key, args, kwargs, loop)
+                return entry[0]
+            del data[key]
+        if self.failures:
+            failure = self.failures.get(key)
+            if failure is not None:
+                if now < failure[2]:
+                    self.hits += 1
+                    raise failure[0].with_traceback(failure[1])
+                del self.failures[key]
+        flight = self.flights.current(key, loop)
+        if flight is None:
+            if token is not None:
+                token.raise_if_cancelled()
+            self.misses += 1
+            fn = self.fn
+            flight = self.flights.start(
+                key, loop, lambda: fn(*args, **kwargs), functools.partial(self.done, key)
+            )
+        else:
+            self.coalesced += 1
+        return await self.flights.wait(key, flight, token)
+
+    def done(
+        self, key: Hashable, result: R | None, error: BaseException | None, current: bool
+    ) -> None:
+        if not current:
+            return
+        if error is None:
+            self.failures.pop(key, None)
+            self.store.put(key, cast(R, result))
+        elif self.negative_ttl is not None and isinstance(error, self.negative_types):
+            failures = self.failures
+            failures[key] = (error, error.__traceback__, self.store.clock() + self.negative_ttl)
+            failures.move_to_end(key)
+            maxsize = self.store.maxsize
+            if maxsize is not None:
+                while len(failures) > maxsize:
+                    failures.popitem(last=False)
+
+    def refresh(
+        self,
+        key: Hashable,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        """Start the one background refresh of a stale entry, unless one is running."""
+        if self.flights.current(key, loop) is not None:
+            return
+        self.refreshes += 1
+        fn = self.fn
+        flight = self.flights.start(
+            key, loop, lambda: fn(*args, **kwargs), functools.partial(self.refreshed, key)
+        )
+        flight.background = True
+        flight.task.add_done_callback(_retrieve)
+
+    def refreshed(
+        self, key: Hashable, result: R | None, error: BaseException | None, current: bool
+    ) -> None:
+        if error is not None:
+            logger.warning(
+                "offload.cached: refreshing a stale entry of %s failed; the old value is "
+                "served until its stale window ends",
+                self.where,
+                exc_info=error,
+            )
+            return
+        self.done(key, result, None, current)
+
+    # -- controls ---------------------------------------------------------------------
+
+    def invalidate(self, owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        key = self.make_key(owner, args, kwargs)
+        try:
+            found = self.store.discard(key)
+        except TypeError as exc:
+            raise self.lookup_error(args, kwargs, exc) from exc
+        found = self.failures.pop(key, None) is not None or found
+        self.flights.forget(key)
+        return found
+
+    def clear(self) -> None:
+        self.store.clear()
+        self.failures.clear()
+        self.flights.forget_all()
+
+    def info(self) -> CacheInfo:
+        return CacheInfo(
+            hits=self.hits + self.hot_hits(),
+            misses=self.misses,
+            coalesced=self.coalesced,
+            evictions=self.store.evictions,
+            refreshes=self.refreshes,
+            size=len(self.store.data),
+        )
+
+
+def _dead_owner(key: object) -> bool:
+    return type(key) is tuple and len(key) == 2 and type(key[0]) is Owner and key[0].ref() is None
+
+
+_HIT_PATH = """
+def _o_make(_o_get, _o_move, _o_clock, _o_miss, _o_error{defaults}):
+    _o_hits = 0
+
+    async def _o_wrapper({params}):
+        nonlocal _o_hits
+        _o_key = {key}
+        try:
+            _o_entry = _o_get(_o_key)
+        except TypeError as _o_exc:
+            raise _o_error({args}, {kwargs}, _o_exc) from _o_exc
+        if _o_entry is not None{fresh}:
+            _o_move(_o_key)
+            _o_hits += 1
+            return _o_entry[0]
+        return await _o_miss(_o_key, {args}, {kwargs}, None)
+
+    def _o_count():
+        return _o_hits
+
+    return _o_wrapper, _o_count
+"""
+
+
+def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Coroutine[Any, Any, R]]:
+    """The public callable of a cached plain function: the hit path, inlined.
+
+    A hit costs one dict lookup, one clock read (none without a TTL) and
+    ``move_to_end``; the hit counter is a closure cell (cheaper than an attribute).
+    For a fixed signature the wrapper is generated with exactly that signature, so no
+    ``*args`` tuple or ``**kwargs`` dict is built and a one-parameter function's
+    argument is its own key.
+    """
+    data = core.store.data
+    clock = core.store.clock
+    sig = signature_of(core.fn) if core.key is None else None
+    wrapper: Callable[..., Coroutine[Any, Any, R]]
+    if sig is not None:
+        source = _HIT_PATH.format(
+            defaults="".join(f", {name}" for name in sig.defaults),
+            params=sig.params,
+            key=sig.key,
+            args=sig.args,
+            kwargs=sig.kwargs,
+            fresh="" if core.store.ttl is None else " and _o_entry[1] > _o_clock()",
+        )
+        namespace: dict[str, Any] = {}
+        exec(source, namespace)
+        wrapper, hot_hits = namespace["_o_make"](
+            data.get, data.move_to_end, clock, core.miss, core.lookup_error, *sig.defaults.values()
+        )
+    else:
+        wrapper, hot_hits = _variadic_wrapper(core)
+    core.hot_hits = hot_hits
+
+    def invalidate(*args: Any, **kwargs: Any) -> bool:
+        return core.invalidate(None, args, kwargs)
+
+    def options(
+        *, token: CancelToken | None = None, bypass: bool = False
+    ) -> Callable[..., Coroutine[Any, Any, R]]:
+        def call(*args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
+            return core.call(None, args, kwargs, token, bypass)
+
+        return call
+
+    functools.update_wrapper(wrapper, core.fn)
+    attrs = cast(Any, wrapper)
+    attrs.invalidate = invalidate
+    attrs.clear = core.clear
+    attrs.info = core.info
+    attrs.options = options
+    return wrapper
+
+
+def _variadic_wrapper(
+    core: _CacheCore[R],
+) -> tuple[Callable[..., Coroutine[Any, Any, R]], Callable[[], int]]:
+    """The hit path for ``*args`` / ``**kwargs`` functions and custom ``key=``."""
+    data = core.store.data
+    get = data.get
+    move_to_end = data.move_to_end
+    clock = core.store.clock
+    miss = core.miss
+    keyfn = core.keyfn
+    custom = core.key is not None
+    hits = 0
+
+    async def wrapper(*args: Any, **kwargs: Any) -> R:
+        nonlocal hits
+        if custom:
+            key = keyfn(*args, **kwargs)
+        else:
+            key = (args, _KWARGS, *sorted(kwargs.items())) if kwargs else args
+        try:
+            entry = get(key)
+        except TypeError as exc:
+            raise core.lookup_error(args, kwargs, exc) from exc
+        if entry is not None and entry[1] > clock():
+            move_to_end(key)
+            hits += 1
+            return entry[0]
+        return await miss(key, args, kwargs, None)
+
+    def hot_hits() -> int:
+        return hits
+
+    return wrapper, hot_hits
+
+
+class _CachedMethod(Generic[R]):
+    """A cached method: a descriptor keying entries by instance (weakly) and arguments."""
+
+    __slots__ = ("__dict__", "_core")
+
+    def __init__(self, core: _CacheCore[R]) -> None:
+        self._core = core
+        functools.update_wrapper(self, core.fn)
+
+    def __repr__(self) -> str:
+        return f"<cached method {name_of(self._core.fn)}>"
+
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return _BoundCached(self._core, obj)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
+        # Called through the class (``Cls.method(obj, x)``) or as a staticmethod.
+        return self._core.call(None, args, kwargs)
+
+    def invalidate(self, *args: Any, **kwargs: Any) -> bool:
+        """``Cls.method.invalidate(obj, *args)`` drops ``obj.method(*args)``'s entry."""
+        if not args:
+            raise TypeError("Cls.method.invalidate() needs the instance as first argument")
+        return self._core.invalidate(args[0], args[1:], kwargs)
+
+    def clear(self) -> None:
+        self._core.clear()
+
+    def info(self) -> CacheInfo:
+        return self._core.info()
+
+    def options(
+        self, *, token: CancelToken | None = None, bypass: bool = False
+    ) -> Callable[..., Coroutine[Any, Any, R]]:
+        core = self._core
+
+        def call(*args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
+            return core.call(None, args, kwargs, token, bypass)
+
+        return call
+
+
+class _BoundCached(Generic[R]):
+    """``obj.method``: calls share the method's cache, keyed by ``obj`` and arguments."""
+
+    __slots__ = ("_core", "_owner")
+
+    def __init__(self, core: _CacheCore[R], owner: object) -> None:
+        self._core = core
+        self._owner = owner
+
+    def __repr__(self) -> str:
+        return f"<cached method {name_of(self._core.fn)} of {self._owner!r}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
+        return self._core.call(self._owner, (self._owner, *args), kwargs)
+
+    def invalidate(self, *args: Any, **kwargs: Any) -> bool:
+        return self._core.invalidate(self._owner, (self._owner, *args), kwargs)
+
+    def clear(self) -> None:
+        self._core.clear()
+
+    def info(self) -> CacheInfo:
+        return self._core.info()
+
+    def options(
+        self, *, token: CancelToken | None = None, bypass: bool = False
+    ) -> Callable[..., Coroutine[Any, Any, R]]:
+        core, owner = self._core, self._owner
+
+        def call(*args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
+            return core.call(owner, (owner, *args), kwargs, token, bypass)
+
+        return call
+
+
+def cached(
+    *,
+    ttl: float | None = None,
+    maxsize: int | None = 1024,
+    stale: float | None = None,
+    jitter: float | None = None,
+    key: KeyFunc | None = None,
+    negative_ttl: float | None = None,
+    negative_types: tuple[type[BaseException], ...] = (Exception,),
+    sweep: float | None = None,
+    clock: Clock = monotonic,
+) -> Callable[[Callable[P, Awaitable[R]]], Cached[P, R]]:
+    """Cache an async function's results; concurrent calls for one key share one call.
+
+    - ``ttl``: seconds an entry lives, counted from when its call *completed*
+      (``None``: until evicted or invalidated). ``jitter``: up to this many seconds are
+      added at random to each entry's TTL, so entries stored together do not all expire
+      together.
+    - ``maxsize``: entries kept (least recently used evicted first); 1024 by default,
+      ``None`` for unbounded (must be asked for), 0 to only coalesce.
+    - ``stale``: for this many seconds after expiry the old value is returned at once
+      while exactly one background call refreshes it; a failed refresh is logged
+      (logger ``offload``) and the old value kept.
+    - ``negative_ttl``: also cache exceptions that are instances of ``negative_types``
+      for this many seconds (off by default: exceptions are never cached).
+    - ``key``: builds the key from the call's arguments (default: the arguments).
+    - ``sweep``: seconds between sweeps that reclaim expired entries (default: about
+      ``ttl + stale``). ``clock``: the time source (tests pass a manual clock).
+
+    The result has ``.invalidate(*args)``, ``.clear()``, ``.info()`` and
+    ``.options(token=..., bypass=...)``, which returns a caller that leaves with
+    :class:`offload.Cancelled` when ``token`` is cancelled and/or calls the function
+    without reading or writing the cache.
+
+    Raises ``TypeError`` for a non-async function (at decoration), for an unhashable
+    argument (at the call, naming the argument), and ``ValueError`` for bad settings.
+
+    Example::
+
+        @offload.cached(ttl=60, stale=10)
+        async def get_user(user_id: int) -> User: ...
+
+        user = await get_user(42)          # later calls within 60 s: served from memory
+    """
+    for name, value in (
+        ("ttl", ttl),
+        ("stale", stale),
+        ("jitter", jitter),
+        ("negative_ttl", negative_ttl),
+        ("sweep", sweep),
+    ):
+        if value is not None and not value > 0:
+            raise ValueError(f"offload.cached({name}=...) must be > 0 or None, got {value!r}")
+    if maxsize is not None and (not isinstance(maxsize, int) or maxsize < 0):
+        raise ValueError(
+            f"offload.cached(maxsize=...) must be an int >= 0 or None, got {maxsize!r}"
+        )
+    if stale is not None and ttl is None:
+        raise ValueError("offload.cached(stale=...) needs a ttl: stale counts from expiry")
+
+    def decorate(fn: Callable[P, Awaitable[R]]) -> Cached[P, R]:
+        check_async(fn, "@offload.cached")
+        inner: Any = fn
+        wrap: Callable[[Any], Any] | None = None
+        if isinstance(fn, staticmethod | classmethod):
+            inner, wrap = fn.__func__, type(fn)
+        store: Store[R] = Store(
+            maxsize=maxsize, ttl=ttl, stale=stale, jitter=jitter, clock=clock, sweep=sweep
+        )
+        method = wrap is classmethod or (wrap is None and in_class_body(inner))
+        if method and store.sweep_every is None:
+            store.sweep_every = 60.0  # reclaims entries of collected instances
+        core: _CacheCore[R] = _CacheCore(
+            inner,
+            store=store,
+            key=key,
+            method=method,
+            negative_ttl=negative_ttl,
+            negative_types=negative_types,
+        )
+        result: Any = _CachedMethod(core) if method else _function_wrapper(core)
+        if wrap is not None:
+            result = wrap(result)
+        return cast(Cached[P, R], result)
+
+    return decorate
