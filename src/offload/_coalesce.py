@@ -408,7 +408,7 @@ def check_async(fn: object, decorator: str) -> None:
     inner = fn.__func__ if isinstance(fn, staticmethod | classmethod) else fn
     if not (
         inspect.iscoroutinefunction(inner)
-        or inspect.iscoroutinefunction(getattr(type(inner), "__call__", None))
+        or inspect.iscoroutinefunction(getattr(type(inner), "__call__", None))  # noqa: B004
     ):
         raise TypeError(
             f"{decorator} needs an async function (async def), but {name_of(inner)} is "

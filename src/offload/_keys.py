@@ -183,10 +183,8 @@ def signature_of(fn: Callable[..., Any], *, skip_first: bool = False) -> Signatu
     if slash_pending:
         pieces.append("/")
     names = positional + by_name
-    if len(names) == 1:
-        key = names[0]
-    else:
-        key = "(" + "".join(f"{n}, " for n in names) + ")"
+    # One parameter is its own key: no tuple to build on every call.
+    key = names[0] if len(names) == 1 else "(" + "".join(f"{n}, " for n in names) + ")"
     return Signature(
         params=", ".join(pieces),
         defaults=defaults,
