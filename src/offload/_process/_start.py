@@ -1,0 +1,259 @@
+"""Starting a program: argv checks, stdio, its own process group, exit notification.
+
+Every program offload starts goes through :func:`start`. It uses
+:class:`subprocess.Popen` without a ``preexec_fn`` (unless limits are asked for), so
+CPython takes its vfork fast path, and puts the child in a new process group
+(``process_group=0``: the child's pid is the group id) so that a group kill reaches
+grandchildren. Exit is noticed through a pidfd watched by the event loop (no child
+watcher thread); kernels without ``pidfd_open`` fall back to one waiting thread per
+child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import IO, Any, Literal
+
+from offload._errors import ProcessError, ProgramNotFound
+
+from . import _guard
+from ._limits import Limits
+
+__all__ = ["Started", "StdSpec", "normalize_argv", "start"]
+
+StdSpec = Literal["pipe", "inherit", "devnull", "stdout"] | int | IO[Any] | None
+_PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = 1031
+
+
+def normalize_argv(argv: object, shell: bool, caller: str) -> list[str]:
+    """Check argv and turn it into a list of strings (``/bin/sh -c`` for ``shell=True``)."""
+    if shell:
+        if not isinstance(argv, str):
+            raise TypeError(
+                f"{caller}(shell=True) takes the command line as one string, "
+                f"not {type(argv).__name__}"
+            )
+        return ["/bin/sh", "-c", argv]
+    if isinstance(argv, str | bytes):
+        raise TypeError(
+            f"{caller}() takes argv as a list of strings, not one string: use "
+            f"shlex.split({argv!r}) to split a command line, or pass shell=True to run it "
+            "through /bin/sh (only with trusted input)"
+        )
+    if not isinstance(argv, Sequence | tuple | list):
+        raise TypeError(f"{caller}() takes argv as a list of strings, not {type(argv).__name__}")
+    items: list[str] = []
+    for item in argv:
+        if isinstance(item, bytes):
+            items.append(os.fsdecode(item))
+        elif isinstance(item, str | os.PathLike):
+            items.append(os.fspath(item))
+        else:
+            raise TypeError(
+                f"{caller}(): every argv item must be a str, bytes or path, "
+                f"got {type(item).__name__} {item!r}"
+            )
+    if not items:
+        raise ValueError(f"{caller}() got an empty argv: name the program to run")
+    return items
+
+
+def _child_env(env: Mapping[str, str] | None, inherit_env: bool) -> dict[str, str] | None:
+    if env is None:
+        return None if inherit_env else {}
+    merged = dict(os.environ) if inherit_env else {}
+    merged.update({str(k): str(v) for k, v in env.items()})
+    return merged
+
+
+class _Stdio:
+    """Resolves the stdin/stdout/stderr specs into Popen arguments and parent-side fds."""
+
+    def __init__(self) -> None:
+        self.close_after_start: list[int] = []
+        self.parent_fds: dict[str, int] = {}
+
+    def resolve(self, name: str, spec: StdSpec, pipe_size: bool) -> Any:
+        if spec == "pipe":
+            read_end, write_end = os.pipe()
+            if name == "stdin":
+                child_end, parent_end = read_end, write_end
+            else:
+                child_end, parent_end = write_end, read_end
+                if pipe_size:
+                    # Big reads mean fewer wake-ups of the loop when output streams.
+                    with contextlib.suppress(OSError):
+                        import fcntl
+
+                        fcntl.fcntl(write_end, _F_SETPIPE_SZ, _PIPE_SIZE)
+            os.set_blocking(parent_end, False)
+            self.close_after_start.append(child_end)
+            self.parent_fds[name] = parent_end
+            return child_end
+        if spec == "inherit":
+            return None
+        if spec == "devnull" or spec is None:
+            return subprocess.DEVNULL
+        if spec == "stdout":
+            if name != "stderr":
+                raise ValueError(f'{name}="stdout" only makes sense for stderr')
+            return subprocess.STDOUT
+        if isinstance(spec, int) or hasattr(spec, "fileno"):
+            return spec
+        raise ValueError(
+            f'{name} must be "pipe", "inherit", "devnull", a file descriptor or a file, '
+            f"not {spec!r}"
+        )
+
+    def close_all(self) -> None:
+        for fd in [*self.close_after_start, *self.parent_fds.values()]:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.close_after_start.clear()
+        self.parent_fds.clear()
+
+
+class Started:
+    """A started child: pid, process group, parent-side pipe fds and an exit future."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        popen: subprocess.Popen[bytes],
+        fds: dict[str, int],
+        pgid: int,
+        detached: bool,
+        limits: Limits | None,
+        started_at: float,
+    ) -> None:
+        self.argv = argv
+        self.popen = popen
+        self.pid = popen.pid
+        self.pgid = pgid
+        self.fds = fds
+        self.detached = detached
+        self.limits = limits
+        self.started_at = started_at
+        self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._watching = False
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once reaped (negative: killed by that signal), else None."""
+        return self.popen.returncode
+
+    def watch(self) -> None:
+        """Resolve :attr:`exited` when the child exits (idempotent).
+
+        Callers that will see the child's pipes close first call :meth:`reap_or_watch`
+        then instead: a child that closed its output has usually exited already, and
+        then no pidfd is needed at all.
+        """
+        if self._watching or self.exited.done():
+            return
+        self._watching = True
+        loop = self.exited.get_loop()
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self._watch_with_thread(loop)
+            return
+
+        def ready() -> None:
+            if self.popen.poll() is None:
+                return
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            self._reaped()
+
+        loop.add_reader(pidfd, ready)
+
+    def reap_or_watch(self) -> None:
+        """Reap the child now if it has exited, else start watching for its exit."""
+        if self.exited.done():
+            return
+        if self.popen.poll() is not None:
+            self._reaped()
+        else:
+            self.watch()
+
+    def _watch_with_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        def wait() -> None:
+            self.popen.wait()
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(self._reaped)
+
+        threading.Thread(target=wait, name=f"offload-wait-{self.pid}", daemon=True).start()
+
+    def _reaped(self) -> None:
+        if not self.detached:
+            _guard.unregister(self.pgid)
+        if not self.exited.done():
+            assert self.popen.returncode is not None
+            self.exited.set_result(self.popen.returncode)
+
+
+def start(
+    argv: list[str],
+    *,
+    stdin: StdSpec,
+    stdout: StdSpec,
+    stderr: StdSpec,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    inherit_env: bool = True,
+    pass_fds: Sequence[int] = (),
+    limits: Limits | None = None,
+    detached: bool = False,
+    process_group: int = 0,
+    big_pipes: bool = False,
+) -> Started:
+    """Start ``argv`` in its own process group; raise ProgramNotFound if it cannot run."""
+    stdio = _Stdio()
+    try:
+        popen_stdin = stdio.resolve("stdin", stdin, big_pipes)
+        popen_stdout = stdio.resolve("stdout", stdout, big_pipes)
+        popen_stderr = stdio.resolve("stderr", stderr, big_pipes)
+        started_at = time.perf_counter()
+        try:
+            popen = subprocess.Popen(
+                argv,
+                stdin=popen_stdin,
+                stdout=popen_stdout,
+                stderr=popen_stderr,
+                cwd=cwd,
+                env=_child_env(env, inherit_env),
+                pass_fds=tuple(pass_fds),
+                close_fds=True,
+                process_group=None if detached else process_group,
+                start_new_session=detached,
+                preexec_fn=limits.preexec() if limits is not None else None,
+            )
+        except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError) as exc:
+            if cwd is not None and exc.filename is not None and os.fspath(cwd) == exc.filename:
+                raise ProcessError(
+                    f"cannot run {argv[0]!r}: working directory {os.fspath(cwd)!r} "
+                    f"is not usable ({exc.strerror}); check cwd="
+                ) from exc
+            raise ProgramNotFound(
+                f"program {argv[0]!r} was not found or is not executable ({exc.strerror}); "
+                "check the name, PATH and file permissions"
+            ) from exc
+        except subprocess.SubprocessError as exc:
+            raise ProcessError(f"cannot start {argv[0]!r}: {exc}; check limits=") from exc
+    except BaseException:
+        stdio.close_all()
+        raise
+    for fd in stdio.close_after_start:
+        os.close(fd)
+    pgid = process_group if process_group and not detached else popen.pid
+    if not detached:
+        _guard.register(pgid)
+    return Started(argv, popen, stdio.parent_fds, pgid, detached, limits, started_at)
