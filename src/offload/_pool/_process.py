@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offload import _serialize
+from offload import _serialize, _shm
 from offload._errors import WorkerError
 
 from . import _wire as w
@@ -77,6 +77,7 @@ class ProcessWorker(Worker):
                     w.TASK,
                     task.seq,
                     w.TASK_HEAD.pack(fn_id, len(fn_bytes)) + fn_bytes + task.payload,
+                    task.oob,
                 )
             )
         self.outbuf += b"".join(parts)
@@ -120,7 +121,7 @@ class ProcessWorker(Worker):
 
     def _dispatch_frames(self) -> None:
         pool = self.pool
-        for kind, seq, _oob, payload in w.split_frames(self.inbuf):
+        for kind, seq, oob, payload in w.split_frames(self.inbuf):
             if kind == w.OK or kind == w.ERR:
                 run_time = w.RUN_TIME.unpack_from(payload)[0]
                 body = payload[w.RUN_TIME.size :]
@@ -130,7 +131,8 @@ class ProcessWorker(Worker):
                     continue
                 try:
                     if kind == w.OK:
-                        pool._task_done(self, seq, True, _serialize.loads(body), run_time)
+                        result = _shm.decode(body, oob, loads=_serialize.loads)
+                        pool._task_done(self, seq, True, result, run_time)
                     else:
                         exc, _ = _load_error(body)
                         pool._task_done(self, seq, False, exc, run_time)
@@ -197,6 +199,8 @@ class ProcessWorker(Worker):
             else:
                 exitcode = code
         self.backend.workers.pop(self.id, None)
+        if self.pid is not None:  # result segments it made but never sent
+            _shm.cleanup(_shm.root_pid(), self.pid)
         with contextlib.suppress(ValueError, BufferError):
             self.page.close()
         self.pool._worker_exited(self, exitcode, signum)
@@ -335,6 +339,7 @@ class ProcessBackend(Backend):
             "log_level": logging.getLogger().getEffectiveLevel(),
             "max_memory": max_memory,
             "preload": ["offload._pool._worker"],
+            "shm_root": _shm.root_pid(),
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.ctl: socket.socket | None = None
@@ -442,7 +447,10 @@ class ProcessBackend(Backend):
     def prepare(self, task: Task) -> None:
         self.function_of(task)
         ctx = task.ctx if isinstance(task.ctx, tuple) else ()
-        task.payload = _serialize.dumps((task.args, ctx), what=f"argument to {task.fn_name}()")
+        what = f"argument to {task.fn_name}()"
+        encoded = _shm.encode((task.args, ctx), dumps=lambda v: _serialize.dumps(v, what=what))
+        task.payload, task.oob = encoded.data, encoded.descriptors
+        task.release_oob = encoded.release
         task.args = ()
 
     def preload(self, task: Task) -> None:

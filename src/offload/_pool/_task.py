@@ -32,9 +32,11 @@ class Task:
         "fn_name",
         "future",
         "id",
+        "oob",
         "payload",
         "progress",
         "progress_waiters",
+        "release_oob",
         "seq",
         "started",
         "state",
@@ -70,6 +72,9 @@ class Task:
         self.seq = 0
         self.timer: asyncio.TimerHandle | None = None
         self.payload: bytes = b""
+        # Shared-memory descriptors of the payload, and what frees the segment.
+        self.oob: bytes = b""
+        self.release_oob: Callable[[], None] | None = None
         self.ctx: contextvars.Context | tuple[Any, ...] | None = None
         self.progress: list[object] | None = None
         self.progress_waiters: list[asyncio.Future[None]] = []
@@ -102,6 +107,9 @@ class Task:
             self.unlink = None
         self.args = ()
         self.payload = b""
+        if self.release_oob is not None:
+            self.release_oob()
+            self.release_oob = None
         self.ctx = None
         self._wake()
 

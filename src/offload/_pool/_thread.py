@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from offload._cancel import _reset_current, _set_current
 from offload._report import _set_reporter
+from offload._shm import untransfer
 
 from ._backend import GONE, Backend, Worker
 from ._task import Task
@@ -88,7 +89,8 @@ class ThreadWorker(Worker):
 
         _set_reporter(sink if task.progress is not None else None)
         try:
-            return task.fn(*task.args)
+            # transfer() marks mean nothing between threads: the memory is shared.
+            return untransfer(task.fn(*untransfer(task.args)))
         finally:
             _reset_current(reset_token)
 

@@ -22,6 +22,7 @@ from offload._cancel import CancelToken, _reset_current, _set_current
 from offload._errors import SerializationError
 from offload._report import _set_reporter
 from offload._serialize import dumps, loads
+from offload._shm import decode, encode, set_root
 
 from . import _wire as w
 
@@ -136,6 +137,7 @@ def worker_main(sock_fd: int, page: Any, init: dict[str, Any]) -> NoReturn:
 
 def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     conn = _Connection(sock_fd)
+    set_root(init.get("shm_root", os.getppid()))  # segments carry the application's pid
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -169,7 +171,7 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
         if not data:
             return 0
         buf += data
-        for kind, seq, _oob, payload in w.split_frames(buf):
+        for kind, seq, oob, payload in w.split_frames(buf):
             if kind != w.TASK:
                 continue
             fn_id, fn_len = w.TASK_HEAD.unpack_from(payload)
@@ -192,7 +194,7 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                     raise RuntimeError(f"offload worker: unknown function id {fn_id}")
                 if isinstance(fn, BaseException):
                     raise fn
-                args, ctx = loads(payload[head + fn_len :])
+                args, ctx = decode(payload[head + fn_len :], oob, loads=loads)
                 token = _set_current(_ProcessToken(page, seq))
                 resets = [var.set(value) for var, value in zip(context_vars, ctx, strict=False)]
                 try:
@@ -202,7 +204,9 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                         var.reset(reset)
                     _reset_current(token)
                 elapsed = perf() - started
-                out = w.frame(w.OK, seq, w.RUN_TIME.pack(elapsed) + dumps(result, what="result"))
+                # The parent maps and unlinks the segment, or cleans up after this pid.
+                reply = encode(result, dumps=lambda v: dumps(v, what="result"))
+                out = w.frame(w.OK, seq, w.RUN_TIME.pack(elapsed) + reply.data, reply.descriptors)
             except BaseException as exc:
                 out = w.frame(w.ERR, seq, _error_payload(exc, perf() - started))
             running.pack_into(page, 0, 0)

@@ -9,7 +9,16 @@ One concern per module:
 """
 
 from ._buffer import SharedArray, SharedBuffer
-from ._codec import DEFAULT_THRESHOLD, Encoded, Transfer, decode, encode, threshold, transfer
+from ._codec import (
+    DEFAULT_THRESHOLD,
+    Encoded,
+    Transfer,
+    decode,
+    encode,
+    threshold,
+    transfer,
+    untransfer,
+)
 from ._lock import SharedCounter, SharedLock
 from ._segment import cleanup, list_segments, root_pid, set_root
 
@@ -29,4 +38,5 @@ __all__ = [
     "set_root",
     "threshold",
     "transfer",
+    "untransfer",
 ]

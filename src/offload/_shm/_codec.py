@@ -66,6 +66,7 @@ __all__ = [
     "encode",
     "threshold",
     "transfer",
+    "untransfer",
 ]
 
 DEFAULT_THRESHOLD = 1 << 20
@@ -74,7 +75,7 @@ _VERSION = 1
 # How far prepare() looks into lists, tuples and dicts for bytes-like values (bytes and
 # bytearray are pickled in band by pickle itself, so they need a wrapper to go out of
 # band; NumPy arrays do not and are found at any depth).
-_SCAN_DEPTH = 8
+_SCAN_DEPTH = 10
 _SCAN_ITEMS = 1024
 
 
@@ -261,6 +262,28 @@ def prepare(obj: object, limit: int, force: bool = False, depth: int = _SCAN_DEP
             changed = changed or new_value is not value
             out[key] = new_value
         return out if changed else obj
+    return obj
+
+
+def untransfer(obj: object, depth: int = _SCAN_DEPTH) -> Any:
+    """``obj`` without its :func:`transfer` marks (for workers that share memory: threads)."""
+    kind = type(obj)
+    if kind is Transfer:
+        return untransfer(obj.value, depth)  # type: ignore[attr-defined]
+    if depth <= 0:
+        return obj
+    if kind is tuple or kind is list:
+        items: Any = obj
+        new = [untransfer(item, depth - 1) for item in items]
+        if all(a is b for a, b in zip(new, items, strict=True)):
+            return obj
+        return tuple(new) if kind is tuple else new
+    if kind is dict:
+        mapping: dict[Any, Any] = obj  # type: ignore[assignment]
+        out = {key: untransfer(value, depth - 1) for key, value in mapping.items()}
+        if all(out[key] is value for key, value in mapping.items()):
+            return obj
+        return out
     return obj
 
 
