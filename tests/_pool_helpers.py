@@ -1,0 +1,121 @@
+"""Functions the pool tests run in workers (importable by reference from a worker)."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import sys
+import time
+from contextvars import ContextVar
+
+import offload
+
+REQUEST_ID: ContextVar[str] = ContextVar("REQUEST_ID", default="none")
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def sleep_then(seconds: float, value: object = None) -> object:
+    time.sleep(seconds)
+    return value
+
+
+def sleep_pid(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def exit_with(code: int) -> None:
+    os._exit(code)
+
+
+def kill_self(sig: int = signal.SIGKILL) -> None:
+    os.kill(os.getpid(), sig)
+    time.sleep(5)
+
+
+def segfault() -> None:
+    ctypes.string_at(0)
+
+
+class Boom(Exception):
+    pass
+
+
+def raise_boom(message: str) -> None:
+    raise Boom(message)
+
+
+def unpicklable_result() -> object:
+    return lambda: None  # cloudpickle could, so use something that cannot be pickled
+
+
+def lock_result() -> object:
+    import threading
+
+    return threading.Lock()
+
+
+def wait_for_cancel(limit: float) -> str:
+    token = offload.current_token()
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if token.cancelled:
+            return "saw cancel"
+        time.sleep(0.005)
+    return "timed out"
+
+
+def ignore_cancel(seconds: float) -> str:
+    time.sleep(seconds)
+    return "finished"
+
+
+def report_each(n: int) -> int:
+    for i in range(n):
+        offload.report(i)
+    return n
+
+
+def log_something(message: str) -> None:
+    logging.getLogger("offload.tests.worker").warning("hello %s", message)
+
+
+def print_something(message: str) -> None:
+    print(message)
+    print(message + " on stderr", file=sys.stderr)
+
+
+def read_request_id() -> str:
+    return REQUEST_ID.get()
+
+
+def allocate(megabytes: int) -> int:
+    global _HOLD
+    _HOLD = bytearray(megabytes * 1024 * 1024)
+    for i in range(0, len(_HOLD), 4096):
+        _HOLD[i] = 1
+    return os.getpid()
+
+
+_HOLD: bytearray | None = None
+
+
+def failing_initializer() -> None:
+    raise RuntimeError("initializer refuses")
+
+
+def set_marker(value: str) -> None:
+    os.environ["OFFLOAD_TEST_MARKER"] = value
+
+
+def read_marker() -> str:
+    return os.environ.get("OFFLOAD_TEST_MARKER", "")

@@ -1,0 +1,123 @@
+"""Cancel and timeout of running work: only that task ends; kills never hit the next task."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from tests import _pool_helpers as h
+
+import offload
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+async def test_timeout_stops_the_worker_and_raises_task_timeout() -> None:
+    async with offload.Pool(max_workers=1) as pool:
+        first = await pool.run(h.pid)
+        with pytest.raises(offload.TaskTimeout) as info:
+            await pool.run(h.sleep_then, 30, timeout=0.2)
+        assert isinstance(info.value, TimeoutError)
+        assert await pool.run(h.pid) != first  # replaced
+        assert pool.stats().crashed == 0
+
+
+async def test_timeout_counts_from_the_start_of_running() -> None:
+    async with offload.Pool(max_workers=1) as pool:
+        blocker = pool.submit(h.sleep_then, 0.6, "first")
+        queued = pool.submit(h.sleep_then, 0.05, "second", timeout=0.4)
+        assert await blocker == "first"
+        assert await queued == "second"
+
+
+async def test_pool_task_timeout_is_the_default() -> None:
+    async with offload.Pool(max_workers=1, task_timeout=0.2) as pool:
+        with pytest.raises(offload.TaskTimeout):
+            await pool.run(h.sleep_then, 30)
+        assert await pool.run(h.sleep_then, 0.5, "override", timeout=5) == "override"
+
+
+async def test_cancelling_the_handle_stops_only_that_task() -> None:
+    async with offload.Pool(max_workers=2) as pool:
+        other = pool.submit(h.sleep_then, 0.5, "other")
+        victim = pool.submit(h.sleep_then, 30)
+        await asyncio.sleep(0.2)
+        assert victim.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await victim
+        assert await other == "other"
+        assert pool.stats().cancelled == 1
+
+
+async def test_cancelling_the_awaiting_coroutine_stops_the_task() -> None:
+    async with offload.Pool(max_workers=1) as pool:
+        first = await pool.run(h.pid)
+        call = asyncio.ensure_future(pool.run(h.sleep_then, 30))
+        await asyncio.sleep(0.2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert await asyncio.wait_for(pool.run(h.pid), 10) != first
+
+
+async def test_cancelling_a_queued_task_never_runs_it() -> None:
+    async with offload.Pool(max_workers=1) as pool:
+        blocker = pool.submit(h.sleep_pid, 0.3)
+        queued = pool.submit(h.exit_with, 9)  # would crash the worker if it ran
+        queued.cancel()
+        worker = await blocker
+        assert await pool.run(h.pid) == worker
+
+
+async def test_token_cancel_is_seen_cooperatively_by_a_process_task() -> None:
+    async with offload.Pool(max_workers=1, cancel_grace=5.0) as pool:
+        first = await pool.run(h.pid)
+        token = offload.CancelToken()
+        call = asyncio.ensure_future(pool.run(h.wait_for_cancel, 10, token=token))
+        await asyncio.sleep(0.3)
+        token.cancel("enough")
+        with pytest.raises(offload.Cancelled, match="enough"):
+            await call
+        # the task returned by itself within the grace: the worker was not replaced
+        assert await pool.run(h.pid) == first
+
+
+async def test_token_cancel_kills_a_task_that_ignores_it_after_the_grace() -> None:
+    async with offload.Pool(max_workers=1, cancel_grace=0.2) as pool:
+        first = await pool.run(h.pid)
+        token = offload.CancelToken()
+        call = asyncio.ensure_future(pool.run(h.ignore_cancel, 30, token=token))
+        await asyncio.sleep(0.3)
+        token.cancel()
+        with pytest.raises(offload.Cancelled):
+            await call
+        assert await asyncio.wait_for(pool.run(h.pid), 10) != first
+
+
+async def test_an_already_cancelled_token_never_starts_the_task() -> None:
+    token = offload.CancelToken()
+    token.cancel("before")
+    async with offload.Pool(max_workers=1) as pool:
+        with pytest.raises(offload.Cancelled, match="before"):
+            await pool.run(h.exit_with, 1, token=token)
+
+
+async def test_kills_never_hit_other_tasks() -> None:
+    # Many short tasks pipelined on two workers, a random half cancelled at random
+    # moments: every task that was not cancelled must succeed.
+    rng = random.Random(1234)
+    async with offload.Pool(max_workers=2) as pool:
+        for _ in range(5):
+            handles = [
+                pool.submit(h.sleep_then, rng.choice([0, 0.001, 0.01]), i) for i in range(60)
+            ]
+            cancelled = set(rng.sample(range(60), 30))
+            for i in sorted(cancelled):
+                await asyncio.sleep(rng.choice([0, 0, 0.001, 0.005]))
+                handles[i].cancel()
+            for i, handle in enumerate(handles):
+                if i in cancelled and handle._task.future.cancelled():
+                    continue
+                assert await handle == i
+        assert pool.stats().crashed == 0
