@@ -33,8 +33,9 @@ pytest: $(STAMP) system-deps
 
 test: lint typecheck pytest
 
+# The subset-sum server with its live page; prints the URL, Ctrl-C stops it.
 demo: $(STAMP)
-	$(BIN)/python -m offload tour
+	$(BIN)/offload demo --strategy process --host 127.0.0.1 --port $(or $(PORT),8000)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH)

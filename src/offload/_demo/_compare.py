@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import re
 import signal
@@ -202,10 +203,14 @@ async def _load(
         async def run_jobs() -> None:
             nonlocal finished
             while time.perf_counter() < stop_at:
+                last = ""
                 async with client.stream("GET", "/subset-sum", params=params) as response:
                     response.raise_for_status()
-                    async for _line in response.aiter_lines():
-                        pass
+                    async for line in response.aiter_lines():
+                        last = line or last
+                summary = json.loads(last)
+                if summary.get("count") is None:
+                    raise RuntimeError(f"a {strategy} job did not finish: {summary}")
                 finished += 1
 
         async def probe(done: asyncio.Event) -> None:

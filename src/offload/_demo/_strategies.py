@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import ClassVar, Literal, cast
@@ -154,6 +155,8 @@ class _InPool(Strategy):
     """Run the search as a pool task that reports matches back as it finds them."""
 
     kind: ClassVar[Literal["process", "thread"]]
+    #: Scheduling niceness added to each worker: >0 lets the event loop win the CPU.
+    nice: ClassVar[int] = 0
 
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
@@ -166,6 +169,8 @@ class _InPool(Strategy):
             max_workers=self.workers,
             min_workers=self.workers,
             name=f"offload-demo-{self.kind}",
+            initializer=os.nice if self.nice else None,
+            initargs=(self.nice,) if self.nice else (),
         )
         await self._pool.__aenter__()
 
@@ -213,6 +218,9 @@ class Process(_InPool):
 
     name = "process"
     kind = "process"
+    # With as many workers as cores, the server competes with them for the CPU; lower
+    # priority workers leave it the moments it needs to answer.
+    nice = 10
 
 
 STRATEGIES: dict[str, type[Strategy]] = {
