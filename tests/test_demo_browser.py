@@ -76,6 +76,7 @@ async def test_the_page_streams_matches_and_charts_lag_and_utilization(
                 ".getAttribute('points').split(' ').map(p => 150 - Number(p.split(',')[1])))"
             )
             assert peak > 20  # y grows downwards: the line rose well above the axis
+            await page.wait_for_function("document.getElementById('done').textContent === '1 / 0'")
             shot = tmp_path / "demo.png"
             await page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000

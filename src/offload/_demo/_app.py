@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass
@@ -30,6 +31,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 import offload
+from offload import BlockReport
 
 from ._lag import LagProbe
 from ._strategies import Job, Strategy, make_strategy
@@ -142,6 +144,7 @@ class _Demo:
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         async with self.watch, self.probe:
             await self.strategy.start()
+            self.watch.reset()  # starting the workers is not what the page is about
             try:
                 yield
             finally:
@@ -184,7 +187,7 @@ class _Demo:
             "recent_max_ms": self.probe.recent_max() * 1000,
             "samples": loop.samples,
             "blocks": loop.blocks,
-            "last_block": str(blocks[-1]) if blocks else None,
+            "last_block": _describe(blocks[-1]) if blocks else None,
         }
 
     async def subset_sum(self, request: Request) -> Response:
@@ -261,6 +264,12 @@ class _MatchStream(Response):
 async def _disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+def _describe(block: BlockReport) -> str:
+    # The page shows the blocking function and its file name, not the whole path.
+    where = re.sub(r"\((?:[^()]*/)?([^/()]+:\d+)\)", r"(\1)", block.function)
+    return f"{block.duration * 1000:.0f} ms in {where}"
 
 
 def _line(obj: object) -> bytes:

@@ -108,6 +108,11 @@ async function poll() {
     $("lag-p99").textContent = fmt(stats.lag.p99_ms);
     $("lag-max").textContent = fmt(stats.lag.max_ms);
     $("rtt").textContent = fmt(rtt);
+    if (stats.lag.last_block) {
+      $("last-block").textContent =
+        `loop blocked over 50 ms: ${stats.lag.blocks} times; last: ${stats.lag.last_block}`;
+      $("last-block").className = "blocked";
+    }
     $("busy").textContent = `${stats.pool.busy} / ${stats.pool.capacity}`;
     $("queued").textContent = String(stats.pool.queued);
     $("running").textContent = String(stats.jobs.running);
