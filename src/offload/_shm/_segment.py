@@ -218,7 +218,7 @@ def cleanup(root: int, creator: int | None = None) -> int:
 # only this process (and processes it forks) holds. It is started once, lazily, by the
 # first segment this process creates as the root of its tree.
 _WATCHER_SCRIPT = """
-import glob, os, sys
+import glob, os, sys, time
 if os.fork():
     os._exit(0)
 os.setsid()
@@ -227,11 +227,15 @@ try:
         pass
 except OSError:
     pass
-for path in glob.glob(sys.argv[1]):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+# Workers die with the application but may finish writing a result segment just
+# after it: sweep again a little later.
+for delay in (0, 0.5, 2, 5):
+    time.sleep(delay)
+    for path in glob.glob(sys.argv[1]):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 """
 
 _watcher_pipe: object = None
