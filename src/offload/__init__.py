@@ -34,7 +34,7 @@ from ._errors import (
 from ._interleave import checkpoint, interleave
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
 from ._pool import Pool, PoolExecutor, PoolStats, TaskHandle
-from ._process import Limits, ProcessResult, run
+from ._process import InputStream, Limits, OutputStream, Process, ProcessResult, run, spawn
 from ._report import report
 from ._shm import SharedArray, SharedBuffer, SharedCounter, SharedLock, transfer
 
@@ -51,14 +51,17 @@ __all__ = [
     "ChannelClosed",
     "ClosedError",
     "Coalescer",
+    "InputStream",
     "Limits",
     "LoopBlocked",
     "LoopStats",
     "LoopWatch",
     "OffloadError",
+    "OutputStream",
     "Pool",
     "PoolExecutor",
     "PoolStats",
+    "Process",
     "ProcessError",
     "ProcessFailed",
     "ProcessResult",
@@ -84,6 +87,7 @@ __all__ = [
     "monitor",
     "report",
     "run",
+    "spawn",
     "transfer",
 ]
 

@@ -133,8 +133,8 @@ class Pool:
         self._space_waiters: deque[asyncio.Future[None]] = deque()
         self._drained: asyncio.Future[None] | None = None
         self._outstanding = 0  # queued + sent, not yet released
-        self._short_tasks = True  # EWMA of run time below _PIPELINE_BELOW
-        self._run_ewma = 0.0
+        self._short_tasks = False  # EWMA of run time below _PIPELINE_BELOW
+        self._run_ewma = 0.01  # assume tasks are long until measured
         self._executor: PoolExecutor | None = None
         # statistics
         self._started_at = time.monotonic()
@@ -384,7 +384,11 @@ class Pool:
             ready = [w for w in self._workers.values() if w.state == READY]
             # idle workers first, so short queues spread out instead of piling up
             ready.sort(key=lambda w: len(w.inflight))
-            depth = backend.max_depth if self._short_tasks else 1
+            # Pipelining hides round trips for tiny tasks, but only once no more workers
+            # can be started: an idle or new worker beats a queue behind a busy one.
+            live = sum(1 for w in self._workers.values() if w.state != GONE)
+            can_grow = live < self.max_workers and self._start_failures < _MAX_START_FAILURES
+            depth = backend.max_depth if self._short_tasks and not can_grow else 1
             share = max(1, math.ceil(len(queue) / max(1, len(ready))))
             now = time.monotonic()
             for worker in ready:

@@ -150,4 +150,7 @@ def _child(fds: list[int], init: dict[str, Any], wake_r: int, wake_w: int) -> No
 
 
 if __name__ == "__main__":
-    _main(int(sys.argv[1]))
+    try:
+        _main(int(sys.argv[1]))
+    except (OSError, KeyboardInterrupt):  # the parent went away while we started
+        os._exit(0)
