@@ -3,5 +3,7 @@
 from ._limits import Limits
 from ._result import ProcessResult
 from ._run import run
+from ._spawn import Process, spawn
+from ._streams import InputStream, OutputStream
 
-__all__ = ["Limits", "ProcessResult", "run"]
+__all__ = ["InputStream", "Limits", "OutputStream", "Process", "ProcessResult", "run", "spawn"]

@@ -248,6 +248,10 @@ def start(
             ) from exc
         except subprocess.SubprocessError as exc:
             raise ProcessError(f"cannot start {argv[0]!r}: {exc}; check limits=") from exc
+        except OSError as exc:
+            raise ProcessError(
+                f"cannot start {argv[0]!r}: {exc.strerror or exc}; check argv and the system"
+            ) from exc
     except BaseException:
         stdio.close_all()
         raise
