@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import selectors
 import time
+import traceback
 from collections.abc import Generator
 
 import pytest
@@ -137,3 +139,17 @@ def test_histogram_percentiles_are_within_two_percent_of_exact(values: list[floa
         assert got <= hist.max
         assert exact - 1e-6 <= got * 1.0001
         assert got <= max(exact * 1.02 + 1e-12, 1e-6)
+
+
+async def test_a_loop_caught_idle_in_its_poller_is_not_reported_as_blocked() -> None:
+    # A late tick while the loop thread sat in select() means the process was not
+    # scheduled (a loaded machine), not that code on the loop blocked it.
+    poll = traceback.FrameSummary(selectors.__file__, 468, "select", lookup_line=False)
+    async with offload.monitor.watch(threshold=0.05, log=False) as m:
+        await asyncio.sleep(0.02)
+        m._handle.cancel()  # type: ignore[union-attr]
+        m._expected = time.monotonic() - 1
+        m._captured = (m._expected, (poll,))
+        m._measure()
+        assert m.blocks == []
+        assert m.stats().lag_max >= 1

@@ -16,6 +16,7 @@ that lasts an application's lifetime stays small.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import math
 import os
@@ -40,7 +41,14 @@ _GROWTH = 1.02
 _INV_LOG_GROWTH = 1 / math.log(_GROWTH)
 _BUCKETS = 1 + math.ceil(math.log(36_000 / 1e-6) * _INV_LOG_GROWTH)
 # Frames of the event loop's own machinery are not what blocked it.
-_LOOP_INTERNALS = (os.path.dirname(asyncio.__file__) + os.sep, selectors.__file__, __file__)
+_LOOP_INTERNALS: tuple[str, ...] = (
+    os.path.dirname(asyncio.__file__) + os.sep,
+    selectors.__file__,
+    __file__,
+)
+_uvloop = importlib.util.find_spec("uvloop")
+if _uvloop is not None and _uvloop.origin:
+    _LOOP_INTERNALS += (os.path.dirname(_uvloop.origin) + os.sep,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +260,10 @@ class LoopWatch:
         if lag >= self.threshold:
             captured, self._captured = self._captured, None
             frames = captured[1] if captured is not None and captured[0] == expected else ()
+            # Caught waiting in the poller: the loop was idle and the process was not
+            # scheduled (a loaded machine), so no code of this loop blocked it.
+            if frames and frames[-1].filename.startswith(_LOOP_INTERNALS):
+                return
             self._report(BlockReport(lag, frames, _format(frames), time.time()))
 
     def _report(self, report: BlockReport) -> None:

@@ -1,0 +1,108 @@
+"""What offload.monitor costs: an asyncio echo server's throughput with and without it.
+
+The server (asyncio streams) runs in this process; a load client in another process keeps
+several connections busy with 64-byte request/response round trips for a few seconds and
+reports how many it completed. Runs with and without ``offload.monitor.watch()``
+alternate, and the medians are compared (target: at most 3% throughput cost).
+
+    python bench/bench_monitor.py [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import offload
+from _common import median, table
+
+CONNECTIONS = 8
+MESSAGE = b"x" * 64
+
+
+async def client(port: int, seconds: float) -> None:
+    done = 0
+    end = time.perf_counter() + seconds
+
+    async def one() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.perf_counter() < end:
+            writer.write(MESSAGE)
+            await reader.readexactly(len(MESSAGE))
+            done += 1
+        writer.close()
+        await writer.wait_closed()
+
+    await asyncio.gather(*(one() for _ in range(CONNECTIONS)))
+    print(done)
+
+
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+async def load(port: int, seconds: float) -> int:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--client",
+        str(port),
+        str(seconds),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    return int(out)
+
+
+async def run(rounds: int, seconds: float) -> None:
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    plain: list[float] = []
+    watched: list[float] = []
+    lag_p99: list[float] = []
+    async with server:
+        for i in range(rounds):
+            for watch in (False, True) if i % 2 else (True, False):  # ABBA: no order bias
+                if not watch:
+                    plain.append(await load(port, seconds) / seconds)
+                    continue
+                async with offload.monitor.watch(threshold=0.05) as m:
+                    watched.append(await load(port, seconds) / seconds)
+                lag_p99.append(m.stats().lag_p99)
+    base = median(plain)
+    rows = [
+        ["no monitor", f"{base:,.0f}", "1.000x", ""],
+        [
+            "offload.monitor.watch()",
+            f"{median(watched):,.0f}",
+            f"{median(watched) / base:.3f}x",
+            f"{median(lag_p99) * 1e3:.2f} ms",
+        ],
+    ]
+    print(
+        table(
+            f"echo server, {CONNECTIONS} connections, 64-byte round trips "
+            f"(median of {rounds} alternating runs of {seconds:g} s; target >= 0.97x)",
+            ["server", "round trips/s", "vs no monitor", "lag p99 seen"],
+            rows,
+        )
+    )
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--client"]:
+        asyncio.run(client(int(sys.argv[2]), float(sys.argv[3])))
+        return
+    quick = "--quick" in sys.argv
+    asyncio.run(run(rounds=4 if quick else 8, seconds=1.0 if quick else 1.5))
+
+
+if __name__ == "__main__":
+    main()
