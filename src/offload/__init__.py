@@ -34,7 +34,7 @@ from ._errors import (
 from ._interleave import checkpoint, interleave
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
 from ._pool import Pool, PoolExecutor, PoolStats, TaskHandle
-from ._process import InputStream, Limits, OutputStream, Process, ProcessResult, run, spawn
+from ._process import InputStream, Limits, OutputStream, Process, ProcessResult, pipe, run, spawn
 from ._report import report
 from ._shm import SharedArray, SharedBuffer, SharedCounter, SharedLock, transfer
 
@@ -85,6 +85,7 @@ __all__ = [
     "current_token",
     "interleave",
     "monitor",
+    "pipe",
     "report",
     "run",
     "spawn",
