@@ -2,8 +2,18 @@
 
 from ._limits import Limits
 from ._result import ProcessResult
+from ._pipe import pipe
 from ._run import run
 from ._spawn import Process, spawn
 from ._streams import InputStream, OutputStream
 
-__all__ = ["InputStream", "Limits", "OutputStream", "Process", "ProcessResult", "run", "spawn"]
+__all__ = [
+    "InputStream",
+    "Limits",
+    "OutputStream",
+    "Process",
+    "ProcessResult",
+    "pipe",
+    "run",
+    "spawn",
+]

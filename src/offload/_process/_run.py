@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from offload._cancel import CancelToken
@@ -110,10 +110,13 @@ async def finish(
     token: CancelToken | None,
     text: bool,
     encoding: str,
-    returncode: int | None = None,
-    argv: Sequence[str] | None = None,
+    report: Callable[[], Started] | None = None,
 ) -> ProcessResult:
-    """Wait for ``collector`` (stopping on timeout/token/cancellation) and build the result."""
+    """Wait for ``collector`` (stopping on timeout/token/cancellation) and build the result.
+
+    ``report``: picks the program the result describes, once all ended (default: the
+    last one).
+    """
     loop = asyncio.get_running_loop()
     timer = loop.call_later(timeout, collector.stop, "timeout") if timeout is not None else None
     remove: Any = None
@@ -147,14 +150,14 @@ async def finish(
             remove()
         collector.close()
     first = programs[0]
-    last = programs[-1]
-    code = returncode if returncode is not None else last.returncode
+    last = report() if report is not None else programs[-1]
+    code = last.returncode
     assert code is not None
     stdout = collector.output("stdout")
     stderr = collector.output("stderr")
     ended = collector.finished_at or time.perf_counter()
     return ProcessResult(
-        argv=tuple(argv if argv is not None else last.argv),
+        argv=tuple(last.argv),
         pid=last.pid,
         returncode=code,
         stdout=stdout.decode(encoding, "replace") if text and stdout is not None else stdout,
