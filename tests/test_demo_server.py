@@ -147,3 +147,35 @@ def test_help_lists_the_strategies() -> None:
     )
     for word in ("blocking", "interleave", "thread", "process", "--compare", "--port"):
         assert word in result.stdout
+
+
+async def test_ctrl_c_during_a_job_cancels_it_and_leaves_no_worker(no_leaks: None) -> None:
+    argv = [sys.executable, "-m", "offload", "demo", "--port", "0", "--workers", "1"]
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        url = None
+        while url is None:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            assert line, "the server exited before printing its URL"
+            url = re.search(r"http://\S+", line)
+        async with (
+            httpx.AsyncClient(base_url=url.group(0), timeout=60) as client,
+            client.stream("GET", "/subset-sum", params=BIG) as response,
+        ):
+            await wait_for(client, lambda s: s["pool"]["busy"] == 1)
+            workers = psutil.Process(proc.pid).children(recursive=True)
+            assert workers
+            proc.send_signal(signal.SIGINT)
+            lines = [json.loads(line) async for line in response.aiter_lines() if line]
+        assert lines[-1]["cancelled"] is True
+        assert lines[-1]["reason"] == "the server is shutting down"
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"workers left running: {alive}"
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

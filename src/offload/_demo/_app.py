@@ -231,30 +231,44 @@ class _MatchStream(Response):
         demo.jobs.running += 1
         search = asyncio.create_task(demo.strategy.search(job, token, emit))
         gone = asyncio.create_task(_disconnected(receive))
-        summary: dict[str, Any] = {"done": True, "strategy": demo.strategy.name}
+        why = ""
         try:
-            await asyncio.wait({search, gone}, return_when=asyncio.FIRST_COMPLETED)
-            if not search.done():
-                # The client went away: stop the work wherever it runs, then wait for it.
-                token.cancel("the client disconnected")
+            try:
+                await asyncio.wait({search, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if not search.done():
+                    why = "the client disconnected"
+            except asyncio.CancelledError:
+                # uvicorn cancels the responses still open when its graceful shutdown
+                # times out: stop the job, tell the client, and end this response.
+                why = "the server is shutting down"
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+            finally:
+                gone.cancel()
+            if why:
+                # Stop the work wherever it runs, then wait until it has stopped.
+                token.cancel(why)
                 search.cancel()
-            outcome = await asyncio.gather(search, return_exceptions=True)
-            result = outcome[0]
+            result = (await asyncio.gather(search, return_exceptions=True))[0]
         finally:
-            gone.cancel()
             demo.jobs.running -= 1
-        summary["elapsed"] = round(time.perf_counter() - started, 6)
-        summary["streamed"] = streamed
+        summary: dict[str, Any] = {
+            "done": True,
+            "strategy": demo.strategy.name,
+            "elapsed": round(time.perf_counter() - started, 6),
+            "streamed": streamed,
+        }
         if isinstance(result, int):
             demo.jobs.completed += 1
             summary.update(count=result, cancelled=False)
-        elif isinstance(result, (offload.Cancelled, asyncio.CancelledError, OSError)):
+        elif why or isinstance(result, (offload.Cancelled, asyncio.CancelledError, OSError)):
             demo.jobs.cancelled += 1
-            summary.update(count=None, cancelled=True)
+            summary.update(count=None, cancelled=True, reason=why or str(result))
         else:
             demo.jobs.failed += 1
             summary.update(count=None, cancelled=False, error=f"{type(result).__name__}: {result}")
-        if not token.cancelled:
+        if why != "the client disconnected":
             with contextlib.suppress(OSError):
                 await send(
                     {"type": "http.response.body", "body": _line(summary), "more_body": False}

@@ -177,7 +177,9 @@ class _InPool(Strategy):
     async def stop(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await pool.close()
+            # The server has already waited for (or cut) every request: whatever still
+            # runs has nobody waiting for it.
+            await pool.close(force=True)
 
     def _started(self) -> offload.Pool:
         if self._pool is None:
