@@ -448,9 +448,13 @@ class ProcessBackend(Backend):
         self.function_of(task)
         ctx = task.ctx if isinstance(task.ctx, tuple) else ()
         what = f"argument to {task.fn_name}()"
-        encoded = _shm.encode((task.args, ctx), dumps=lambda v: _serialize.dumps(v, what=what))
-        task.payload, task.oob = encoded.data, encoded.descriptors
-        task.release_oob = encoded.release
+        if not ctx and all(_is_small(arg) for arg in task.args):
+            # Nothing shared memory could carry better: skip the codec's walk.
+            task.payload = _serialize.dumps((task.args, ctx), what=what)
+        else:
+            encoded = _shm.encode((task.args, ctx), dumps=lambda v: _serialize.dumps(v, what=what))
+            task.payload, task.oob = encoded.data, encoded.descriptors
+            task.release_oob = encoded.release
         task.args = ()
 
     def preload(self, task: Task) -> None:
@@ -480,6 +484,18 @@ class ProcessBackend(Backend):
                 await asyncio.sleep(0.002)
         for worker in list(self.workers.values()):
             worker._finish()
+
+
+_SCALARS = frozenset({int, float, bool, complex, type(None)})
+_SMALL_LIMIT = 1 << 16
+
+
+def _is_small(value: object) -> bool:
+    """A plain scalar, or a short str/bytes: never worth shared memory."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    return (kind is str or kind is bytes) and len(value) < _SMALL_LIMIT  # type: ignore[arg-type]
 
 
 def _locate(var: ContextVar[Any]) -> tuple[str, str]:

@@ -29,6 +29,9 @@ from . import _wire as w
 __all__ = ["worker_main"]
 
 
+_SCALARS = frozenset({int, float, bool, complex, str, type(None)})
+
+
 class _ProcessToken(CancelToken):
     """current_token() inside a process task: reads the cancel flag the parent sets."""
 
@@ -205,8 +208,13 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                     _reset_current(token)
                 elapsed = perf() - started
                 # The parent maps and unlinks the segment, or cleans up after this pid.
-                reply = encode(result, dumps=lambda v: dumps(v, what="result"))
-                out = w.frame(w.OK, seq, w.RUN_TIME.pack(elapsed) + reply.data, reply.descriptors)
+                if type(result) in _SCALARS:
+                    out = w.frame(w.OK, seq, w.RUN_TIME.pack(elapsed) + dumps(result))
+                else:
+                    reply = encode(result, dumps=lambda v: dumps(v, what="result"))
+                    out = w.frame(
+                        w.OK, seq, w.RUN_TIME.pack(elapsed) + reply.data, reply.descriptors
+                    )
             except BaseException as exc:
                 out = w.frame(w.ERR, seq, _error_payload(exc, perf() - started))
             running.pack_into(page, 0, 0)
