@@ -84,7 +84,7 @@ async def ping_during_job(client: httpx.AsyncClient) -> tuple[float, float]:
         return elapsed
 
     async def ping() -> float:
-        await asyncio.sleep(0.2)  # the job has started; it lasts a second or more
+        await asyncio.sleep(0.4)  # the job has started; it lasts a second or more
         sent = time.perf_counter()
         await client.get("/ping")
         return time.perf_counter() - sent
