@@ -89,12 +89,15 @@ def _watched(
             for report in watch.blocks:
                 exc.add_note(f"offload: {report}")
             raise
-        if watch.blocks:
-            worst = max(watch.blocks, key=lambda report: report.duration)
+        # Without a captured stack the process itself may just not have been scheduled
+        # (a loaded CI machine): only a block caught in the act fails the test.
+        caught = [report for report in watch.blocks if report.frames]
+        if caught:
+            worst = max(caught, key=lambda report: report.duration)
             raise LoopBlocked(
                 f"the event loop was blocked for {worst.duration * 1e3:.0f} ms "
                 f"(limit {limit * 1e3:.0f} ms) in {worst.function}; "
-                f"{len(watch.blocks)} block(s) in all. Move the blocking work off the "
+                f"{len(caught)} block(s) in all. Move the blocking work off the "
                 "loop (offload.Pool, asyncio.to_thread, offload.interleave), or raise "
                 f"the limit with @pytest.mark.{_MARKER}(seconds).\n"
                 f"Stack while blocked:\n{worst.stack}"
