@@ -406,7 +406,15 @@ class _CacheCore(Generic[R]):
             )
         else:
             self.coalesced += 1
-        return await self.flights.wait(key, flight, token)
+        # Inlined Flights.wait: one coroutine less per caller matters with 10,000 callers
+        # (fewer allocations, fewer garbage collections).
+        flight.waiters += 1
+        try:
+            if token is None:
+                return await asyncio.shield(flight.task)
+            return await wait_shared(flight.task, token)
+        finally:
+            self.flights.leave(key, flight)
 
     def done(
         self, key: Hashable, result: R | None, error: BaseException | None, current: bool

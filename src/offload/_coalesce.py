@@ -193,12 +193,18 @@ class Flights(Generic[T]):
         """Wait for ``flight`` as one of its waiters; the last waiter to leave cancels it."""
         flight.waiters += 1
         try:
+            if token is None:
+                return await asyncio.shield(flight.task)
             return await wait_shared(flight.task, token)
         finally:
-            flight.waiters -= 1
-            if flight.waiters == 0 and not flight.background and not flight.task.done():
-                self._forget(key, flight)
-                flight.task.cancel()
+            self.leave(key, flight)
+
+    def leave(self, key: Hashable, flight: Flight[T]) -> None:
+        """One waiter of ``flight`` is done; cancel the call if it was the last one."""
+        flight.waiters -= 1
+        if flight.waiters == 0 and not flight.background and not flight.task.done():
+            self._forget(key, flight)
+            flight.task.cancel()
 
 
 class Coalescer(Generic[T]):
