@@ -200,3 +200,27 @@ def test_shared_buffer_survives_the_codec_by_name(no_leaks: None) -> None:
         assert encoded.segment is None  # only the name travelled
         result = _shm.decode(encoded.data, encoded.descriptors)
         assert result["s"].name == shared.name
+
+
+def test_numpy_views_of_a_shared_array_travel_by_name(no_leaks: None) -> None:
+    with offload.SharedArray((100, 100), "float64") as shared:
+        view = shared.array[10:20, ::-2]
+        encoded = _shm.encode(view, limit=16)
+        assert encoded.segment is None  # no copy: name, offset, shape, strides
+        assert len(encoded.data) < 300
+        received = _shm.decode(encoded.data, encoded.descriptors)
+        received[0, 0] = 7.0  # the same memory
+        assert shared.array[10, 99] == 7.0
+        np.testing.assert_array_equal(received, view)
+
+
+def test_views_of_a_closed_shared_array_are_copied(no_leaks: None) -> None:
+    shared = offload.SharedArray(1000, "float64")
+    view = shared.array[:500]
+    view[:] = 3.0
+    shared.close()
+    encoded = _shm.encode(view, limit=16)
+    assert encoded.segment is not None  # a copy through a new segment
+    received = _shm.decode(encoded.data, encoded.descriptors)
+    encoded.release()
+    assert float(received.sum()) == 1500.0

@@ -169,6 +169,22 @@ async def test_shared_array_is_read_and_written_by_workers_without_copies() -> N
             assert list(shared.array[:10]) == [-1.0] * 10
 
 
+def fill_view(view: np.ndarray, value: float) -> np.ndarray:
+    view[:] = value
+    return view[:2]
+
+
+async def test_views_of_a_shared_array_are_shared_both_ways() -> None:
+    async with offload.Pool("process", max_workers=2) as pool:
+        with offload.SharedArray((8, 1000), "float64") as shared:
+            rows = await asyncio.gather(
+                *(pool.run(fill_view, shared.array[i], float(i)) for i in range(8))
+            )
+            assert [float(row.sum()) for row in shared.array] == [i * 1000.0 for i in range(8)]
+            rows[3][0] = -1.0  # the returned views are the shared memory too
+            assert shared.array[3, 0] == -1.0
+
+
 async def test_shared_counter_counts_exactly_across_workers() -> None:
     async with offload.Pool("process", max_workers=2) as pool:
         with offload.SharedCounter() as counter:

@@ -17,6 +17,8 @@ each worker its own slice, or use :class:`offload.SharedLock` / :class:`offload.
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 import os
 import threading
 import weakref
@@ -29,34 +31,69 @@ from ._segment import Segment, unlink
 __all__ = ["SharedArray", "SharedBuffer"]
 
 
-class _Mapping:
-    """One process's mapping of a segment, shared by every object naming it."""
-
-    __slots__ = ("__weakref__", "view")
-
-    def __init__(self, view: memoryview) -> None:
-        self.view = view
-
-
-_mappings: weakref.WeakValueDictionary[str, _Mapping] = weakref.WeakValueDictionary()
+# One mapping per segment per process, shared by every object naming it; it lives as
+# long as anything views it. _origins lets an array that views it be sent by name.
+_by_name: weakref.WeakValueDictionary[str, mmap.mmap] = weakref.WeakValueDictionary()
+_origins: weakref.WeakKeyDictionary[mmap.mmap, tuple[str, int, int]] = weakref.WeakKeyDictionary()
 _mappings_lock = threading.Lock()
 
 
-def _map(name: str, size: int) -> _Mapping:
+def _register(name: str, size: int, view: memoryview) -> None:
+    anchor = ctypes.c_char.from_buffer(view)
+    address = ctypes.addressof(anchor)
+    del anchor
     with _mappings_lock:
-        mapping = _mappings.get(name)
-        if mapping is None:
-            segment = Segment.attach(name, size)
-            mapping = _Mapping(segment.view())
-            segment.close()
-            _mappings[name] = mapping
-        return mapping
+        _by_name[name] = view.obj  # type: ignore[assignment]
+        _origins[view.obj] = (name, size, address)  # type: ignore[index]
+
+
+def _map(name: str, size: int) -> memoryview:
+    with _mappings_lock:
+        mapping = _by_name.get(name)
+    if mapping is not None:
+        return memoryview(mapping)
+    segment = Segment.attach(name, size)
+    view = segment.view()
+    segment.close()
+    _register(name, size, view)
+    return view
+
+
+def reduce_shared_view(array: Any) -> tuple[Any, ...] | None:
+    """Pickle a NumPy array that views a live shared buffer by name, offset and strides.
+
+    None if ``array`` does not view one (it is then pickled the usual way).
+    """
+    base = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
+    if base is None:
+        return None
+    with _mappings_lock:
+        origin = _origins.get(base)
+    if origin is None:
+        return None  # not a shared buffer's memory
+    name, size, address = origin
+    offset = array.__array_interface__["data"][0] - address
+    return (_attach_view, (name, size, offset, array.shape, array.strides, array.dtype))
+
+
+def _attach_view(name: str, size: int, offset: int, shape: Any, strides: Any, dtype: Any) -> Any:
+    import numpy
+
+    view = _map(name, size)
+    return numpy.ndarray(shape, dtype, buffer=view, offset=offset, strides=strides)
 
 
 def _unlink_owned(name: str, pid: int) -> None:
     # A forked child inherits the finalizer; only the creating process may unlink.
     if os.getpid() == pid:
         unlink(name)
+        # Arrays still viewing it must now travel as copies: the name is gone.
+        with _mappings_lock:
+            mapping = _by_name.pop(name, None)
+            if mapping is not None:
+                _origins.pop(mapping, None)
 
 
 class SharedBuffer:
@@ -84,10 +121,9 @@ class SharedBuffer:
         self._name = segment.name
         self._size = size
         self._owner = True
-        self._mapping: _Mapping | None = _Mapping(segment.view())
+        self._mapping: memoryview | None = segment.view()
         segment.close()
-        with _mappings_lock:
-            _mappings[self._name] = self._mapping
+        _register(self._name, size, self._mapping)
         self._finalizer: weakref.finalize[[str, int], SharedBuffer] | None = weakref.finalize(
             self, _unlink_owned, self._name, os.getpid()
         )
@@ -116,7 +152,7 @@ class SharedBuffer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _check(self) -> _Mapping:
+    def _check(self) -> memoryview:
         if self._mapping is None:
             raise ClosedError(
                 f"{type(self).__name__} {self._name} is closed; create a new one or keep "
@@ -147,7 +183,7 @@ class SharedBuffer:
     @property
     def buf(self) -> memoryview:
         """A writable memoryview of the whole buffer. Raises ClosedError once closed."""
-        return self._check().view
+        return self._check()
 
     @property
     def array(self) -> Any:
@@ -244,7 +280,7 @@ class SharedArray(SharedBuffer):
             count = 1
             for n in self._shape:
                 count *= n
-            flat = numpy.frombuffer(mapping.view, dtype=self._dtype, count=count)
+            flat = numpy.frombuffer(mapping, dtype=self._dtype, count=count)
             self._array = flat.reshape(self._shape)
         return self._array
 

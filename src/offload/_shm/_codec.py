@@ -56,6 +56,7 @@ import cloudpickle
 
 from offload._errors import SharedMemoryError
 
+from ._buffer import reduce_shared_view
 from ._segment import Segment, unlink
 
 __all__ = [
@@ -206,6 +207,18 @@ class _Forced:
         return reduced
 
 
+class _ByName:
+    """A NumPy array viewing a SharedBuffer / SharedArray: sent as name and offset."""
+
+    __slots__ = ("reduced",)
+
+    def __init__(self, reduced: tuple[Any, ...]) -> None:
+        self.reduced = reduced
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return self.reduced
+
+
 def _rebuild_memoryview(
     buffer: Any, fmt: str, shape: tuple[int, ...], readonly: bool
 ) -> memoryview:
@@ -239,8 +252,11 @@ def prepare(obj: object, limit: int, force: bool = False, depth: int = _SCAN_DEP
         return obj
     if kind is memoryview:
         return _OutOfBand(obj, force)  # type: ignore[arg-type]
-    if force and _is_ndarray(obj):
-        return _Forced(obj)
+    if _is_ndarray(obj):
+        by_name = reduce_shared_view(obj)
+        if by_name is not None:
+            return _ByName(by_name)
+        return _Forced(obj) if force else obj
     if depth <= 0:
         return obj
     if kind is tuple or kind is list:
