@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import threading
 import time
 
@@ -127,3 +129,45 @@ def test_current_token_outside_a_task_is_never_cancelled() -> None:
     token = offload.current_token()
     assert not token.cancelled
     assert offload.current_token() is token
+
+
+def test_any_does_not_leave_callbacks_on_a_long_lived_source() -> None:
+    source = CancelToken()
+    for _ in range(100):
+        linked = CancelToken.any(source, CancelToken())
+        del linked
+    gc.collect()
+    assert source._callbacks == []
+
+
+def test_a_cancelled_any_forgets_its_other_sources() -> None:
+    a, b = CancelToken(), CancelToken()
+    linked = CancelToken.any(a, b)
+    a.cancel("a")
+    assert linked.reason == "a"
+    assert b._callbacks == []
+
+
+def test_after_without_a_loop_shares_one_timer_thread() -> None:
+    fired = threading.Event()
+    tokens = [CancelToken.after(0.05 + i * 0.001) for i in range(20)]
+    tokens[-1].on_cancel(lambda t: fired.set())
+    timers = [t for t in threading.enumerate() if t.name == "offload-deadlines"]
+    assert 1 <= len(timers) <= 2  # one shared thread (plus, at most, one just exiting)
+    assert fired.wait(5)
+    assert all(t.cancelled for t in tokens)
+
+
+def test_a_failing_callback_at_a_deadline_is_logged_not_raised_by_reading(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    token = CancelToken()
+    token._deadline = time.monotonic() - 1
+
+    def bad(_: CancelToken) -> None:
+        raise RuntimeError("bad callback")
+
+    token.on_cancel(bad)
+    with caplog.at_level(logging.ERROR, logger="offload"):
+        assert token.cancelled
+    assert any("deadline" in r.getMessage() for r in caplog.records)

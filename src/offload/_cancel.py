@@ -15,14 +15,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import heapq
+import itertools
+import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from ._errors import Cancelled
 
 __all__ = ["CancelToken", "current_token"]
+
+logger = logging.getLogger("offload")
 
 Callback = Callable[["CancelToken"], object]
 
@@ -61,7 +67,11 @@ class CancelToken:
         if self._cancelled:
             return True
         if self._deadline is not None and time.monotonic() >= self._deadline:
-            self.cancel(_deadline_reason(self))
+            # Reading a flag must not raise: callback errors of a deadline are logged.
+            try:
+                self.cancel(_deadline_reason(self))
+            except ExceptionGroup as errors:
+                logger.error("CancelToken callbacks raised at its deadline", exc_info=errors)
             return True
         return False
 
@@ -172,6 +182,16 @@ class CancelToken:
             token = CancelToken.any(request_token, CancelToken.after(5))
         """
         linked = cls()
+        # Sources hold the linked token weakly and forget it when it is cancelled or
+        # collected, so a long-lived source does not collect callbacks of every link.
+        ref = weakref.ref(linked)
+
+        def forward(source: CancelToken) -> None:
+            target = ref()
+            if target is not None:
+                target.cancel(source._reason)
+
+        removers: list[Callable[[], None]] = []
         for token in tokens:
             if token._deadline is not None:
                 linked._deadline = (
@@ -179,9 +199,16 @@ class CancelToken:
                     if linked._deadline is None
                     else min(linked._deadline, token._deadline)
                 )
-            token.on_cancel(lambda t: linked.cancel(t._reason))
+            removers.append(token.on_cancel(forward))
             if linked._cancelled:
                 break
+
+        def unlink(*_: object) -> None:
+            for remove in removers:
+                remove()
+
+        weakref.finalize(linked, unlink)
+        linked.on_cancel(unlink)
         return linked
 
     @classmethod
@@ -202,12 +229,52 @@ class CancelToken:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            timer = threading.Timer(seconds, lambda: token.cancelled)
-            timer.daemon = True
-            timer.start()
+            _deadlines.add(token._deadline, token)
         else:
             loop.call_later(seconds, lambda: token.cancelled)
         return token
+
+
+class _Deadlines:
+    """One daemon thread firing deadlines of tokens made outside a running loop.
+
+    It runs only while deadlines are pending (a thread per token would pile up).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, CancelToken]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, when: float, token: CancelToken) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (when, next(self._order), token))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="offload-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while self._heap:
+                when, _, token = self._heap[0]
+                delay = when - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+                self._cond.release()
+                try:
+                    _ = token.cancelled  # fires the callbacks
+                finally:
+                    self._cond.acquire()
+            self._thread = None
+
+
+_deadlines = _Deadlines()
 
 
 def _deadline_reason(token: CancelToken) -> TimeoutError:
