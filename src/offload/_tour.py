@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 
 from ._cancel import CancelToken
 
@@ -25,9 +26,62 @@ async def _subset_sum() -> None:
     print("`offload demo` serves it with a live page; `offload demo --compare` measures it")
 
 
+def _row_sum(shared: object, row: int) -> float:
+    return float(shared.array[row].sum())  # type: ignore[attr-defined]
+
+
+def _nbytes(blob: bytes) -> int:
+    return len(blob)
+
+
+async def _shared_memory() -> None:
+    import offload
+
+    # Big arguments go through shared memory on their own; a SharedArray is never copied.
+    async with offload.Pool("process", max_workers=2) as pool:
+        size = await pool.run(_nbytes, bytes(32 << 20))
+        print(f"32 MB of bytes to a worker through shared memory: {size} bytes arrived")
+        if importlib.util.find_spec("numpy") is None:
+            print("(install NumPy to see SharedArray)")
+            return
+        with offload.SharedArray((4, 1_000_000), "float64") as shared:
+            shared.array[:] = 1.0
+            sums = await asyncio.gather(*(pool.run(_row_sum, shared, r) for r in range(4)))
+            print(f"4 tasks read one 32 MB SharedArray in place: row sums {sums}")
+
+
+async def _recipes() -> None:
+    import offload
+
+    calls: list[int] = []
+
+    @offload.cached(ttl=60)
+    async def get_user(user_id: int) -> str:
+        calls.append(user_id)
+        await asyncio.sleep(0.01)
+        return f"user {user_id}"
+
+    await asyncio.gather(*(get_user(1) for _ in range(1000)))
+    await get_user(1)
+    info = get_user.info()
+    print(
+        f"offload.cached: 1001 calls, {len(calls)} backend call "
+        f"(misses={info.misses}, coalesced={info.coalesced}, hits={info.hits})"
+    )
+
+    async def users_by_id(ids: list[int]) -> list[str | Exception]:
+        return [f"user {i}" if i > 0 else KeyError(i) for i in ids]
+
+    users = offload.Batcher(users_by_id)
+    found = await users.load_all([1, 2, 3, -1], return_exceptions=True)
+    print(f"offload.Batcher: 4 loads, one load_many call -> {found}")
+
+
 async def _tour() -> None:
     await _cancel_token()
+    await _recipes()
     await _subset_sum()
+    await _shared_memory()
 
 
 def main() -> int:
