@@ -458,6 +458,10 @@ async def test_methods_are_cached_per_instance() -> None:
     assert a.get.invalidate(1) is True
     await a.get(1)
     assert a.calls == 2
+    assert Repo.get.invalidate(a, 1) is True  # from the class, instance first
+    assert Repo.get.invalidate(a, 1) is False
+    await a.get(1)
+    assert a.calls == 3
     assert Repo.get.info().hits >= 1
 
 

@@ -631,7 +631,7 @@ class _CachedMethod(Generic[R]):
         """``Cls.method.invalidate(obj, *args)`` drops ``obj.method(*args)``'s entry."""
         if not args:
             raise TypeError("Cls.method.invalidate() needs the instance as first argument")
-        return self._core.invalidate(args[0], args[1:], kwargs)
+        return self._core.invalidate(args[0], args, kwargs)
 
     def clear(self) -> None:
         self._core.clear()
