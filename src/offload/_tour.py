@@ -77,36 +77,8 @@ async def _recipes() -> None:
     print(f"offload.Batcher: 4 loads, one load_many call -> {found}")
 
 
-async def _recipes() -> None:
-    import offload
-
-    calls: list[int] = []
-
-    @offload.cached(ttl=60)
-    async def get_user(user_id: int) -> str:
-        calls.append(user_id)
-        await asyncio.sleep(0.01)
-        return f"user {user_id}"
-
-    await asyncio.gather(*(get_user(1) for _ in range(1000)))
-    await get_user(1)
-    info = get_user.info()
-    print(
-        f"offload.cached: 1001 calls, {len(calls)} backend call "
-        f"(misses={info.misses}, coalesced={info.coalesced}, hits={info.hits})"
-    )
-
-    async def users_by_id(ids: list[int]) -> list[str | Exception]:
-        return [f"user {i}" if i > 0 else KeyError(i) for i in ids]
-
-    users = offload.Batcher(users_by_id)
-    found = await users.load_all([1, 2, 3, -1], return_exceptions=True)
-    print(f"offload.Batcher: 4 loads, one load_many call -> {found}")
-
-
 async def _tour() -> None:
     await _cancel_token()
-    await _recipes()
     await _recipes()
     await _subset_sum()
     await _shared_memory()
