@@ -48,12 +48,17 @@ async def test_the_page_streams_matches_and_charts_lag_and_utilization(
             await page.wait_for_function(
                 f"document.getElementById('strategy').textContent === '{STRATEGY}'"
             )
+            # The charts run before any job (and the browser has settled after starting).
+            await page.wait_for_function(
+                "Number(document.getElementById('lag-chart').dataset.samples) >= 6"
+            )
             await page.fill("#data", JOB)
             await page.fill("#sum", "0")
+            await page.fill("#copies", "2")
             await page.click("#start")
-            # While the job runs, a worker shows up as busy.
+            # While the jobs run, both workers show up as busy.
             await page.wait_for_function(
-                "document.getElementById('busy').textContent.startsWith('1 /')", timeout=30_000
+                "document.getElementById('busy').textContent.startsWith('2 /')", timeout=30_000
             )
             await page.wait_for_function(
                 "document.querySelectorAll('#matches li').length > 0", timeout=30_000
@@ -64,24 +69,33 @@ async def test_the_page_streams_matches_and_charts_lag_and_utilization(
             )
             status = await page.text_content("#status")
             assert status is not None
-            assert "matches" in status
+            assert "2 jobs" in status
+            assert "matches each" in status
             assert f"{STRATEGY} strategy" in status
             assert await page.locator("#matches li").count() >= 1
             # Charts: samples keep arriving, and the utilization line left the zero line.
             await page.wait_for_function(
-                "Number(document.getElementById('lag-chart').dataset.samples) >= 8"
+                "Number(document.getElementById('lag-chart').dataset.samples) >= 12"
             )
             peak = await page.evaluate(
                 "Math.max(...document.querySelector('#util-chart polyline')"
                 ".getAttribute('points').split(' ').map(p => 150 - Number(p.split(',')[1])))"
             )
-            assert peak > 20  # y grows downwards: the line rose well above the axis
-            await page.wait_for_function("document.getElementById('done').textContent === '1 / 0'")
+            assert peak > 100  # y grows downwards: the line rose to full utilization
+            await page.wait_for_function("document.getElementById('done').textContent === '2 / 0'")
             shot = tmp_path / "demo.png"
             await page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
             if target := os.environ.get("OFFLOAD_DEMO_SCREENSHOT"):
                 shutil.copyfile(shot, target)
+            # A request the server refuses shows its message.
+            await page.fill("#data", str(list(range(30))))
+            await page.fill("#copies", "1")
+            await page.click("#start")
+            await page.wait_for_function(
+                "document.getElementById('status').textContent.startsWith('failed: 413')"
+            )
+            assert "send fewer items" in (await page.text_content("#status") or "")
         finally:
             await browser.close()
 

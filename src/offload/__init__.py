@@ -34,7 +34,7 @@ from ._errors import (
 from ._interleave import checkpoint, interleave
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
 from ._pool import Pool, PoolExecutor, PoolStats, TaskHandle
-from ._process import InputStream, Limits, OutputStream, Process, ProcessResult, pipe, run, spawn
+from ._process import Channel, Child, InputStream, Limits, OutputStream, Port, Process, ProcessResult, fork, parent, pipe, run, spawn
 from ._report import report
 from ._shm import SharedArray, SharedBuffer, SharedCounter, SharedLock, transfer
 
@@ -48,7 +48,9 @@ __all__ = [
     "CancelToken",
     "CancelableCall",
     "Cancelled",
+    "Channel",
     "ChannelClosed",
+    "Child",
     "ClosedError",
     "Coalescer",
     "InputStream",
@@ -61,6 +63,7 @@ __all__ = [
     "Pool",
     "PoolExecutor",
     "PoolStats",
+    "Port",
     "Process",
     "ProcessError",
     "ProcessFailed",
@@ -83,8 +86,10 @@ __all__ = [
     "checkpoint",
     "coalesce",
     "current_token",
+    "fork",
     "interleave",
     "monitor",
+    "parent",
     "pipe",
     "report",
     "run",

@@ -39,7 +39,7 @@ from ._subset_sum import Match
 
 __all__ = ["MAX_ITEMS", "MAX_STREAMED", "MAX_VALUE", "Rejection", "create_app", "parse_job"]
 
-#: Most items a request may search: the search visits 2**n subsets, and 2**24 (16.8
+#: Most items a request may search: the search visits 2**n subsets, and 2**24 (16.7
 #: million) is a few seconds of one core, the most one request may cost.
 MAX_ITEMS = 24
 #: Largest magnitude of an item or of the sum: keeps the arithmetic on machine-size ints.

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import offload
+
 __all__ = ["TICK", "Match", "matches", "report_matches", "search_steps"]
 
 Match = tuple[int, ...]
@@ -87,8 +89,6 @@ def report_matches(data: Sequence[int], total: int, max_reported: int) -> int:
             print(match)
         count = await handle
     """
-    import offload
-
     token = offload.current_token()
     count = 0
     for step in search_steps(data, total):

@@ -32,48 +32,21 @@ async function startJob(event) {
   if (controller) controller.abort();
   controller = new AbortController();
   const mine = controller;
-  const list = $("matches");
-  list.replaceChildren();
-  let found = 0;
+  const copies = Math.max(1, Math.min(16, Number($("copies").value) || 1));
+  $("matches").replaceChildren();
   $("match-count").textContent = "0";
   $("stop").disabled = false;
   const query = new URLSearchParams({ data: $("data").value.trim(), sum: $("sum").value.trim() });
-  setStatus("running…");
+  const counter = { found: 0 };
+  setStatus(copies > 1 ? `running ${copies} jobs at once…` : "running…");
   try {
-    const response = await fetch("subset-sum?" + query, { signal: mine.signal });
-    if (!response.ok) {
-      const problem = await response.json().catch(() => ({ error: response.statusText }));
-      setStatus(`${response.status}: ${problem.error}`, true);
-      return;
-    }
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let buffered = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += decoder.decode(value, { stream: true });
-      const lines = buffered.split("\n");
-      buffered = lines.pop();
-      for (const line of lines) {
-        if (!line) continue;
-        const message = JSON.parse(line);
-        if (message.match) {
-          found += 1;
-          $("match-count").textContent = String(found);
-          if (found <= MAX_LISTED) {
-            const item = document.createElement("li");
-            item.textContent = JSON.stringify(message.match);
-            list.appendChild(item);
-          }
-        } else if (message.done) {
-          showSummary(message);
-        }
-      }
-    }
+    const runs = [];
+    for (let i = 0; i < copies; i++) runs.push(runJob(query, mine.signal, counter));
+    const summaries = await Promise.all(runs);
+    if (summaries.every((s) => s)) showSummary(summaries);
   } catch (error) {
-    if (error.name === "AbortError") setStatus("stopped: the server cancelled the job in its worker");
-    else setStatus(`failed: ${error}`, true);
+    if (error.name === "AbortError") setStatus("stopped: the server cancelled the work in its workers");
+    else setStatus(`failed: ${error.message || error}`, true);
   } finally {
     if (controller === mine) {
       controller = null;
@@ -82,15 +55,56 @@ async function startJob(event) {
   }
 }
 
-function showSummary(summary) {
-  if (summary.error) {
-    setStatus(`failed after ${summary.elapsed.toFixed(2)} s: ${summary.error}`, true);
+// One request: stream its matches into the list; resolve to its summary line.
+async function runJob(query, signal, counter) {
+  const response = await fetch("subset-sum?" + query, { signal });
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({ error: response.statusText }));
+    throw new Error(`${response.status}: ${problem.error}`);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  let summary = null;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffered += decoder.decode(value, { stream: true });
+    const lines = buffered.split("\n");
+    buffered = lines.pop();
+    for (const line of lines) {
+      if (!line) continue;
+      const message = JSON.parse(line);
+      if (message.match) {
+        counter.found += 1;
+        $("match-count").textContent = String(counter.found);
+        if (counter.found <= MAX_LISTED) {
+          const item = document.createElement("li");
+          item.textContent = JSON.stringify(message.match);
+          $("matches").appendChild(item);
+        }
+      } else if (message.done) {
+        summary = message;
+      }
+    }
+  }
+  return summary;
+}
+
+function showSummary(summaries) {
+  const failed = summaries.find((s) => s.error || s.cancelled);
+  if (failed) {
+    setStatus(`failed after ${failed.elapsed.toFixed(2)} s: ${failed.error || failed.reason}`, true);
     return;
   }
-  const more = summary.count > summary.streamed ? ` (first ${summary.streamed} shown)` : "";
+  const first = summaries[0];
+  const slowest = Math.max(...summaries.map((s) => s.elapsed));
+  const jobs = summaries.length > 1 ? `${summaries.length} jobs, ` : "";
+  const each = summaries.length > 1 ? " each" : "";
+  const more = first.count > first.streamed ? ` (first ${first.streamed} streamed${each})` : "";
   setStatus(
-    `done: ${summary.count} matches${more} in ${summary.elapsed.toFixed(2)} s ` +
-      `with the ${summary.strategy} strategy`
+    `done: ${jobs}${first.count} matches${each}${more} in ${slowest.toFixed(2)} s ` +
+      `with the ${first.strategy} strategy`
   );
 }
 
