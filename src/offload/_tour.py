@@ -26,6 +26,37 @@ async def _subset_sum() -> None:
     print("`offload demo` serves it with a live page; `offload demo --compare` measures it")
 
 
+def _crash(code: int) -> None:
+    import os
+
+    os._exit(code)
+
+
+def _spin(seconds: float) -> str:
+    import time
+
+    time.sleep(seconds)
+    return "finished"
+
+
+async def _pool() -> None:
+    import offload
+
+    # A crash fails one task, a timeout kills and replaces its worker, the pool goes on.
+    async with offload.Pool("process", max_workers=2) as pool:
+        squares = [x async for x in pool.map(abs, range(-5, 0))]
+        print(f"Pool.map in 2 worker processes: {squares}")
+        try:
+            await pool.run(_crash, 3)
+        except offload.WorkerCrashed as exc:
+            print(f"a worker died: {exc}")
+        try:
+            await pool.run(_spin, 30, timeout=0.2)
+        except offload.TaskTimeout:
+            print("a 30 s task with timeout=0.2 was stopped; its worker was replaced")
+        print(f"the pool goes on: {await pool.run(abs, -42)}; {pool.stats().crashed} crash")
+
+
 def _row_sum(shared: object, row: int) -> float:
     return float(shared.array[row].sum())  # type: ignore[attr-defined]
 
@@ -80,6 +111,7 @@ async def _recipes() -> None:
 async def _tour() -> None:
     await _cancel_token()
     await _recipes()
+    await _pool()
     await _subset_sum()
     await _shared_memory()
 
