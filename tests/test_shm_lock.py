@@ -16,13 +16,6 @@ import pytest
 
 import offload
 from offload import _shm
-from offload._shm import _segment
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _watcher_started() -> None:
-    # The watcher's pipe is a process-lifetime fd: start it before any leak check.
-    _segment._ensure_watcher()
 
 
 @pytest.fixture(autouse=True)

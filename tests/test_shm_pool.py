@@ -18,7 +18,6 @@ import pytest
 
 import offload
 from offload import _shm
-from offload._shm import _segment
 
 BIG = 2 << 20  # above the 1 MiB default threshold
 
@@ -26,9 +25,7 @@ pytestmark = pytest.mark.usefixtures("no_leaks")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _watcher_started() -> None:
-    # The watcher's pipe is a process-lifetime fd: start it before any leak check.
-    _segment._ensure_watcher()
+def _uvloop_started() -> None:
     # uvloop keeps two descriptors open after its first loop: open them up front too.
     with contextlib.suppress(ImportError):
         import uvloop

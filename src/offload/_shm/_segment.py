@@ -214,57 +214,64 @@ def cleanup(root: int, creator: int | None = None) -> int:
 
 
 # The watcher: a tiny detached process that unlinks this process's segments after it
-# dies, however it dies (SIGKILL included). It waits for EOF on a pipe whose write end
-# only this process (and processes it forks) holds. It is started once, lazily, by the
-# first segment this process creates as the root of its tree.
+# dies, however it dies (SIGKILL included). It waits on a pidfd of this process (polls
+# where pidfd_open is missing), so this process keeps no descriptor for it. It is started
+# once, lazily, by the first segment this process creates as the root of its tree, and
+# is not this process's child (double fork), so it never shows up as one.
 _WATCHER_SCRIPT = """
-import glob, os, sys, time
+import glob, os, select, sys, time
+pattern, pid = sys.argv[1], int(sys.argv[2])
 if os.fork():
     os._exit(0)
 os.setsid()
+os.chdir("/")
 try:
-    while os.read(0, 4096):
-        pass
-except OSError:
+    select.select([os.pidfd_open(pid)], [], [])
+except ProcessLookupError:
     pass
+except (AttributeError, OSError):
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            pass
+        time.sleep(1)
 # Workers die with the application but may finish writing a result segment just
 # after it: sweep again a little later.
 for delay in (0, 0.5, 2, 5):
     time.sleep(delay)
-    for path in glob.glob(sys.argv[1]):
+    for path in glob.glob(pattern):
         try:
             os.unlink(path)
         except OSError:
             pass
 """
 
-_watcher_pipe: object = None
 _watcher_pid: int | None = None
 
 
 def _ensure_watcher() -> None:
-    global _watcher_pipe, _watcher_pid
+    global _watcher_pid
     if _watcher_pid == os.getpid() or _root != os.getpid():
         return
     with _lock:
         if _watcher_pid == os.getpid():
             return
+        _watcher_pid = os.getpid()
         import subprocess
 
         pattern = os.path.join(_SHM_DIR, f"{PREFIX}{_root}-*")
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _WATCHER_SCRIPT, pattern],
-                stdin=subprocess.PIPE,
+        # If it cannot start, segments are still released on every normal path; only a
+        # killed application would leave them behind.
+        with contextlib.suppress(OSError):
+            # The intermediate process exits as soon as it has forked the watcher.
+            subprocess.run(
+                [sys.executable, "-I", "-S", "-c", _WATCHER_SCRIPT, pattern, str(_root)],
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 close_fds=True,
+                check=False,
             )
-        except OSError:
-            # No watcher: segments are still released on every normal path; only a
-            # killed application would leave them behind.
-            return
-        # The intermediate process exits as soon as it has forked the watcher.
-        proc.wait()
-        _watcher_pipe = proc.stdin
-        _watcher_pid = os.getpid()
