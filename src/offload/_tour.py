@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import time
+from collections.abc import Generator
+from typing import Any
 
 from ._cancel import CancelToken
 
@@ -108,8 +111,50 @@ async def _recipes() -> None:
     print(f"offload.Batcher: 4 loads, one load_many call -> {found}")
 
 
+def _sum_of_squares(n: int) -> Generator[None, None, int]:
+    total = 0
+    for i in range(n):
+        total += i * i
+        yield
+    return total
+
+
+def _blocking_call() -> None:
+    time.sleep(0.1)
+
+
+async def _keep_the_loop_free() -> None:
+    import offload
+
+    async with offload.monitor.watch(threshold=0.05, log=False) as m:
+        total = await offload.interleave(_sum_of_squares(300_000), budget=0.005)
+        lag = m.stats().lag_p99 * 1e3
+        print(f"interleave: CPU work in 5 ms slices = {total}; loop lag p99 {lag:.1f} ms")
+        _blocking_call()  # the mistake the monitor is there to catch
+        await asyncio.sleep(0.02)
+    for block in m.blocks:
+        print(f"monitor: {block}")
+
+    @offload.cancelable
+    def poll_forever() -> Generator[Any, Any, None]:
+        try:
+            while True:
+                yield asyncio.sleep(0.01)
+        finally:
+            print("cancelable: its finally block ran")
+
+    call = poll_forever()
+    await asyncio.sleep(0.03)
+    call.cancel("enough polling")
+    try:
+        await call
+    except offload.Cancelled as exc:
+        print(f"cancelable: {exc}")
+
+
 async def _tour() -> None:
     await _cancel_token()
+    await _keep_the_loop_free()
     await _recipes()
     await _pool()
     await _subset_sum()
