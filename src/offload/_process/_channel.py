@@ -1,0 +1,293 @@
+"""``offload.Channel``: a connected pair of message ports (MessageChannel).
+
+A :class:`Port` is one end of a Unix socket pair. Objects are pickled into
+length-prefixed frames (:mod:`._wire`). Each port can be used synchronously (plain
+code, threads, a forked child's main function) and asynchronously (asyncio code);
+both share one receive buffer, so messages are never lost or reordered between them.
+
+A port handed to :func:`offload.fork` as an argument moves to the child: its file
+descriptor is passed with ``SCM_RIGHTS`` next to the start-up data and the parent's
+copy is closed. Pickled any other way (for example to a process-pool worker), a port
+travels as a duplicated descriptor through :mod:`multiprocessing`'s resource sharer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import select
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any
+
+from offload._errors import ChannelClosed, ClosedError
+
+from ._wire import ERROR, MESSAGE, Frames, dumps, frame, loads
+
+__all__ = ["Channel", "Port", "collecting_fds", "port_fds"]
+
+_RECV_SIZE = 1 << 18
+
+# While a fork() pickles its arguments, ports append their fd here instead of
+# duplicating it through the resource sharer; the child maps indexes back to fds.
+_collector: contextvars.ContextVar[list[Port] | None] = contextvars.ContextVar(
+    "offload_port_fds", default=None
+)
+# In a forked child: the descriptors that arrived with the start-up data.
+_received: list[int] = []
+
+
+class collecting_fds:  # used like a function: `with collecting_fds() as ports`
+    """Context manager: ports pickled inside are recorded, in order, in the returned list."""
+
+    def __enter__(self) -> list[Port]:
+        self._ports: list[Port] = []
+        self._token = _collector.set(self._ports)
+        return self._ports
+
+    def __exit__(self, *exc: object) -> None:
+        _collector.reset(self._token)
+
+
+def port_fds(fds: list[int]) -> None:
+    """In a forked child: the descriptors received with the start-up data."""
+    _received[:] = fds
+
+
+class Port:
+    """One end of a :class:`Channel` (or of a forked child's link to its parent).
+
+    Sync: :meth:`send`, :meth:`recv`, ``for msg in port``. Async: :meth:`asend`,
+    :meth:`arecv`, ``async for msg in port``. Iteration ends when the other end is
+    closed; :meth:`recv` then raises :class:`offload.ChannelClosed`. Using a closed
+    port raises :class:`offload.ClosedError`.
+
+    Example::
+
+        channel = offload.Channel()
+        channel.port1.send({"hello": 1})
+        assert channel.port2.recv() == {"hello": 1}
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self._sock: socket.socket | None = sock
+        self._frames = Frames()
+        self._eof = False
+        self._send_lock = threading.Lock()
+        self._recv_lock = threading.Lock()
+        self.remote_error: tuple[str, str] | None = None
+        """Set when the other end was a forked child whose target raised."""
+
+    def __repr__(self) -> str:
+        state = "closed" if self._sock is None else f"fd={self._sock.fileno()}"
+        return f"<offload.Port {state}>"
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close` (or after the port moved to a child)."""
+        return self._sock is None
+
+    def fileno(self) -> int:
+        """The socket's file descriptor."""
+        return self._live().fileno()
+
+    def _live(self) -> socket.socket:
+        if self._sock is None:
+            raise ClosedError("this port is closed (or was handed to a child process)")
+        return self._sock
+
+    # -- sending ---------------------------------------------------------------------
+
+    def send(self, obj: object) -> None:
+        """Send ``obj`` (blocking while the socket buffer is full).
+
+        Raises :class:`offload.ChannelClosed` if the other end is gone,
+        :class:`offload.SerializationError` if ``obj`` cannot be pickled.
+        """
+        data = memoryview(frame(MESSAGE, dumps(obj)))
+        sock = self._live()
+        with self._send_lock:
+            while data:
+                try:
+                    sent = sock.send(data)
+                except BlockingIOError:
+                    select.select([], [sock], [])
+                    continue
+                except (BrokenPipeError, ConnectionResetError) as exc:
+                    raise ChannelClosed("the other end of the channel is closed") from exc
+                data = data[sent:]
+
+    async def asend(self, obj: object) -> None:
+        """Send ``obj`` without blocking the event loop (waits while the buffer is full)."""
+        await self._asend_raw(frame(MESSAGE, dumps(obj)))
+
+    async def _asend_raw(self, data: bytes) -> None:
+        sock = self._live()
+        try:
+            await asyncio.get_running_loop().sock_sendall(sock, data)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise ChannelClosed("the other end of the channel is closed") from exc
+
+    # -- receiving -------------------------------------------------------------------
+
+    def _take(self) -> tuple[bool, Any]:
+        """(True, message) if a whole message is buffered; (False, None) otherwise."""
+        while (item := self._frames.next()) is not None:
+            kind, payload = item
+            if kind == MESSAGE:
+                return True, loads(payload)
+            if kind == ERROR:
+                self.remote_error = loads(payload)
+        return False, None
+
+    def _feed(self, data: bytes) -> None:
+        if data:
+            self._frames.feed(data)
+        else:
+            self._eof = True
+
+    def _recv_frame(self) -> tuple[int, bytes]:
+        """The next raw frame of any kind (blocking): used for a child's start-up data."""
+        sock = self._live()
+        while True:
+            item = self._frames.next()
+            if item is not None:
+                return item
+            if self._eof:
+                raise ChannelClosed("the parent closed the channel during start-up")
+            try:
+                self._feed(sock.recv(_RECV_SIZE))
+            except BlockingIOError:
+                select.select([sock], [], [])
+
+    def recv(self) -> Any:
+        """The next message (blocking); ChannelClosed once the other end closed."""
+        sock = self._live()
+        with self._recv_lock:
+            while True:
+                ready, message = self._take()
+                if ready:
+                    return message
+                if self._eof:
+                    raise ChannelClosed("the other end of the channel is closed")
+                try:
+                    self._feed(sock.recv(_RECV_SIZE))
+                except BlockingIOError:
+                    select.select([sock], [], [])
+                except ConnectionResetError:
+                    self._eof = True
+
+    async def arecv(self) -> Any:
+        """The next message, awaiting it; ChannelClosed once the other end closed."""
+        sock = self._live()
+        loop = asyncio.get_running_loop()
+        while True:
+            ready, message = self._take()
+            if ready:
+                return message
+            if self._eof:
+                raise ChannelClosed("the other end of the channel is closed")
+            try:
+                self._feed(await loop.sock_recv(sock, _RECV_SIZE))
+            except ConnectionResetError:
+                self._eof = True
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            try:
+                yield self.recv()
+            except ChannelClosed:
+                return
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        while True:
+            try:
+                message = await self.arecv()
+            except ChannelClosed:
+                return
+            yield message
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close this end; the other end's iteration ends. Idempotent."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    def _detach(self) -> None:
+        """The descriptor moved to another process: forget it here."""
+        self.close()
+
+    def __enter__(self) -> Port:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fd = self.fileno()
+        ports = _collector.get()
+        if ports is not None:
+            ports.append(self)
+            return (_port_from_index, (len(ports) - 1,))
+        from multiprocessing.reduction import DupFd
+
+        return (_port_from_dupfd, (DupFd(fd),))
+
+
+def _port_from_index(index: int) -> Port:
+    return Port(socket.socket(fileno=_received[index]))
+
+
+def _port_from_dupfd(dup: Any) -> Port:
+    return Port(socket.socket(fileno=dup.detach()))
+
+
+class Channel:
+    """A connected pair of ports: what is sent on one is received on the other.
+
+    Hand the ports to two children (``offload.fork(worker, channel.port1)``) and
+    they talk directly, not through the parent. ``async with``/``with`` closes both
+    ports (a no-op for ports already handed over).
+
+    Example::
+
+        channel = offload.Channel()
+        async with offload.fork(produce, channel.port1), \\
+                   offload.fork(consume, channel.port2):
+            ...
+    """
+
+    def __init__(self) -> None:
+        left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.port1 = Port(left)
+        self.port2 = Port(right)
+
+    def __repr__(self) -> str:
+        return f"<offload.Channel {self.port1!r} {self.port2!r}>"
+
+    def close(self) -> None:
+        """Close both ports."""
+        self.port1.close()
+        self.port2.close()
+
+    def __enter__(self) -> Channel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Channel:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()

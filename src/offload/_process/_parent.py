@@ -1,0 +1,80 @@
+"""``offload.parent``: inside a child started by :func:`offload.fork`, the link to the parent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from offload._errors import ChannelClosed
+
+from ._channel import Port
+
+__all__ = ["Parent", "parent"]
+
+
+class Parent:
+    """The forked child's end of its channel to the parent (``offload.parent``).
+
+    Sync: :meth:`send`, :meth:`recv`, ``for msg in offload.parent``. Async:
+    :meth:`asend`, :meth:`arecv`, ``async for msg in offload.parent``. Iteration ends
+    when the parent disconnects. Outside a forked child every method raises
+    :class:`offload.ChannelClosed`; check :attr:`connected` first if unsure.
+
+    Example::
+
+        def worker(factor):
+            for number in offload.parent:
+                offload.parent.send(number * factor)
+    """
+
+    def __init__(self) -> None:
+        self._port: Port | None = None
+
+    def __repr__(self) -> str:
+        return f"<offload.parent {'connected' if self.connected else 'not connected'}>"
+
+    def _bind(self, port: Port) -> None:
+        self._port = port
+
+    @property
+    def connected(self) -> bool:
+        """True inside a child started by :func:`offload.fork` whose channel is open."""
+        return self._port is not None and not self._port.closed
+
+    def _get(self) -> Port:
+        if self._port is None:
+            raise ChannelClosed(
+                "offload.parent is only connected inside a process started by "
+                "offload.fork(); this process was not (check offload.parent.connected)"
+            )
+        return self._port
+
+    def send(self, obj: object) -> None:
+        """Send ``obj`` to the parent (blocking while the socket buffer is full)."""
+        self._get().send(obj)
+
+    def recv(self) -> Any:
+        """The next message from the parent; ChannelClosed once it disconnected."""
+        return self._get().recv()
+
+    async def asend(self, obj: object) -> None:
+        """Send ``obj`` to the parent from asyncio code."""
+        await self._get().asend(obj)
+
+    async def arecv(self) -> Any:
+        """The next message from the parent, awaiting it."""
+        return await self._get().arecv()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._get())
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._get().__aiter__()
+
+    def close(self) -> None:
+        """Disconnect from the parent (its ``messages()`` ends after what was sent)."""
+        if self._port is not None:
+            self._port.close()
+
+
+parent = Parent()
