@@ -322,3 +322,42 @@ async def test_ten_thousand_concurrent_loads_of_one_key_make_one_call() -> None:
     source.release.set()
     assert set(await asyncio.gather(*tasks)) == {"vcold"}
     assert source.batches == [["cold"]]
+
+
+async def test_a_token_cancelled_from_another_thread_makes_the_caller_leave() -> None:
+    import threading
+
+    source = Source()
+    source.release.clear()
+    batcher = offload.Batcher(source)
+    token = offload.CancelToken()
+    leaving = asyncio.create_task(batcher.load(1, token=token))
+    staying = asyncio.create_task(batcher.load(2))
+    await source.started.wait()
+    thread = threading.Thread(target=token.cancel, args=("from a thread",))
+    thread.start()
+    thread.join()
+    with pytest.raises(offload.Cancelled, match="from a thread"):
+        await leaving
+    source.release.set()
+    assert await staying == "v2"
+    assert source.cancelled == 0
+
+
+def test_works_under_uvloop() -> None:
+    import uvloop
+
+    calls: list[list[int]] = []
+
+    async def load_many(keys: list[int]) -> list[int]:
+        calls.append(keys)
+        await asyncio.sleep(0)
+        return [k + 1 for k in keys]
+
+    batcher = offload.Batcher(load_many)
+
+    async def main() -> list[int]:
+        return await batcher.load_all(range(10))
+
+    assert uvloop.run(main()) == list(range(1, 11))
+    assert calls == [list(range(10))]

@@ -564,3 +564,46 @@ def test_works_under_uvloop() -> None:
 
     assert uvloop.run(main()) == [1] * 100
     assert backend_calls == [1]
+
+
+def test_the_sweep_re_arms_on_a_new_event_loop() -> None:
+    clock = ManualClock()
+
+    @offload.cached(ttl=10, sweep=0.01, clock=clock, maxsize=None)
+    async def f(x: int) -> int:
+        return x
+
+    async def fill(keys: range) -> None:
+        await asyncio.gather(*(f(k) for k in keys))
+
+    asyncio.run(fill(range(10)))  # arms the sweep on a loop that then closes
+    clock.advance(11)
+
+    async def second_run() -> int:
+        await f(100)  # stores on the new loop: the sweep is armed here now
+        for _ in range(200):
+            await asyncio.sleep(0.005)
+            if f.info().size == 1:
+                break
+        return f.info().size
+
+    assert asyncio.run(second_run()) == 1
+
+
+async def test_the_sweep_reclaims_entries_of_collected_instances() -> None:
+    class Thing:
+        @offload.cached(sweep=0.01)
+        async def get(self, x: int) -> int:
+            return x
+
+    things = [Thing() for _ in range(5)]
+    for thing in things:
+        await thing.get(1)
+    assert Thing.get.info().size == 5
+    del things, thing
+    gc.collect()
+    for _ in range(200):
+        await asyncio.sleep(0.005)
+        if Thing.get.info().size == 0:
+            break
+    assert Thing.get.info().size == 0

@@ -389,3 +389,28 @@ async def test_ten_thousand_concurrent_callers_make_one_call() -> None:
     results = await asyncio.gather(*tasks)
     assert len(backend.calls) == 1
     assert results.count(("value", "cold")) == 10_000
+
+
+async def test_a_coalesced_method_accepts_a_token_per_call() -> None:
+    class Client:
+        def __init__(self) -> None:
+            self.release = asyncio.Event()
+            self.calls = 0
+
+        @offload.coalesce
+        async def get(self, x: int) -> int:
+            self.calls += 1
+            await self.release.wait()
+            return x
+
+    client = Client()
+    token = offload.CancelToken()
+    leaving = asyncio.create_task(client.get.options(token=token)(1))
+    staying = asyncio.create_task(client.get(1))
+    await settle()
+    token.cancel()
+    with pytest.raises(offload.Cancelled):
+        await leaving
+    client.release.set()
+    assert await staying == 1
+    assert client.calls == 1

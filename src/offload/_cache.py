@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ._cancel import CancelToken
 from ._clock import Clock, monotonic
@@ -48,6 +48,8 @@ from ._keys import _KWARGS, KeyFunc, compile_key, name_of, signature_of, unhasha
 __all__ = ["CacheInfo", "Cached", "Store", "cached"]
 
 P = ParamSpec("P")
+P2 = ParamSpec("P2")
+S = TypeVar("S")
 R = TypeVar("R")
 V = TypeVar("V")
 
@@ -233,7 +235,9 @@ class Cached(Protocol[P, R]):
     @overload
     def __get__(self, obj: None, objtype: type | None = None) -> Cached[P, R]: ...
     @overload
-    def __get__(self, obj: object, objtype: type | None = None) -> Cached[..., R]: ...
+    def __get__(
+        self: Cached[Concatenate[S, P2], R], obj: S, objtype: type | None = None
+    ) -> Cached[P2, R]: ...
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:

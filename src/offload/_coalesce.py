@@ -25,16 +25,16 @@ import contextlib
 import functools
 import inspect
 import threading
-import types
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from ._cancel import CancelToken
 from ._errors import Cancelled
 from ._keys import KeyFunc, check_hashable, compile_key, name_of, unhashable_error
 
 __all__ = [
+    "BoundCoalesced",
     "Coalesced",
     "Coalescer",
     "Flight",
@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 P = ParamSpec("P")
+P2 = ParamSpec("P2")
+S = TypeVar("S")
 R = TypeVar("R")
 T = TypeVar("T")
 
@@ -357,14 +359,13 @@ class Coalesced(Generic[P, R]):
     @overload
     def __get__(self, obj: None, objtype: type | None = None) -> Coalesced[P, R]: ...
     @overload
-    def __get__(self, obj: object, objtype: type | None = None) -> Callable[..., Awaitable[R]]: ...
+    def __get__(
+        self: Coalesced[Concatenate[S, P2], R], obj: S, objtype: type | None = None
+    ) -> BoundCoalesced[P2, R]: ...
     def __get__(self, obj: object | None, objtype: type | None = None) -> Any:
         if obj is None or not self._method:
             return self
-        return types.MethodType(self._bound_call, obj)
-
-    def _bound_call(self, owner: object, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
-        return self._call(owner, (owner, *args), kwargs)
+        return BoundCoalesced(self, obj)
 
     def options(self, *, token: CancelToken | None = None) -> Callable[P, Coroutine[Any, Any, R]]:
         """A caller of this function that leaves with ``Cancelled`` when ``token`` is cancelled.
@@ -407,6 +408,31 @@ class Coalesced(Generic[P, R]):
             fn = self._fn
             flight = self._flights.start(key, loop, lambda: fn(*args, **kwargs))
         return await self._flights.wait(key, flight, token)
+
+
+class BoundCoalesced(Generic[P, R]):
+    """``obj.method`` of a coalesced method: calls are shared per instance and arguments."""
+
+    __slots__ = ("_coalesced", "_owner")
+
+    def __init__(self, coalesced: Coalesced[..., R], owner: object) -> None:
+        self._coalesced = coalesced
+        self._owner = owner
+
+    def __repr__(self) -> str:
+        return f"<coalesced method {name_of(self._coalesced._fn)} of {self._owner!r}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
+        return self._coalesced._call(self._owner, (self._owner, *args), kwargs)
+
+    def options(self, *, token: CancelToken | None = None) -> Callable[P, Coroutine[Any, Any, R]]:
+        """A caller of this method that leaves with ``Cancelled`` when ``token`` is cancelled."""
+        coalesced, owner = self._coalesced, self._owner
+
+        def call(*args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
+            return coalesced._call(owner, (owner, *args), kwargs, token)
+
+        return call
 
 
 def check_async(fn: object, decorator: str) -> None:
