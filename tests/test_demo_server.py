@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -179,3 +180,20 @@ async def test_ctrl_c_during_a_job_cancels_it_and_leaves_no_worker(no_leaks: Non
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_a_port_in_use_is_a_clear_error(no_leaks: None) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "offload", "demo", "--port", str(port), "--workers", "1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert "address already in use" in result.stderr
+    assert "the server did not start" in result.stderr
+    assert "Traceback" not in result.stderr

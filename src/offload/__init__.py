@@ -34,7 +34,21 @@ from ._errors import (
 from ._interleave import checkpoint, interleave
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
 from ._pool import Pool, PoolExecutor, PoolStats, TaskHandle
-from ._process import Channel, Child, InputStream, Limits, OutputStream, Port, Process, ProcessResult, fork, parent, pipe, run, spawn
+from ._process import (
+    Channel,
+    Child,
+    InputStream,
+    Limits,
+    OutputStream,
+    Port,
+    Process,
+    ProcessResult,
+    fork,
+    parent,
+    pipe,
+    run,
+    spawn,
+)
 from ._report import report
 from ._shm import SharedArray, SharedBuffer, SharedCounter, SharedLock, transfer
 

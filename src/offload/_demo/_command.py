@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 from collections.abc import Coroutine
 from typing import Any
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    workers = args.workers or os.cpu_count() or 1
+    workers = args.workers or len(os.sched_getaffinity(0)) or 1
     if args.compare:
         from ._compare import compare
 
@@ -105,6 +106,19 @@ async def _serve(strategy: str, host: str, port: int, workers: int) -> int:
 
     from ._app import create_app
 
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and not self.should_exit:
+                # The bound address: with --port 0 only the socket knows the port.
+                bound = self.servers[0].sockets[0].getsockname()
+                shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+                print(
+                    f"offload demo: {strategy} strategy, {workers} workers\n"
+                    f"  open http://{shown}:{bound[1]}/  (Ctrl-C stops)",
+                    flush=True,
+                )
+
     config = uvicorn.Config(
         create_app(strategy, workers),
         host=host,
@@ -114,20 +128,9 @@ async def _serve(strategy: str, host: str, port: int, workers: int) -> int:
         # Streams still open at Ctrl-C are cut after this, which cancels their jobs.
         timeout_graceful_shutdown=2,
     )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started and not serving.done():
-        await asyncio.sleep(0.02)
-    if server.started:
-        bound = server.servers[0].sockets[0].getsockname()
-        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-        print(
-            f"offload demo: {strategy} strategy, {workers} workers\n"
-            f"  open http://{shown}:{bound[1]}/  (Ctrl-C stops)",
-            flush=True,
-        )
-    with contextlib.suppress(SystemExit):  # uvicorn exits when the lifespan fails
-        await serving
+    server = Server(config)
+    with contextlib.suppress(SystemExit):  # uvicorn's way to say it could not start
+        await server.serve()
     if not server.started:
         print("offload demo: the server did not start (see the error above)", file=sys.stderr)
         return 1
