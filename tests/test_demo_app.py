@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from offload._demo._app import MAX_ITEMS, MAX_STREAMED, Rejection, create_app, parse_job
 from offload._demo._strategies import Job
@@ -38,6 +40,24 @@ def test_bad_input_is_rejected_with_a_status_and_a_clear_message(
     assert isinstance(rejection, Rejection)
     assert rejection.status == status
     assert says in rejection.message
+
+
+@given(
+    st.one_of(st.none(), st.text(max_size=60), st.lists(st.integers()).map(str)),
+    st.one_of(st.none(), st.text(max_size=20), st.integers().map(str)),
+)
+def test_any_query_becomes_a_job_or_a_rejection_never_an_exception(
+    data: str | None, total: str | None
+) -> None:
+    params = {k: v for k, v in (("data", data), ("sum", total)) if v is not None}
+    outcome = parse_job(params)
+    if isinstance(outcome, Rejection):
+        assert outcome.status in (400, 413)
+        assert outcome.message
+    else:
+        assert len(outcome.data) <= MAX_ITEMS
+        assert all(type(item) is int for item in outcome.data)
+        assert type(outcome.total) is int
 
 
 def test_good_input_becomes_a_job() -> None:
