@@ -161,10 +161,11 @@ class _InPool(Strategy):
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
         self._pool: offload.Pool | None = None
+        self._exit = contextlib.AsyncExitStack()
 
     async def start(self) -> None:
         # All workers up front, so the first request does not pay for a start-up.
-        self._pool = offload.Pool(
+        pool = offload.Pool(
             self.kind,
             max_workers=self.workers,
             min_workers=self.workers,
@@ -172,7 +173,7 @@ class _InPool(Strategy):
             initializer=os.nice if self.nice else None,
             initargs=(self.nice,) if self.nice else (),
         )
-        await self._pool.__aenter__()
+        self._pool = await self._exit.enter_async_context(pool)
 
     async def stop(self) -> None:
         if self._pool is not None:
@@ -180,6 +181,7 @@ class _InPool(Strategy):
             # The server has already waited for (or cut) every request: whatever still
             # runs has nobody waiting for it.
             await pool.close(force=True)
+        await self._exit.aclose()
 
     def _started(self) -> offload.Pool:
         if self._pool is None:
