@@ -291,7 +291,7 @@ async def test_unhashable_arguments_are_named() -> None:
     async def f(x: object, y: object) -> None:
         return None
 
-    with pytest.raises(TypeError, match=r"positional argument 1 \(list"):
+    with pytest.raises(TypeError, match=r"argument y \(list"):
         await f(1, [2])
 
 

@@ -69,4 +69,9 @@ def test_unhashable_error_names_the_argument_and_says_what_to_do() -> None:
     assert "get(): positional argument 1 (list [2])" in str(error)
     assert "key=" in str(error)
     error = unhashable_error("get()", (1,), {"tags": {1}}, TypeError("x"))
-    assert "argument tags= (set {1})" in str(error)
+    assert "argument tags (set {1})" in str(error)
+
+
+def test_unhashable_error_uses_parameter_names_when_known() -> None:
+    error = unhashable_error("get()", (1, [2]), {}, TypeError("x"), names=("user", "fields"))
+    assert "get(): argument fields (list [2])" in str(error)

@@ -134,10 +134,11 @@ class Store(Generic[V]):
         entry = self.data.get(key)
         if entry is None:
             return cast(V, _MISSING)
-        if entry[1] > self.clock():
+        now = self.clock()
+        if entry[1] > now:
             self.data.move_to_end(key)
             return entry[0]
-        if entry[2] <= self.clock():
+        if entry[2] <= now:
             del self.data[key]
         return cast(V, _MISSING)
 
@@ -191,7 +192,8 @@ class Store(Generic[V]):
             and self._sweep_loop() is loop
         ):
             return
-        if self._sweep_handle is not None:
+        old_loop = self._sweep_loop() if self._sweep_loop is not None else None
+        if self._sweep_handle is not None and old_loop is not None and not old_loop.is_closed():
             self._sweep_handle.cancel()
         self._sweep_handle = loop.call_later(self.sweep_every, _sweep_tick, weakref.ref(self))
         self._sweep_loop = weakref.ref(loop)
@@ -265,6 +267,9 @@ class _CacheCore(Generic[R]):
         self.method = method
         # Without key=, a method's key leaves the instance out of the arguments: it is
         # represented by an Owner (identity, weak) instead.
+        sig = signature_of(fn)
+        # Parameter names, so an unhashable-argument error can name the parameter.
+        self.names: tuple[str, ...] = sig.names if sig is not None else ()
         self.keyfn: KeyFunc = key if key is not None else compile_key(fn)
         self.rest_keyfn: KeyFunc = (
             compile_key(fn, skip_first=True) if key is None and method else self.keyfn
@@ -327,7 +332,7 @@ class _CacheCore(Generic[R]):
                 f"{self.where}: key= returned an unhashable key ({exc}); make it return a "
                 f"hashable value such as a tuple"
             )
-        return unhashable_error(self.where, args, kwargs, exc)
+        return unhashable_error(self.where, args, kwargs, exc, self.names)
 
     # -- calls ------------------------------------------------------------------------
 
@@ -340,13 +345,13 @@ class _CacheCore(Generic[R]):
         bypass: bool = False,
     ) -> R:
         """A full call: hit path, then :meth:`miss` (used by methods and ``options``)."""
+        if bypass:
+            return await self.direct(args, kwargs, token)
         key = self.make_key(owner, args, kwargs)
         try:
             entry = self.store.data.get(key)
         except TypeError as exc:
             raise self.lookup_error(args, kwargs, exc) from exc
-        if bypass:
-            return await self.direct(args, kwargs, token)
         if entry is not None and entry[1] > self.store.clock():
             self.store.data.move_to_end(key)
             self.hits += 1
@@ -406,7 +411,11 @@ class _CacheCore(Generic[R]):
             self.misses += 1
             fn = self.fn
             flight = self.flights.start(
-                key, loop, lambda: fn(*args, **kwargs), functools.partial(self.done, key)
+                key,
+                loop,
+                lambda: fn(*args, **kwargs),
+                functools.partial(self.done, key),
+                name=f"offload.cached {self.where}",
             )
         else:
             self.coalesced += 1
@@ -450,7 +459,11 @@ class _CacheCore(Generic[R]):
         self.refreshes += 1
         fn = self.fn
         flight = self.flights.start(
-            key, loop, lambda: fn(*args, **kwargs), functools.partial(self.refreshed, key)
+            key,
+            loop,
+            lambda: fn(*args, **kwargs),
+            functools.partial(self.refreshed, key),
+            name=f"offload.cached refresh {self.where}",
         )
         flight.background = True
         flight.task.add_done_callback(_retrieve)

@@ -24,14 +24,20 @@ import asyncio
 import contextlib
 import functools
 import inspect
-import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from ._cancel import CancelToken
 from ._errors import Cancelled
-from ._keys import KeyFunc, check_hashable, compile_key, name_of, unhashable_error
+from ._keys import (
+    KeyFunc,
+    check_hashable,
+    compile_key,
+    name_of,
+    signature_of,
+    unhashable_error,
+)
 
 __all__ = [
     "BoundCoalesced",
@@ -94,9 +100,6 @@ async def wait_shared(shared: asyncio.Future[T], token: CancelToken | None) -> T
 
 
 def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
-    thread_id = getattr(loop, "_thread_id", None)
-    if thread_id is not None:
-        return bool(thread_id == threading.get_ident())
     try:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
@@ -118,7 +121,7 @@ class Flight(Generic[T]):
 
 
 class Flights(Generic[T]):
-    """The key -> in-flight call map shared by coalesce, cached and Batcher-free users."""
+    """The key -> in-flight call map under ``coalesce``, ``Coalescer`` and ``cached``."""
 
     __slots__ = ("_map",)
 
@@ -149,6 +152,7 @@ class Flights(Generic[T]):
         loop: asyncio.AbstractEventLoop,
         factory: Callable[[], Awaitable[T]],
         on_done: Callable[[T | None, BaseException | None, bool], None] | None = None,
+        name: str | None = None,
     ) -> Flight[T]:
         """Start a shared call of ``factory()`` for ``key`` and register it.
 
@@ -174,7 +178,7 @@ class Flights(Generic[T]):
                 on_done(result, None, current)
             return result
 
-        flight.task = loop.create_task(run())
+        flight.task = loop.create_task(run(), name=name)
         self._map[key] = flight
         return flight
 
@@ -331,6 +335,7 @@ class Coalesced(Generic[P, R]):
         "_key",
         "_keyfn",
         "_method",
+        "_names",
         "_rest_keyfn",
         "_where",
     )
@@ -341,6 +346,8 @@ class Coalesced(Generic[P, R]):
         self._method = method
         # Without key=, a method's instance is left out of the argument key and
         # represented by an Owner (identity, weak) instead.
+        sig = signature_of(fn)
+        self._names: tuple[str, ...] = sig.names if sig is not None else ()
         self._keyfn: KeyFunc = key if key is not None else compile_key(fn)
         self._rest_keyfn: KeyFunc = (
             compile_key(fn, skip_first=True) if key is None and method else self._keyfn
@@ -401,12 +408,14 @@ class Coalesced(Generic[P, R]):
         try:
             flight = self._flights.current(key, loop)
         except TypeError as exc:
-            raise unhashable_error(self._where, args, kwargs, exc) from exc
+            raise unhashable_error(self._where, args, kwargs, exc, self._names) from exc
         if flight is None:
             if token is not None:
                 token.raise_if_cancelled()
             fn = self._fn
-            flight = self._flights.start(key, loop, lambda: fn(*args, **kwargs))
+            flight = self._flights.start(
+                key, loop, lambda: fn(*args, **kwargs), name=f"offload.coalesce {self._where}"
+            )
         return await self._flights.wait(key, flight, token)
 
 

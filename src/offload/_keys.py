@@ -63,21 +63,29 @@ def name_of(fn: object) -> str:
 
 
 def unhashable_error(
-    where: str, args: tuple[Any, ...], kwargs: dict[str, Any], cause: BaseException
+    where: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    cause: BaseException,
+    names: tuple[str, ...] = (),
 ) -> TypeError:
     """A TypeError naming the first argument that cannot be hashed.
 
-    ``where`` names the call (for example ``"get_user()"``).
+    ``where`` names the call (for example ``"get_user()"``); ``names`` are the
+    parameter names of the positional arguments, when known.
     """
     culprit: str | None = None
     for index, value in enumerate(args):
         if not _hashes(value):
-            culprit = f"positional argument {index} ({type(value).__name__} {_short(value)})"
+            label = (
+                f"argument {names[index]}" if index < len(names) else f"positional argument {index}"
+            )
+            culprit = f"{label} ({type(value).__name__} {_short(value)})"
             break
     else:
         for name, value in kwargs.items():
             if not _hashes(value):
-                culprit = f"argument {name}= ({type(value).__name__} {_short(value)})"
+                culprit = f"argument {name} ({type(value).__name__} {_short(value)})"
                 break
     what = culprit or "an argument"
     return TypeError(
@@ -120,9 +128,11 @@ class Signature:
 
     ``params``: the parameter list (``x, y=_o_d1, *, z``); ``defaults``: the names used
     for default values in it; ``key``: the key expression; ``args`` / ``kwargs``: how to
-    pass the parameters on (``(x, y)`` and ``{'z': z}``).
+    pass the parameters on (``(x, y)`` and ``{'z': z}``); ``names``: the names of the
+    positional parameters, in order.
     """
 
+    names: tuple[str, ...]
     params: str
     defaults: dict[str, object]
     key: str
@@ -186,6 +196,7 @@ def signature_of(fn: Callable[..., Any], *, skip_first: bool = False) -> Signatu
     # One parameter is its own key: no tuple to build on every call.
     key = names[0] if len(names) == 1 else "(" + "".join(f"{n}, " for n in names) + ")"
     return Signature(
+        names=tuple(positional),
         params=", ".join(pieces),
         defaults=defaults,
         key=key,
