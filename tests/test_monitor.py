@@ -153,3 +153,19 @@ async def test_a_loop_caught_idle_in_its_poller_is_not_reported_as_blocked() -> 
         m._measure()
         assert m.blocks == []
         assert m.stats().lag_max >= 1
+
+
+def test_the_watchdog_does_not_outlive_a_loop_closed_without_stop() -> None:
+    watches: list[offload.LoopWatch] = []
+
+    async def main() -> None:
+        m = offload.monitor.watch(threshold=0.02, log=False)
+        m.start()
+        watches.append(m)
+        await asyncio.sleep(0.03)
+
+    asyncio.run(main())
+    thread = watches[0]._thread
+    assert thread is not None
+    thread.join(5)
+    assert not thread.is_alive()

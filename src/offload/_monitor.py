@@ -279,11 +279,18 @@ class LoopWatch:
 
     def _watchdog(self) -> None:
         captured_for = -1.0
+        loop = self._loop
         while True:
             expected = self._expected
             wait = expected + self.threshold - time.monotonic()
             if wait > 0:
                 if self._stop.wait(wait):
+                    return
+                continue
+            if loop is None or loop.is_closed():
+                return  # the loop ended without stop(): do not outlive it
+            if not loop.is_running():
+                if self._stop.wait(self.threshold):  # stopped, not blocked
                     return
                 continue
             if expected != captured_for:
