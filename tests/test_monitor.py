@@ -169,3 +169,19 @@ def test_the_watchdog_does_not_outlive_a_loop_closed_without_stop() -> None:
     assert thread is not None
     thread.join(5)
     assert not thread.is_alive()
+
+
+async def test_a_long_block_is_logged_while_it_lasts(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("offload._monitor._HUNG_AFTER", 0.1)
+    with caplog.at_level(logging.WARNING, logger="offload.monitor"):
+        async with offload.monitor.watch(threshold=0.02) as m:
+            await asyncio.sleep(0.03)
+            time.sleep(0.6)  # 0.2 s (10 thresholds) in, the watchdog speaks up
+            await asyncio.sleep(0.03)
+    messages = [r.getMessage() for r in caplog.records]
+    hung = [text for text in messages if "so far" in text]
+    assert len(hung) == 1
+    assert "test_a_long_block_is_logged_while_it_lasts" in hung[0]
+    assert m.stats().blocks == 1

@@ -40,6 +40,8 @@ BlockCallback = Callable[["BlockReport"], object]
 _GROWTH = 1.02
 _INV_LOG_GROWTH = 1 / math.log(_GROWTH)
 _BUCKETS = 1 + math.ceil(math.log(36_000 / 1e-6) * _INV_LOG_GROWTH)
+# A block still going after this long (or 10 thresholds) is logged while it lasts.
+_HUNG_AFTER = 1.0
 # Frames of the event loop's own machinery are not what blocked it.
 _LOOP_INTERNALS: tuple[str, ...] = (
     os.path.dirname(asyncio.__file__) + os.sep,
@@ -279,6 +281,7 @@ class LoopWatch:
 
     def _watchdog(self) -> None:
         captured_for = -1.0
+        warned = False
         loop = self._loop
         while True:
             expected = self._expected
@@ -295,7 +298,19 @@ class LoopWatch:
                 continue
             if expected != captured_for:
                 captured_for = expected
+                warned = False
                 self._captured = (expected, self._capture())
+            overdue = time.monotonic() - expected
+            if self._log and not warned and overdue >= max(_HUNG_AFTER, 10 * self.threshold):
+                # A loop that never comes back never reports its block: say so now.
+                warned = True
+                frames = self._captured[1] if self._captured else ()
+                logger.warning(
+                    "event loop blocked for %.1f s so far, still in %s\n%s",
+                    overdue,
+                    BlockReport(overdue, frames, "", time.time()).function,
+                    _format(frames),
+                )
             # Blocked now: look again once the loop had a chance to tick.
             if self._stop.wait(min(self.threshold, self.resolution)):
                 return
