@@ -607,3 +607,20 @@ async def test_the_sweep_reclaims_entries_of_collected_instances() -> None:
         if Thing.get.info().size == 0:
             break
     assert Thing.get.info().size == 0
+
+
+def test_the_sweep_keeps_no_closed_loop_alive() -> None:
+    @offload.cached(ttl=60)
+    async def f(x: int) -> int:
+        return x
+
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def use() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        await f(1)  # stores, so the sweep is armed on this loop
+
+    asyncio.run(use())
+    gc.collect()
+    assert loops[0]() is None
+    assert f.info().size == 1

@@ -87,7 +87,7 @@ class Store(Generic[V]):
 
     __slots__ = (
         "__weakref__",
-        "_sweep_handle",
+        "_sweep_gen",
         "_sweep_loop",
         "before_sweep",
         "clock",
@@ -123,7 +123,7 @@ class Store(Generic[V]):
             sweep = max(1.0, ttl + self.stale + (jitter or 0.0))
         self.sweep_every = sweep
         self.before_sweep: Callable[[], None] | None = None
-        self._sweep_handle: asyncio.TimerHandle | None = None
+        self._sweep_gen = 0
         self._sweep_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
 
     def __len__(self) -> int:
@@ -186,24 +186,20 @@ class Store(Generic[V]):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        if (
-            self._sweep_handle is not None
-            and self._sweep_loop is not None
-            and self._sweep_loop() is loop
-        ):
-            return
-        old_loop = self._sweep_loop() if self._sweep_loop is not None else None
-        if self._sweep_handle is not None and old_loop is not None and not old_loop.is_closed():
-            self._sweep_handle.cancel()
-        self._sweep_handle = loop.call_later(self.sweep_every, _sweep_tick, weakref.ref(self))
+        if self._sweep_loop is not None and self._sweep_loop() is loop:
+            return  # armed on this loop already
+        # Neither the handle nor the loop is kept: a loop that closes drops its timer,
+        # and the generation makes a superseded timer do nothing if it still fires.
+        self._sweep_gen += 1
+        loop.call_later(self.sweep_every, _sweep_tick, weakref.ref(self), self._sweep_gen)
         self._sweep_loop = weakref.ref(loop)
 
 
-def _sweep_tick(ref: weakref.ref[Store[Any]]) -> None:
+def _sweep_tick(ref: weakref.ref[Store[Any]], generation: int) -> None:
     store = ref()
-    if store is None:
+    if store is None or store._sweep_gen != generation:
         return
-    store._sweep_handle = None
+    store._sweep_loop = None
     try:
         store.sweep()
     finally:

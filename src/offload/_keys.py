@@ -56,8 +56,8 @@ def make_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
 def name_of(fn: object) -> str:
     """A readable name for error messages: ``module.qualname``."""
     qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
-    if qualname is None:
-        return repr(fn)
+    if qualname is None:  # a callable object: name its class
+        return f"{type(fn).__module__}.{type(fn).__qualname__}"
     module = getattr(fn, "__module__", None)
     return f"{module}.{qualname}" if module else str(qualname)
 
