@@ -361,3 +361,17 @@ def test_works_under_uvloop() -> None:
 
     assert uvloop.run(main()) == list(range(1, 11))
     assert calls == [list(range(10))]
+
+
+async def test_clearing_a_key_waiting_in_an_unsent_batch_then_loading_it_again() -> None:
+    source = Source()
+    batcher = offload.Batcher(source)
+    first = asyncio.create_task(batcher.load(1))
+
+    async def clear_and_reload() -> object:
+        batcher.clear(1)  # runs in the same tick: the batch is not sent yet
+        return await batcher.load(1)
+
+    second = asyncio.create_task(clear_and_reload())
+    assert await asyncio.wait_for(asyncio.gather(first, second), 5) == ["v1", "v1"]
+    assert source.batches == [[1]]

@@ -234,9 +234,13 @@ class Batcher(Generic[K, V]):
                 batch.handle = loop.call_later(self._delay, self._dispatch, batch)
             else:
                 batch.handle = loop.call_soon(self._dispatch, batch)
-        future: asyncio.Future[V] = loop.create_future()
-        future.add_done_callback(_retrieve)
-        batch.futures[key] = future
+        future = batch.futures.get(key)
+        if future is None:
+            future = loop.create_future()
+            future.add_done_callback(_retrieve)
+            batch.futures[key] = future
+        # else: the key was cleared while waiting in this unsent batch; it is loaded
+        # after the clear anyway, so the new caller shares that load.
         slot = (batch, future)
         self._pending[key] = slot
         if self._max_batch is not None and len(batch.futures) >= self._max_batch:
