@@ -8,6 +8,8 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import offload
 
@@ -284,3 +286,60 @@ async def test_a_call_cancelled_while_its_generator_runs_does_not_start_the_next
     with pytest.raises(offload.Cancelled, match="self"):
         await asyncio.wait_for(body(), 5)
     assert started == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.integers(0, 20),
+    cancel_after=st.integers(0, 24),
+    how=st.sampled_from(["handle", "token", "task"]),
+)
+def test_any_cancel_point_ends_the_call_with_a_consistent_outcome(
+    steps: int, cancel_after: int, how: str
+) -> None:
+    cleanups: list[int] = []
+
+    @offload.cancelable
+    def body() -> Generator[Any, Any, int]:
+        done = 0
+        try:
+            for _ in range(steps):
+                yield asyncio.sleep(0)
+                done += 1
+            return done
+        finally:
+            yield asyncio.sleep(0)
+            cleanups.append(done)
+
+    async def main() -> tuple[object, bool]:
+        call = body()
+        waiter = asyncio.ensure_future(call)
+        await asyncio.sleep(0)  # the waiter is awaiting the call from here on
+        for _ in range(cancel_after):
+            await asyncio.sleep(0)
+        if how == "handle":
+            call.cancel("stop")
+        elif how == "token":
+            call.token.cancel("stop")
+        else:
+            waiter.cancel()
+        try:
+            outcome: object = await waiter
+        except (offload.Cancelled, asyncio.CancelledError) as exc:
+            outcome = exc
+        return outcome, call.done()
+
+    outcome, done = asyncio.run(main())
+    assert done
+    assert len(cleanups) <= 1
+    if cancel_after + 3 < steps:  # cancelled inside the try: the cleanup ran, and awaited
+        assert len(cleanups) == 1
+    if isinstance(outcome, int):
+        assert outcome == steps
+        assert cleanups == [steps]
+    elif how == "task":
+        assert isinstance(outcome, asyncio.CancelledError)
+    else:
+        assert isinstance(outcome, offload.Cancelled)
+        assert outcome.reason == "stop"
+    assert all(0 <= c <= steps for c in cleanups)
