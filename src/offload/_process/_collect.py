@@ -67,7 +67,7 @@ class Collector:
         if stdin_fd is not None:
             self._write_input()
         for program in self._programs:
-            program.exited.add_done_callback(self._one_exited)
+            program.on_exit(self._one_exited)
         if not self._open:
             for program in self._programs:
                 program.watch()
@@ -155,7 +155,7 @@ class Collector:
 
     # -- ending ---------------------------------------------------------------------
 
-    def _one_exited(self, _: object) -> None:
+    def _one_exited(self) -> None:
         self._exited += 1
         if self._exited == len(self._programs) and not self.finished_at:
             self.finished_at = time.perf_counter()

@@ -17,7 +17,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, Literal
 
 from offload._errors import ProcessError, ProgramNotFound
@@ -29,6 +29,7 @@ __all__ = ["Started", "StdSpec", "normalize_argv", "start"]
 
 StdSpec = Literal["pipe", "inherit", "devnull", "stdout"] | int | IO[Any] | None
 _PIPE_SIZE = 1 << 20
+_REAP_RETRIES = 20
 _F_SETPIPE_SZ = 1031
 
 
@@ -143,6 +144,7 @@ class Started:
         self.started_at = started_at
         self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._watching = False
+        self._on_exit: list[Callable[[], None]] = []
 
     @property
     def returncode(self) -> int | None:
@@ -179,10 +181,15 @@ class Started:
         """Reap the child now if it has exited, else start watching for its exit."""
         if self.exited.done():
             return
-        if self.popen.poll() is not None:
-            self._reaped()
-        else:
-            self.watch()
+        # A child that closed its output is almost always a few microseconds from
+        # being reapable (the kernel closes files just before it reports the exit):
+        # a short bounded retry saves the pidfd and a loop iteration per run.
+        for _ in range(_REAP_RETRIES):
+            if self.popen.poll() is not None:
+                self._reaped()
+                return
+            os.sched_yield()
+        self.watch()
 
     def _watch_with_thread(self, loop: asyncio.AbstractEventLoop) -> None:
         def wait() -> None:
@@ -192,12 +199,19 @@ class Started:
 
         threading.Thread(target=wait, name=f"offload-wait-{self.pid}", daemon=True).start()
 
+    def on_exit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` right when the child is reaped (no extra loop iteration)."""
+        self._on_exit.append(callback)
+
     def _reaped(self) -> None:
         if not self.detached:
             _guard.unregister(self.pgid)
         if not self.exited.done():
             assert self.popen.returncode is not None
             self.exited.set_result(self.popen.returncode)
+            callbacks, self._on_exit = self._on_exit, []
+            for callback in callbacks:
+                callback()
 
 
 def start(
