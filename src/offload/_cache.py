@@ -510,14 +510,16 @@ def _dead_owner(key: object) -> bool:
 
 
 _HIT_PATH = """
-def _o_make(_o_get, _o_move, _o_clock, _o_miss, _o_error{defaults}):
+def _o_make(_o_data, _o_move, _o_clock, _o_miss, _o_error{defaults}):
     _o_hits = 0
 
     async def _o_wrapper({params}):
         nonlocal _o_hits
         _o_key = {key}
         try:
-            _o_entry = _o_get(_o_key)
+            _o_entry = _o_data[_o_key]
+        except KeyError:
+            _o_entry = None
         except TypeError as _o_exc:
             raise _o_error({args}, {kwargs}, _o_exc) from _o_exc
         if _o_entry is not None{fresh}:
@@ -536,8 +538,9 @@ def _o_make(_o_get, _o_move, _o_clock, _o_miss, _o_error{defaults}):
 def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Coroutine[Any, Any, R]]:
     """The public callable of a cached plain function: the hit path, inlined.
 
-    A hit costs one dict lookup, one clock read (none without a TTL) and
-    ``move_to_end``; the hit counter is a closure cell (cheaper than an attribute).
+    A hit costs one dict subscript (cheaper than ``.get``; a miss pays for the
+    KeyError), one clock read (none without a TTL) and ``move_to_end``; the hit
+    counter is a closure cell (cheaper than an attribute).
     For a fixed signature the wrapper is generated with exactly that signature, so no
     ``*args`` tuple or ``**kwargs`` dict is built and a one-parameter function's
     argument is its own key.
@@ -558,7 +561,7 @@ def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Coroutine[Any, Any, 
         namespace: dict[str, Any] = {}
         exec(source, namespace)
         wrapper, hot_hits = namespace["_o_make"](
-            data.get, data.move_to_end, clock, core.miss, core.lookup_error, *sig.defaults.values()
+            data, data.move_to_end, clock, core.miss, core.lookup_error, *sig.defaults.values()
         )
     else:
         wrapper, hot_hits = _variadic_wrapper(core)
