@@ -152,6 +152,35 @@ async def _keep_the_loop_free() -> None:
         print(f"cancelable: {exc}")
 
 
+def _double_each() -> None:
+    import offload
+
+    for number in offload.parent:
+        offload.parent.send(number * 2)
+
+
+async def _programs() -> None:
+    import offload
+
+    # Programs: argv lists, a timeout that ends the whole process group, rich errors.
+    result = await offload.run(["uname", "-sr"], text=True)
+    print(f"offload.run: {str(result.stdout).strip()!r} in {result.duration * 1e3:.1f} ms")
+    try:
+        await offload.run(["sh", "-c", "sleep 30 & sleep 30"], timeout=0.2)
+    except offload.ProcessFailed as exc:
+        print(f"timeout: {exc.argv[-1]!r} timed_out={exc.timed_out}, its group is gone")
+    script = "for i in 1 2 3; do echo line $i; done"
+    async with offload.spawn(["sh", "-c", script], text=True) as proc:
+        assert proc.stdout is not None
+        lines = [line async for line in proc.stdout.lines()]
+        print(f"offload.spawn streamed {lines}, exit {await proc.wait()}")
+    piped = await offload.pipe(["printf", "b\\na\\nb\\n"], ["sort", "-u"], text=True)
+    print(f"offload.pipe(printf, sort -u): {str(piped.stdout).split()}")
+    async with offload.fork(_double_each) as child:
+        await child.send(21)
+        print(f"offload.fork: a Python child doubled 21 -> {await child.recv()}")
+
+
 async def _tour() -> None:
     await _cancel_token()
     await _keep_the_loop_free()
@@ -159,6 +188,7 @@ async def _tour() -> None:
     await _pool()
     await _subset_sum()
     await _shared_memory()
+    await _programs()
 
 
 def main() -> int:
