@@ -182,7 +182,7 @@ class CancelableCall(Generic[R]):
                         error = Cancelled(self._token.reason)
                     else:
                         error = exc
-                except BaseException as exc:  # thrown into the generator, like asyncio does
+                except Exception as exc:  # raised at the yield, as an await would
                     error = exc
                 finally:
                     self._awaiting = False
