@@ -624,3 +624,17 @@ def test_the_sweep_keeps_no_closed_loop_alive() -> None:
     gc.collect()
     assert loops[0]() is None
     assert f.info().size == 1
+
+
+async def test_classmethod_inside_the_decorator() -> None:
+    calls: list[str] = []
+
+    class Config:
+        @offload.cached(ttl=60)
+        @classmethod
+        async def load(cls, name: str) -> tuple[str, str]:
+            calls.append(name)
+            return (cls.__name__, name)
+
+    assert await Config.load("a") == await Config.load("a") == ("Config", "a")
+    assert calls == ["a"]

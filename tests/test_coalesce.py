@@ -414,3 +414,14 @@ async def test_a_coalesced_method_accepts_a_token_per_call() -> None:
     client.release.set()
     assert await staying == 1
     assert client.calls == 1
+
+
+async def test_classmethod_inside_the_decorator() -> None:
+    class Config:
+        @offload.coalesce
+        @classmethod
+        async def load(cls, name: str) -> tuple[str, str]:
+            await asyncio.sleep(0.01)
+            return (cls.__name__, name)
+
+    assert await asyncio.gather(Config.load("a"), Config.load("a")) == [("Config", "a")] * 2
