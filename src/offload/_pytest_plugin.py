@@ -12,6 +12,7 @@ nothing from offload until a limit is in force.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 from collections.abc import Callable, Coroutine, Generator
@@ -81,6 +82,10 @@ def _watched(
 
     @functools.wraps(function)
     async def run(*args: object, **kwargs: object) -> object:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # another async library (trio through anyio): not ours to watch
+            return await function(*args, **kwargs)
         watch = monitor.watch(threshold=limit, resolution=min(0.01, limit / 5), log=False)
         try:
             async with watch:
