@@ -425,3 +425,14 @@ async def test_classmethod_inside_the_decorator() -> None:
             return (cls.__name__, name)
 
     assert await asyncio.gather(Config.load("a"), Config.load("a")) == [("Config", "a")] * 2
+
+
+def test_a_coalesced_or_cached_function_is_still_a_coroutine_function() -> None:
+    import inspect
+
+    async def fetch(url: str) -> str:
+        return url
+
+    assert inspect.iscoroutinefunction(offload.coalesce(fetch))
+    assert inspect.iscoroutinefunction(offload.cached(ttl=1)(fetch))
+    assert offload.coalesce(fetch).__name__ == "fetch"

@@ -26,7 +26,7 @@ import functools
 import inspect
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ._cancel import CancelToken
 from ._errors import Cancelled
@@ -320,12 +320,34 @@ def in_class_body(fn: Callable[..., Any]) -> bool:
     return bool(parent) and not parent.endswith("<locals>")
 
 
-class Coalesced(Generic[P, R]):
-    """An async function whose concurrent calls with equal arguments share one call.
+class Coalesced(Protocol[P, R]):
+    """What :func:`offload.coalesce` returns: the function, plus ``options`` and ``in_flight``.
 
-    Returned by :func:`offload.coalesce`. Call it like the function; ``.options(token=...)``
-    returns a caller that leaves with :class:`offload.Cancelled` when the token is cancelled.
+    For a plain function it is a real ``async def`` function (frameworks that check
+    ``inspect.iscoroutinefunction`` see one); for a method, a descriptor that binds
+    to the instance.
     """
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]: ...
+
+    def options(self, *, token: CancelToken | None = None) -> Callable[P, Coroutine[Any, Any, R]]:
+        """A caller that leaves with :class:`offload.Cancelled` when ``token`` is cancelled."""
+        ...
+
+    def in_flight(self) -> int:
+        """How many distinct calls are running now."""
+        ...
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> Coalesced[P, R]: ...
+    @overload
+    def __get__(
+        self: Coalesced[Concatenate[S, P2], R], obj: S, objtype: type | None = None
+    ) -> BoundCoalesced[P2, R]: ...
+
+
+class _Coalesced(Generic[P, R]):
+    """The shared-call machinery of one coalesced function; the descriptor of a method."""
 
     __slots__ = (
         "__dict__",
@@ -363,12 +385,6 @@ class Coalesced(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
         return self._call(None, args, kwargs)
 
-    @overload
-    def __get__(self, obj: None, objtype: type | None = None) -> Coalesced[P, R]: ...
-    @overload
-    def __get__(
-        self: Coalesced[Concatenate[S, P2], R], obj: S, objtype: type | None = None
-    ) -> BoundCoalesced[P2, R]: ...
     def __get__(self, obj: object | None, objtype: type | None = None) -> Any:
         if obj is None or not self._method:
             return self
@@ -424,7 +440,7 @@ class BoundCoalesced(Generic[P, R]):
 
     __slots__ = ("_coalesced", "_owner")
 
-    def __init__(self, coalesced: Coalesced[..., R], owner: object) -> None:
+    def __init__(self, coalesced: _Coalesced[..., R], owner: object) -> None:
         self._coalesced = coalesced
         self._owner = owner
 
@@ -442,6 +458,34 @@ class BoundCoalesced(Generic[P, R]):
             return coalesced._call(owner, (owner, *args), kwargs, token)
 
         return call
+
+
+def _as_function(c: _Coalesced[P, R]) -> Coalesced[P, R]:
+    """A plain ``async def`` doing what ``c`` does, with the shared-call path inlined."""
+    flights, keyfn, fn, where, names = c._flights, c._keyfn, c._fn, c._where, c._names
+    task_name = f"offload.coalesce {where}"
+
+    async def wrapper(*args: Any, **kwargs: Any) -> R:
+        key = keyfn(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+        try:
+            flight = flights.current(key, loop)
+        except TypeError as exc:
+            raise unhashable_error(where, args, kwargs, exc, names) from exc
+        if flight is None:
+            flight = flights.start(key, loop, lambda: fn(*args, **kwargs), name=task_name)
+        flight.waiters += 1
+        try:
+            return await asyncio.shield(flight.task)
+        finally:
+            flights.leave(key, flight)
+
+    with contextlib.suppress(AttributeError, TypeError):
+        functools.update_wrapper(wrapper, fn)
+    attrs: Any = wrapper
+    attrs.options = c.options
+    attrs.in_flight = c.in_flight
+    return cast(Coalesced[P, R], wrapper)
 
 
 def check_async(fn: object, decorator: str) -> None:
@@ -485,10 +529,12 @@ def coalesce(fn: Any = None, /, *, key: KeyFunc | None = None) -> Any:
     def decorate(fn: Any) -> Any:
         check_async(fn, "@offload.coalesce")
         if isinstance(fn, staticmethod):
-            return staticmethod(Coalesced(fn.__func__, key, method=False))
+            return staticmethod(_as_function(_Coalesced(fn.__func__, key, method=False)))
         if isinstance(fn, classmethod):
-            return classmethod(Coalesced(fn.__func__, key, method=True))
-        return Coalesced(fn, key, method=in_class_body(fn))
+            return classmethod(_Coalesced(fn.__func__, key, method=True))
+        if in_class_body(fn):
+            return _Coalesced(fn, key, method=True)
+        return _as_function(_Coalesced(fn, key, method=False))
 
     if fn is not None:
         return decorate(fn)
