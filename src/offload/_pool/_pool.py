@@ -172,10 +172,16 @@ class Pool:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._started_at = time.monotonic()
+        self._backend = self._create_backend(loop)
+        for _ in range(self.min_workers):
+            self._spawn()
+
+    def _create_backend(self, loop: asyncio.AbstractEventLoop) -> Backend:
+        """The worker kind; a subclass may return another backend (tests use a fake)."""
         if self.kind == "process":
             from ._process import ProcessBackend
 
-            self._backend = ProcessBackend(
+            return ProcessBackend(
                 self,
                 loop,
                 initializer=self._initializer,
@@ -183,18 +189,11 @@ class Pool:
                 context_vars=self._context,
                 max_memory=self.max_memory_per_worker,
             )
-        else:
-            from ._thread import ThreadBackend
+        from ._thread import ThreadBackend
 
-            self._backend = ThreadBackend(
-                self,
-                loop,
-                name=self.name,
-                initializer=self._initializer,
-                initargs=self._initargs,
-            )
-        for _ in range(self.min_workers):
-            self._spawn()
+        return ThreadBackend(
+            self, loop, name=self.name, initializer=self._initializer, initargs=self._initargs
+        )
 
     async def close(self, force: bool = False) -> None:
         """Finish queued and running work, then stop every worker.
@@ -210,6 +209,8 @@ class Pool:
         self._closing = True
         if force:
             self._fail_all(ClosedError(f"{self.name} was closed with force=True"))
+            for worker in list(self._workers.values()):
+                worker.kill()  # their exits release what they held
         for waiter in self._space_waiters:
             if not waiter.done():
                 waiter.set_exception(ClosedError(f"{self.name} was closed"))
@@ -239,13 +240,8 @@ class Pool:
             self._release(task)
         for worker in list(self._workers.values()):
             for task in list(worker.inflight):
-                if not task.future.done():
-                    self._resolve_error(task, error)
-                if worker.inflight and worker.inflight[0] is task:
-                    if not worker.kill_if_running(task):
-                        worker.request_cancel(task)
-                else:
-                    worker.request_cancel(task)
+                self._resolve_error(task, error)
+                worker.request_cancel(task)  # thread tasks see their token cancelled
 
     # -- submitting ------------------------------------------------------------------
 

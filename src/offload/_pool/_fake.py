@@ -1,0 +1,111 @@
+"""An in-memory worker kind for scheduler tests: nothing runs until the test says so.
+
+Each fake worker records the tasks it was sent; the test completes, fails, crashes or
+starts them explicitly, so scheduling, cancellation and recycling can be checked
+deterministically and in microseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from ._backend import GONE, Backend, Worker
+from ._task import Task
+
+if TYPE_CHECKING:
+    from ._pool import Pool
+
+__all__ = ["FakeBackend", "FakeWorker"]
+
+
+class FakeWorker(Worker):
+    """A worker whose every move is made by the test."""
+
+    def __init__(self, backend: FakeBackend, worker_id: int) -> None:
+        super().__init__(backend.pool, worker_id)
+        self.backend = backend
+        self.pid = 100_000 + worker_id
+        self.received: list[Task] = []
+        self.cancel_requests: list[int] = []
+        self.kills: list[int] = []
+        self.retired = False
+        self.running_seq = 0  # what a real worker writes to its control page
+
+    # -- what the test does --------------------------------------------------------
+
+    def start(self) -> None:
+        """The worker finished starting (its initializer ran)."""
+        self.pool._worker_ready(self)
+
+    def begin(self) -> Task:
+        """The worker starts its next task."""
+        task = self.inflight[0]
+        self.running_seq = task.seq
+        return task
+
+    def finish(self, value: Any = None, *, ok: bool = True, run_time: float = 0.001) -> None:
+        """The running (head) task ends with ``value`` (an exception if ``ok`` is False)."""
+        task = self.inflight[0]
+        self.running_seq = 0
+        self.pool._task_done(self, task.seq, ok, value, run_time)
+
+    def skip(self) -> None:
+        """The head task was cancelled before it started."""
+        self.pool._task_done(self, self.inflight[0].seq, False, None, 0.0)
+
+    def die(self, exitcode: int | None = None, signal: int | None = None) -> None:
+        """The worker process ended."""
+        if self.state != GONE:
+            self.backend.workers.pop(self.id, None)
+            self.pool._worker_exited(self, exitcode, signal)
+
+    # -- what the pool does --------------------------------------------------------
+
+    def send(self, tasks: list[Task]) -> None:
+        self.received.extend(tasks)
+
+    def request_cancel(self, task: Task) -> None:
+        self.cancel_requests.append(task.seq)
+
+    def kill_if_running(self, task: Task) -> bool:
+        if self.running_seq != task.seq:
+            return False
+        self.kills.append(task.seq)
+        self.backend.loop.call_soon(self.die, None, 9)
+        return True
+
+    def retire(self) -> None:
+        self.retired = True
+        self.retiring = True
+        self.backend.loop.call_soon(self.die, 0, None)
+
+    def kill(self) -> None:
+        self.retiring = True
+        self.backend.loop.call_soon(self.die, None, 9)
+
+
+class FakeBackend(Backend):
+    """Creates :class:`FakeWorker` objects; ``auto_start`` makes them ready at once."""
+
+    can_kill = True
+    max_depth = 8
+
+    def __init__(self, pool: Pool, loop: asyncio.AbstractEventLoop, *, auto_start: bool) -> None:
+        self.pool = pool
+        self.loop = loop
+        self.auto_start = auto_start
+        self.workers: dict[int, FakeWorker] = {}
+        self.created: list[FakeWorker] = []
+
+    def new_worker(self, worker_id: int) -> FakeWorker:
+        worker = FakeWorker(self, worker_id)
+        self.workers[worker_id] = worker
+        self.created.append(worker)
+        if self.auto_start:
+            self.loop.call_soon(worker.start)
+        return worker
+
+    async def aclose(self) -> None:
+        for worker in list(self.workers.values()):
+            worker.die(0, None)

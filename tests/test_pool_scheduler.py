@@ -1,0 +1,207 @@
+"""Scheduling, cancellation and recycling decisions, checked on an in-memory fake backend."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import offload
+from offload._pool._backend import DRAINING, Backend
+from offload._pool._fake import FakeBackend, FakeWorker
+
+
+class FakePool(offload.Pool):
+    def __init__(self, *, auto_start: bool = True, **options: Any) -> None:
+        super().__init__("process", **options)
+        self.auto_start = auto_start
+        self.fake: FakeBackend | None = None
+
+    def _create_backend(self, loop: asyncio.AbstractEventLoop) -> Backend:
+        self.fake = FakeBackend(self, loop, auto_start=self.auto_start)
+        return self.fake
+
+    @property
+    def workers(self) -> list[FakeWorker]:
+        assert self.fake is not None
+        return self.fake.created
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def job(x: object = None) -> object:
+    return x
+
+
+async def test_work_spreads_over_new_workers_before_queueing_behind_busy_ones() -> None:
+    pool = FakePool(max_workers=2)
+    handles = [pool.submit(job, i) for i in range(3)]
+    await settle()
+    assert len(pool.workers) == 2
+    assert [len(w.received) for w in pool.workers] == [1, 1]
+    assert pool.stats().queued == 1
+    pool.workers[0].finish("a")
+    await settle()
+    assert await handles[0] == "a"
+    assert [len(w.received) for w in pool.workers] == [2, 1]
+    await pool.close(force=True)
+
+
+async def test_short_tasks_are_pipelined_only_when_the_pool_is_full() -> None:
+    pool = FakePool(max_workers=2)
+    for _ in range(2):
+        pool.submit(job)
+    await settle()
+    for _ in range(20):  # teach the pool that tasks are short
+        for worker in pool.workers:
+            if worker.inflight:
+                worker.finish(run_time=1e-6)
+        pool.submit(job)
+        pool.submit(job)
+        await settle()
+    for _ in range(40):
+        pool.submit(job)
+    await settle()
+    depths = [len(w.inflight) for w in pool.workers]
+    assert max(depths) > 1
+    assert all(d <= FakeBackend.max_depth for d in depths)
+    await pool.close(force=True)
+
+
+async def test_long_tasks_are_never_pipelined() -> None:
+    pool = FakePool(max_workers=1)
+    for _ in range(5):
+        pool.submit(job)
+    await settle()
+    worker = pool.workers[0]
+    for _ in range(3):
+        assert len(worker.inflight) == 1
+        worker.finish(run_time=0.5)
+        await settle()
+    await pool.close(force=True)
+
+
+async def test_timeout_is_armed_when_the_task_starts_running() -> None:
+    pool = FakePool(max_workers=1)
+    first = pool.submit(job)
+    second = pool.submit(job, timeout=0.05)
+    await settle()
+    await asyncio.sleep(0.15)
+    assert not second.done()  # still queued behind the first: its clock has not started
+    worker = pool.workers[0]
+    worker.finish("first")
+    assert await first == "first"
+    await settle()
+    worker.begin()
+    with pytest.raises(offload.TaskTimeout):
+        await asyncio.wait_for(asyncio.shield(second._task.future), 5)
+    await settle()
+    assert worker.kills == [second._task.seq]
+    await pool.close(force=True)
+
+
+async def test_cancel_does_not_kill_a_worker_that_moved_on() -> None:
+    pool = FakePool(max_workers=1)
+    handle = pool.submit(job)
+    await settle()
+    worker = pool.workers[0]
+    # The worker finished the task but its answer is still in flight: running_seq is 0.
+    handle.cancel()
+    await settle()
+    assert worker.kills == []
+    assert worker.cancel_requests == [handle._task.seq]
+    worker.finish("late answer")  # discarded, the worker stays
+    await settle()
+    assert worker in pool.fake.workers.values()  # type: ignore[union-attr]
+    await pool.close(force=True)
+
+
+async def test_a_crash_fails_the_running_task_and_requeues_the_rest_in_order() -> None:
+    pool = FakePool(max_workers=1)
+    pool._short_tasks = True  # let the worker hold several tasks
+    handles = [pool.submit(job, i) for i in range(4)]
+    await settle()
+    first = pool.workers[0]
+    assert len(first.inflight) == 4
+    first.begin()
+    first.die(signal=11)
+    await settle()
+    with pytest.raises(offload.WorkerCrashed) as info:
+        await handles[0]
+    assert info.value.signal == 11
+    assert info.value.function == "job"
+    replacement = pool.workers[1]
+    assert [t.id for t in replacement.received] == [h.id for h in handles[1:]]
+    for i in (1, 2, 3):
+        replacement.finish(i)
+    assert [await h for h in handles[1:]] == [1, 2, 3]
+    await pool.close()
+
+
+async def test_workers_dying_at_start_up_fail_the_queue_with_worker_start_failed() -> None:
+    pool = FakePool(max_workers=1, auto_start=False)
+    handle = pool.submit(job)
+    for _ in range(3):
+        await settle()
+        pool.workers[-1].die(exitcode=3)
+    await settle()
+    with pytest.raises(offload.WorkerStartFailed, match="exited with code 3"):
+        await handle
+    assert len(pool.workers) == 3  # it stopped respawning
+    again = pool.submit(job, "retry")  # new work tries again
+    await settle()
+    pool.workers[-1].start()
+    await settle()
+    pool.workers[-1].finish("retry")
+    assert await again == "retry"
+    await pool.close()
+
+
+async def test_max_tasks_per_worker_retires_between_tasks() -> None:
+    pool = FakePool(max_workers=1, max_tasks_per_worker=2)
+    handles = [pool.submit(job, i) for i in range(3)]
+    await settle()
+    first = pool.workers[0]
+    first.finish(0)
+    await settle()
+    assert first.state == DRAINING
+    assert not first.retired
+    first.finish(1)
+    await settle()
+    assert first.retired
+    await settle()
+    second = pool.workers[1]
+    second.finish(2)
+    assert [await h for h in handles] == [0, 1, 2]
+    await pool.close()
+
+
+async def test_idle_workers_above_the_minimum_retire_with_one_timer() -> None:
+    pool = FakePool(max_workers=3, min_workers=1, idle_timeout=0.05)
+    for _ in range(3):
+        pool.submit(job)
+    await settle()
+    for worker in pool.workers:
+        worker.finish()
+    await settle()
+    assert pool.stats().workers == 3
+    await asyncio.sleep(0.2)
+    await settle()
+    assert pool.stats().workers == 1
+    await pool.close()
+
+
+async def test_close_force_fails_everything_and_kills() -> None:
+    pool = FakePool(max_workers=1)
+    running = pool.submit(job)
+    queued = pool.submit(job)
+    await settle()
+    pool.workers[0].begin()
+    await pool.close(force=True)
+    for handle in (running, queued):
+        with pytest.raises(offload.ClosedError):
+            await handle
