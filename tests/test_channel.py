@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import offload
@@ -47,7 +49,7 @@ def test_sync_round_trip_in_one_process(no_leaks: None) -> None:
 async def test_async_round_trip_and_large_messages(no_leaks: None) -> None:
     async with offload.Channel() as channel:
         big = b"z" * 5_000_000
-        sender = __import__("asyncio").create_task(channel.port1.asend(big))
+        sender = asyncio.create_task(channel.port1.asend(big))
         assert await channel.port2.arecv() == big
         await sender
 
@@ -71,3 +73,18 @@ async def test_parent_and_child_over_a_channel_port(no_leaks: None) -> None:
             assert await channel.port1.arecv() == "ping!"
             await channel.port1.asend("stop")
             assert await child.wait() == 0
+
+
+def talk_over(port: offload.Port) -> str:
+    with port:
+        port.send("hello from a pool worker")
+        return str(port.recv())
+
+
+async def test_a_port_reaches_a_pool_process_worker(no_leaks: None) -> None:
+    with offload.Channel() as channel:
+        async with offload.Pool("process", max_workers=1) as pool:
+            task = asyncio.create_task(pool.run(talk_over, channel.port2))
+            assert await channel.port1.arecv() == "hello from a pool worker"
+            await channel.port1.asend("reply")
+            assert await task == "reply"

@@ -7,14 +7,18 @@ both share one receive buffer, so messages are never lost or reordered between t
 
 A port handed to :func:`offload.fork` as an argument moves to the child: its file
 descriptor is passed with ``SCM_RIGHTS`` next to the start-up data and the parent's
-copy is closed. Pickled any other way (for example to a process-pool worker), a port
-travels as a duplicated descriptor through :mod:`multiprocessing`'s resource sharer.
+copy is closed. Pickled any other way (for example as an argument of a process-pool
+task), a port pickles as (sender pid, fd) and the receiver copies the descriptor out of
+the sender with ``pidfd_getfd`` (Linux 5.6+; same user): the sender must keep its copy
+open until the receiver has unpickled it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import ctypes
+import os
 import select
 import socket
 import threading
@@ -239,17 +243,41 @@ class Port:
         if ports is not None:
             ports.append(self)
             return (_port_from_index, (len(ports) - 1,))
-        from multiprocessing.reduction import DupFd
-
-        return (_port_from_dupfd, (DupFd(fd),))
+        return (_port_from_process, (os.getpid(), fd))
 
 
 def _port_from_index(index: int) -> Port:
     return Port(socket.socket(fileno=_received[index]))
 
 
-def _port_from_dupfd(dup: Any) -> Port:
-    return Port(socket.socket(fileno=dup.detach()))
+_SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture
+
+
+def _port_from_process(pid: int, fd: int) -> Port:
+    """Copy descriptor ``fd`` out of process ``pid`` (Linux 5.6+ ``pidfd_getfd``)."""
+    if pid == os.getpid():
+        return Port(socket.socket(fileno=os.dup(fd)))
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError) as exc:
+        raise ChannelClosed(
+            f"cannot take over a port from process {pid}: {exc}; it must still be running "
+            "and hold the port open until the receiver has it"
+        ) from exc
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        copied = libc.syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
+        if copied < 0:
+            error = ctypes.get_errno()
+            raise ChannelClosed(
+                f"cannot take over a port from process {pid}: {os.strerror(error)}; "
+                "pass ports to offload.fork() children, or keep the sender running with "
+                "the port open (pidfd_getfd needs Linux 5.6+ and ptrace permission)"
+            )
+    finally:
+        os.close(pidfd)
+    os.set_inheritable(copied, False)
+    return Port(socket.socket(fileno=copied))
 
 
 class Channel:
