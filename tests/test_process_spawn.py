@@ -160,3 +160,11 @@ async def test_spawn_missing_program_and_string_argv(no_leaks: None) -> None:
         offload.spawn(["nope-not-here"])
     with pytest.raises(TypeError, match="shlex"):
         offload.spawn("echo hi")  # type: ignore[arg-type]
+
+
+async def test_timeout_covers_a_grandchild_holding_the_pipe(no_leaks: None) -> None:
+    async with offload.spawn(["sh", "-c", "sleep 60 & echo started"], timeout=0.5) as proc:
+        assert await proc.wait() == 0  # the shell exited at once; sleep kept stdout open
+        assert proc.timed_out
+        assert proc.stdout is not None
+        assert await proc.stdout.read() == b"started\n"

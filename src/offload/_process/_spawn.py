@@ -132,8 +132,15 @@ class Process:
         """SIGKILL to the program's process group."""
         self.send_signal(_signal.SIGKILL)
 
+    def _finished(self) -> bool:
+        streams = (self.stdout, self.stderr)
+        return self._started.exited.done() and all(
+            stream is None or stream.eof.done() for stream in streams
+        )
+
     def _stop_for(self, reason: StoppedBy) -> None:
-        if self._stopping is None and not self._started.exited.done():
+        # Also when the program exited but something in its group still holds a pipe.
+        if self._stopping is None and not self._finished():
             self.stopped_by = reason
             self._stopping = self._loop.create_task(self._end(self._kill_after))
 
