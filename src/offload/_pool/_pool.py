@@ -267,8 +267,14 @@ class Pool:
         """
         while self.max_queue is not None and len(self._queue) >= self.max_queue:
             await self._wait_for_space()
-        task = self._submit(fn, args, timeout, token, progress=False)
-        return await task.future  # type: ignore[no-any-return]
+        task = self._submit(fn, args, timeout, token, progress=False, watch=False)
+        try:
+            return await task.future  # type: ignore[no-any-return]
+        except asyncio.CancelledError:
+            # The caller was cancelled (asyncio cancelled the future with it).
+            if task.future.cancelled() and task.state != DONE:
+                self._abandon(task, grace=0.0, count=True)
+            raise
 
     def submit(
         self,
@@ -320,6 +326,7 @@ class Pool:
         token: CancelToken | None,
         *,
         progress: bool,
+        watch: bool = True,
     ) -> Task:
         if self._closing:
             raise ClosedError(f"{self.name} is closed; create a new Pool to run more work")
@@ -356,7 +363,8 @@ class Pool:
                     else self._on_token(task, t.reason)
                 )
             )
-        task.future.add_done_callback(functools.partial(self._on_future_done, task))
+        if watch:  # whoever holds the future may cancel it: react to that
+            task.future.add_done_callback(functools.partial(self._on_future_done, task))
         self._outstanding += 1
         self._queue.append(task)
         backend.preload(task)

@@ -25,6 +25,7 @@ class Task:
     """Everything the pool knows about one call; released exactly once when it ends."""
 
     __slots__ = (
+        "_token",
         "args",
         "cancel_deadline",
         "ctx",
@@ -43,7 +44,6 @@ class Task:
         "submitted",
         "timeout",
         "timer",
-        "token",
         "unlink",
         "worker",
     )
@@ -66,7 +66,7 @@ class Task:
         self.submitted = submitted
         self.started = 0.0
         self.state = QUEUED
-        self.token = CancelToken()
+        self._token: CancelToken | None = None
         self.unlink: Callable[[], None] | None = None
         self.worker: Worker | None = None
         self.seq = 0
@@ -81,6 +81,13 @@ class Task:
         # Set when the caller gave up on a task that a worker may be running: the worker
         # is killed if the task is still running at this (monotonic) time.
         self.cancel_deadline: float | None = None
+
+    @property
+    def token(self) -> CancelToken:
+        """The task's own token (made on first use: process tasks rarely need it)."""
+        if self._token is None:
+            self._token = CancelToken()
+        return self._token
 
     def push_progress(self, value: object) -> None:
         if self.progress is None:

@@ -165,6 +165,7 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
         lambda value: conn.send(w.frame(w.REPORT, conn.seq, dumps(value, what="progress value")))
     )
     retired = False
+    task_token = _ProcessToken(page, 0)  # one per worker, pointed at each task in turn
     buf = bytearray()
     running = w.RUNNING
     perf = time.perf_counter
@@ -198,7 +199,10 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 if isinstance(fn, BaseException):
                     raise fn
                 args, ctx = decode(payload[head + fn_len :], oob, loads=loads)
-                token = _set_current(_ProcessToken(page, seq))
+                task_token._seq = seq
+                task_token._cancelled = False
+                task_token._reason = None
+                token = _set_current(task_token)
                 resets = [var.set(value) for var, value in zip(context_vars, ctx, strict=False)]
                 try:
                     result = fn(*args)
