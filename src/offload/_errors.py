@@ -194,4 +194,8 @@ class SharedMemoryError(OffloadError):
 
 
 class LoopBlocked(OffloadError):
-    """The event loop was blocked longer than the allowed threshold."""
+    """The event loop was blocked longer than the allowed threshold.
+
+    Raised by the pytest plugin (``--offload-max-block``) in a test whose loop blocked;
+    the message names the blocking function and shows its stack.
+    """
