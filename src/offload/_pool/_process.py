@@ -32,6 +32,7 @@ __all__ = ["ProcessBackend", "ProcessWorker"]
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _FN_CACHE_SIZE = 512
+_FRAMES_PER_TURN = 64
 
 
 class ProcessWorker(Worker):
@@ -52,6 +53,7 @@ class ProcessWorker(Worker):
         self.fd = parent_sock.detach()
         os.set_blocking(self.fd, False)
         self.inbuf = bytearray()
+        self.continuing = False  # a call_soon will process more of inbuf
         self.outbuf = bytearray()
         self.writing = False
         self.known_functions: set[int] = set()
@@ -117,11 +119,19 @@ class ProcessWorker(Worker):
             self._on_eof()
             return
         self.inbuf += data
-        self._dispatch_frames()
+        if not self.continuing:
+            self._dispatch_frames()
 
-    def _dispatch_frames(self) -> None:
+    def _dispatch_frames(self, limit: int | None = _FRAMES_PER_TURN) -> None:
+        self.continuing = False
         pool = self.pool
-        for kind, seq, oob, payload in w.split_frames(self.inbuf):
+        frames = w.split_frames(self.inbuf) if limit is None else w.split_frames(self.inbuf, limit)
+        if limit is not None and len(frames) == limit and self.inbuf:
+            # Hand the loop back between batches of results: timers and other
+            # callbacks must not wait behind thousands of answers.
+            self.continuing = True
+            self.loop.call_soon(self._continue)
+        for kind, seq, oob, payload in frames:
             if kind == w.OK or kind == w.ERR:
                 run_time = w.RUN_TIME.unpack_from(payload)[0]
                 body = payload[w.RUN_TIME.size :]
@@ -152,9 +162,14 @@ class ProcessWorker(Worker):
             elif kind == w.RETIRE:
                 pool._worker_retire(self)
 
+    def _continue(self) -> None:
+        if self.continuing:
+            self._dispatch_frames()
+
     def _on_eof(self) -> None:
         if self.eof:
             return
+        self._dispatch_frames(None)  # whatever is still buffered comes first
         self.eof = True
         self._close_fd()
         if self.exit_status is not None or self.backend.dead:
@@ -178,7 +193,7 @@ class ProcessWorker(Worker):
                 if not data:
                     break
                 self.inbuf += data
-                self._dispatch_frames()
+            self._dispatch_frames(None)
             self.eof = True
             self._close_fd()
         self._finish()

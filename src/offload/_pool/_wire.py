@@ -98,13 +98,16 @@ def frame(kind: int, seq: int, payload: bytes | bytearray = b"", oob: bytes = b"
     )
 
 
-def split_frames(buf: bytearray) -> list[tuple[int, int, bytes, bytes]]:
-    """Cut every complete frame off the front of ``buf``: (kind, seq, oob, payload)."""
+def split_frames(buf: bytearray, limit: int = 1 << 30) -> list[tuple[int, int, bytes, bytes]]:
+    """Cut complete frames (at most ``limit``) off the front of ``buf``.
+
+    Each is (kind, seq, oob, payload).
+    """
     frames: list[tuple[int, int, bytes, bytes]] = []
     start = 0
     end = len(buf)
     header = HEADER.size
-    while end - start >= header:
+    while end - start >= header and len(frames) < limit:
         length, kind, seq, oob_len = HEADER.unpack_from(buf, start)
         stop = start + 4 + length
         if stop > end:
