@@ -6,6 +6,7 @@ import asyncio
 import gc
 import threading
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -436,3 +437,11 @@ def test_a_coalesced_or_cached_function_is_still_a_coroutine_function() -> None:
     assert inspect.iscoroutinefunction(offload.coalesce(fetch))
     assert inspect.iscoroutinefunction(offload.cached(ttl=1)(fetch))
     assert offload.coalesce(fetch).__name__ == "fetch"
+
+
+def test_async_generator_functions_are_refused_with_a_reason() -> None:
+    async def numbers() -> AsyncIterator[int]:
+        yield 1
+
+    with pytest.raises(TypeError, match="numbers is an async generator function"):
+        offload.coalesce(numbers)  # type: ignore[arg-type]

@@ -216,7 +216,12 @@ class Batcher(Generic[K, V]):
         self._pending.pop(key, None)
 
     def clear_all(self) -> None:
-        """Forget every cached value and every load in flight (their callers still get results)."""
+        """Forget every cached value and every load in flight (their callers still get results).
+
+        Example::
+
+            users.clear_all()   # after a bulk import
+        """
         if self._store is not None:
             self._store.clear()
         self._pending.clear()

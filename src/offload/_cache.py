@@ -68,6 +68,11 @@ class CacheInfo:
     to respect ``maxsize``; ``refreshes``: background refreshes started
     (stale-while-revalidate); ``size``: entries stored now (expired ones not yet
     reclaimed included).
+
+    Example::
+
+        info = get_user.info()
+        hit_ratio = info.hits / max(1, info.hits + info.misses + info.coalesced)
     """
 
     hits: int

@@ -495,10 +495,13 @@ def check_async(fn: object, decorator: str) -> None:
         inspect.iscoroutinefunction(inner)
         or inspect.iscoroutinefunction(getattr(type(inner), "__call__", None))  # noqa: B004
     ):
-        raise TypeError(
-            f"{decorator} needs an async function (async def), but {name_of(inner)} is "
-            f"{type(inner).__name__}; for blocking code run it in a pool first"
-        )
+        if inspect.isasyncgenfunction(inner):
+            kind = "an async generator function: its calls cannot be awaited once and shared"
+        elif inspect.isfunction(inner) or inspect.ismethod(inner):
+            kind = "a regular (blocking) function; run blocking code in a pool instead"
+        else:
+            kind = f"a {type(inner).__name__}, not an async function"
+        raise TypeError(f"{decorator} needs an async def function, but {name_of(inner)} is {kind}")
 
 
 @overload
