@@ -69,9 +69,9 @@ async def test_max_batch_splits_batches() -> None:
 
 async def test_delay_collects_loads_across_ticks() -> None:
     source = Source()
-    batcher = offload.Batcher(source, delay=0.05)
+    batcher = offload.Batcher(source, delay=0.3)
     first = asyncio.create_task(batcher.load(1))
-    await asyncio.sleep(0.005)
+    await settle()  # a few ticks later, well within the delay
     second = asyncio.create_task(batcher.load(2))
     assert await asyncio.gather(first, second) == ["v1", "v2"]
     assert source.batches == [[1, 2]]
@@ -190,11 +190,13 @@ async def test_when_every_caller_leaves_the_batch_is_cancelled_and_nothing_cache
 
 async def test_callers_leaving_before_dispatch_send_nothing() -> None:
     source = Source()
-    batcher = offload.Batcher(source, delay=0.05)
+    batcher = offload.Batcher(source, delay=30)
     task = asyncio.create_task(batcher.load(1))
     await settle()
     task.cancel()
-    await asyncio.sleep(0.1)
+    await settle()
+    assert batcher._batch is None  # the open batch and its timer are gone
+    assert not batcher._pending
     assert source.batches == []
 
 
