@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, Protocol
 
 from offload._errors import ProcessError, ProgramNotFound
 
@@ -121,13 +123,61 @@ class _Stdio:
         self.parent_fds.clear()
 
 
+class _Child(Protocol):
+    """What :class:`Started` needs of a child: :class:`subprocess.Popen` or :class:`_Spawned`."""
+
+    pid: int
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self) -> int: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+
+class _Spawned:
+    """A child started with :func:`os.posix_spawn`: the part of Popen's API we use."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def _reap(self, flags: int) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, flags)
+            except ChildProcessError:
+                # Someone else reaped it (a SIGCHLD handler set to SIG_IGN, os.wait()):
+                # the status is lost; say "failed" rather than invent a success.
+                self.returncode = 255
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def poll(self) -> int | None:
+        return self._reap(os.WNOHANG)
+
+    def wait(self) -> int:
+        code = self._reap(0)
+        assert code is not None
+        return code
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+
 class Started:
     """A started child: pid, process group, parent-side pipe fds and an exit future."""
 
     def __init__(
         self,
         argv: list[str],
-        popen: subprocess.Popen[bytes],
+        popen: _Child,
         fds: dict[str, int],
         pgid: int,
         detached: bool,
@@ -214,6 +264,85 @@ class Started:
                 callback()
 
 
+_HAVE_POSIX_SPAWN = hasattr(os, "posix_spawn")
+# Stdio specs the posix_spawn path handles: our own pipe ends are plain fds >= 3 too.
+_SIMPLE_SPECS = (None, subprocess.DEVNULL, subprocess.STDOUT)
+
+
+class _SimpleSpecs:
+    def __contains__(self, spec: object) -> bool:
+        return spec in _SIMPLE_SPECS or (isinstance(spec, int) and spec >= 3)
+
+
+_SIMPLE = _SimpleSpecs()
+_DEFAULT_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
+)
+
+
+def _posix_spawn(
+    argv: list[str], stdio: tuple[Any, Any, Any], env: dict[str, str] | None, pgroup: int | None
+) -> _Spawned:
+    """Start with posix_spawn (vfork-like in libc, no Python between fork and exec)."""
+    actions: list[tuple[Any, ...]] = []
+    for target, spec in enumerate(stdio):
+        if spec == subprocess.DEVNULL:
+            flags = os.O_RDONLY if target == 0 else os.O_WRONLY
+            actions.append((os.POSIX_SPAWN_OPEN, target, os.devnull, flags, 0))
+        elif spec == subprocess.STDOUT:
+            actions.append((os.POSIX_SPAWN_DUP2, 1, 2))
+        elif spec is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, spec, target))
+    program = argv[0]
+    # os.environ as a mapping is converted item by item in Python on every call; its
+    # backing dict of bytes (kept current by os.environ itself) is read in C.
+    environment: Mapping[Any, Any] = (
+        getattr(os.environ, "_data", os.environ) if env is None else env
+    )
+    kwargs: dict[str, Any] = {
+        "file_actions": actions,
+        "setsigdef": _DEFAULT_SIGNALS,
+    }
+    if pgroup is None:
+        kwargs["setsid"] = True
+    else:
+        kwargs["setpgroup"] = pgroup
+    if os.sep in program:
+        pid = os.posix_spawn(program, argv, environment, **kwargs)
+    elif env is None or env.get("PATH") == os.environ.get("PATH"):
+        pid = os.posix_spawnp(program, argv, environment, **kwargs)
+    else:
+        found = shutil.which(program, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise FileNotFoundError(2, "No such file or directory", program)
+        pid = os.posix_spawn(found, argv, environment, **kwargs)
+    return _Spawned(pid)
+
+
+def _popen(
+    argv: list[str],
+    stdio: tuple[Any, Any, Any],
+    cwd: str | os.PathLike[str] | None,
+    env: dict[str, str] | None,
+    pass_fds: Sequence[int],
+    pgroup: int | None,
+    limits: Limits | None,
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv,
+        stdin=stdio[0],
+        stdout=stdio[1],
+        stderr=stdio[2],
+        cwd=cwd,
+        env=env,
+        pass_fds=tuple(pass_fds),
+        close_fds=True,
+        process_group=pgroup,
+        start_new_session=pgroup is None,
+        preexec_fn=limits.preexec() if limits is not None else None,
+    )
+
+
 def start(
     argv: list[str],
     *,
@@ -236,20 +365,31 @@ def start(
         popen_stdout = stdio.resolve("stdout", stdout, big_pipes)
         popen_stderr = stdio.resolve("stderr", stderr, big_pipes)
         started_at = time.perf_counter()
+        fast = (
+            _HAVE_POSIX_SPAWN
+            and cwd is None
+            and limits is None
+            and not pass_fds
+            and all(spec in _SIMPLE for spec in (popen_stdin, popen_stdout, popen_stderr))
+        )
         try:
-            popen = subprocess.Popen(
-                argv,
-                stdin=popen_stdin,
-                stdout=popen_stdout,
-                stderr=popen_stderr,
-                cwd=cwd,
-                env=_child_env(env, inherit_env),
-                pass_fds=tuple(pass_fds),
-                close_fds=True,
-                process_group=None if detached else process_group,
-                start_new_session=detached,
-                preexec_fn=limits.preexec() if limits is not None else None,
-            )
+            if fast:
+                popen: _Child = _posix_spawn(
+                    argv,
+                    (popen_stdin, popen_stdout, popen_stderr),
+                    _child_env(env, inherit_env),
+                    None if detached else process_group,
+                )
+            else:
+                popen = _popen(
+                    argv,
+                    (popen_stdin, popen_stdout, popen_stderr),
+                    cwd,
+                    _child_env(env, inherit_env),
+                    pass_fds,
+                    None if detached else process_group,
+                    limits,
+                )
         except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError) as exc:
             if cwd is not None and exc.filename is not None and os.fspath(cwd) == exc.filename:
                 raise ProcessError(
