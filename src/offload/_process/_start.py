@@ -1,12 +1,15 @@
 """Starting a program: argv checks, stdio, its own process group, exit notification.
 
-Every program offload starts goes through :func:`start`. It uses
-:class:`subprocess.Popen` without a ``preexec_fn`` (unless limits are asked for), so
-CPython takes its vfork fast path, and puts the child in a new process group
-(``process_group=0``: the child's pid is the group id) so that a group kill reaches
-grandchildren. Exit is noticed through a pidfd watched by the event loop (no child
-watcher thread); kernels without ``pidfd_open`` fall back to one waiting thread per
-child.
+Every program offload starts goes through :func:`start`. The common case (no ``cwd``,
+no limits, no extra descriptors) uses :func:`os.posix_spawn`, which libc implements
+with a vfork-like clone and which skips :class:`subprocess.Popen`'s Python-level
+bookkeeping; the other cases use Popen without a ``preexec_fn`` (unless limits are asked
+for), so CPython still takes its vfork fast path. Either way the child starts in a new
+process group (its pid is the group id) so that a group kill reaches grandchildren.
+
+Exit is noticed through a pidfd watched by the event loop (no child watcher thread),
+or, when the child's output pipes reach end of file first, by reaping it right away;
+kernels without ``pidfd_open`` fall back to one waiting thread per child.
 """
 
 from __future__ import annotations
