@@ -43,7 +43,14 @@ from ._coalesce import (
     strong_or_weak_ref,
     wait_shared,
 )
-from ._keys import _KWARGS, KeyFunc, compile_key, name_of, signature_of, unhashable_error
+from ._keys import (
+    KeyFunc,
+    compile_key,
+    make_key,
+    name_of,
+    signature_of,
+    unhashable_error,
+)
 
 __all__ = ["CacheInfo", "Cached", "Store", "cached"]
 
@@ -610,7 +617,7 @@ def _variadic_wrapper(
         if custom:
             key = keyfn(*args, **kwargs)
         else:
-            key = (args, _KWARGS, *sorted(kwargs.items())) if kwargs else args
+            key = make_key(args, kwargs) if kwargs else args
         try:
             entry = get(key)
         except TypeError as exc:
