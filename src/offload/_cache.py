@@ -614,10 +614,7 @@ def _variadic_wrapper(
 
     async def wrapper(*args: Any, **kwargs: Any) -> R:
         nonlocal hits
-        if custom:
-            key = keyfn(*args, **kwargs)
-        else:
-            key = make_key(args, kwargs) if kwargs else args
+        key = keyfn(*args, **kwargs) if custom else make_key(args, kwargs)
         try:
             entry = get(key)
         except TypeError as exc:
