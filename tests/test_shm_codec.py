@@ -292,3 +292,28 @@ def test_values_only_cloudpickle_can_pickle_still_go_out_of_band(no_leaks: None)
     assert owns_shared_memory(result[0])
     assert result[1](1) == 4
     assert result[2] == payload[2]
+
+
+def test_big_bytes_deep_in_a_large_structure_still_go_out_of_band(no_leaks: None) -> None:
+    records = [{"id": i, "tags": [str(i)]} for i in range(2_000)]
+    blob = b"d" * 4 * LIMIT
+    value = [records, {"deep": [[[blob]]]}, offload.transfer([[[[b"t"]]]])]
+    encoded = _shm.encode(value, limit=LIMIT)
+    assert encoded.segment is not None
+    result = _shm.decode(encoded.data, encoded.descriptors)
+    encoded.release()
+    assert isinstance(result, list)
+    assert result[0] == records
+    assert result[1]["deep"][0][0][0] == blob
+    assert result[2] == [[[[b"t"]]]]
+
+
+def test_transfer_marks_are_honoured_at_any_depth(no_leaks: None) -> None:
+    filler = [[i] for i in range(100)]
+    small = np.arange(3)
+    encoded = _shm.encode([filler, [[[[offload.transfer(small)]]]]], limit=LIMIT)
+    assert encoded.segment is not None
+    result = _shm.decode(encoded.data, encoded.descriptors)
+    encoded.release()
+    assert isinstance(result, list)
+    assert owns_shared_memory(result[1][0][0][0][0])

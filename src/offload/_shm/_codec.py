@@ -77,7 +77,9 @@ _VERSION = 1
 # bytearray are pickled in band by pickle itself, so they need a wrapper to go out of
 # band; NumPy arrays do not and are found at any depth).
 _SCAN_DEPTH = 10
-_SCAN_ITEMS = 1024
+# The quick scan before pickling visits at most this many containers; if it stops early
+# and the pickle turns out big, a full scan and a second pickling follow.
+_QUICK_SCAN = 4
 
 
 def _env_threshold() -> int:
@@ -128,6 +130,10 @@ class Transfer:
         return f"transfer({self.value!r})"
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        sink = _state.sink
+        if sink is not None:
+            # Inside encode(), wherever prepare() did not reach: mark it here.
+            return (_identity, (prepare(self.value, sink.limit, True),))
         return (_identity, (self.value,))
 
 
@@ -241,43 +247,102 @@ def _is_ndarray(obj: object) -> bool:
     return numpy is not None and isinstance(obj, numpy.ndarray)
 
 
-def prepare(obj: object, limit: int, force: bool = False, depth: int = _SCAN_DEPTH) -> object:
-    """Wrap the bytes-like values of ``obj`` that should go out of band (a shallow copy)."""
+# Values prepare() never needs to look at (the common case: cheap to skip).
+_PLAIN = frozenset({int, float, str, bool, type(None), complex})
+
+
+class _Budget:
+    __slots__ = ("left", "stopped", "wrapped")
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+        self.stopped = False
+        self.wrapped = 0
+
+
+def prepare(
+    obj: object,
+    limit: int,
+    force: bool = False,
+    depth: int = _SCAN_DEPTH,
+    budget: _Budget | None = None,
+) -> object:
+    """Wrap the bytes-like values of ``obj`` that should go out of band (a shallow copy).
+
+    Looks into lists, tuples and dicts ``depth`` levels deep, visiting at most
+    ``budget.left`` of them (``budget.stopped`` tells if it had to stop early).
+    """
     kind = type(obj)
-    if kind is Transfer:
-        return prepare(obj.value, limit, True, depth)  # type: ignore[attr-defined]
-    if kind is bytes or kind is bytearray:
-        if force or (limit and len(obj) >= limit):  # type: ignore[arg-type]
-            return _OutOfBand(obj, force)  # type: ignore[arg-type]
-        return obj
-    if kind is memoryview:
-        return _OutOfBand(obj, force)  # type: ignore[arg-type]
-    if _is_ndarray(obj):
-        by_name = reduce_shared_view(obj)
-        if by_name is not None:
-            return _ByName(by_name)
-        return _Forced(obj) if force else obj
-    if depth <= 0:
+    if kind in _PLAIN:
         return obj
     if kind is tuple or kind is list:
         items: Any = obj
-        if len(items) > _SCAN_ITEMS and not force:
+        if depth <= 0:
             return obj
-        new = [prepare(item, limit, force, depth - 1) for item in items]
-        if all(a is b for a, b in zip(new, items, strict=True)):
+        if budget is not None:
+            if budget.left <= 0:
+                budget.stopped = True
+                return obj
+            budget.left -= 1
+        if _PLAIN.issuperset(map(type, items)):  # C-speed check of the common case
+            return obj
+        new: list[Any] | None = None
+        for i, item in enumerate(items):
+            if type(item) in _PLAIN:
+                continue
+            prepared = prepare(item, limit, force, depth - 1, budget)
+            if budget is not None and budget.stopped:
+                break
+            if prepared is not item:
+                if new is None:
+                    new = list(items)
+                new[i] = prepared
+        if new is None:
             return obj
         return tuple(new) if kind is tuple else new
     if kind is dict:
         mapping: dict[Any, Any] = obj  # type: ignore[assignment]
-        if len(mapping) > _SCAN_ITEMS and not force:
+        if depth <= 0:
             return obj
-        changed = False
-        out = {}
+        if budget is not None:
+            if budget.left <= 0:
+                budget.stopped = True
+                return obj
+            budget.left -= 1
+        if _PLAIN.issuperset(map(type, mapping.values())):
+            return obj
+        out: dict[Any, Any] | None = None
         for key, value in mapping.items():
-            new_value = prepare(value, limit, force, depth - 1)
-            changed = changed or new_value is not value
-            out[key] = new_value
-        return out if changed else obj
+            if type(value) in _PLAIN:
+                continue
+            prepared = prepare(value, limit, force, depth - 1, budget)
+            if budget is not None and budget.stopped:
+                break
+            if prepared is not value:
+                if out is None:
+                    out = dict(mapping)
+                out[key] = prepared
+        return obj if out is None else out
+    if kind is bytes or kind is bytearray:
+        if force or (limit and len(obj) >= limit):  # type: ignore[arg-type]
+            if budget is not None:
+                budget.wrapped += 1
+            return _OutOfBand(obj, force)  # type: ignore[arg-type]
+        return obj
+    if kind is memoryview:
+        if budget is not None:
+            budget.wrapped += 1
+        return _OutOfBand(obj, force)  # type: ignore[arg-type]
+    if kind is Transfer:
+        # Everything under a transfer() mark is scanned, whatever the budget.
+        return prepare(obj.value, limit, True, depth)  # type: ignore[attr-defined]
+    if _is_ndarray(obj):
+        by_name = reduce_shared_view(obj)
+        if by_name is not None:
+            if budget is not None:
+                budget.wrapped += 1
+            return _ByName(by_name)
+        return _Forced(obj) if force else obj
     return obj
 
 
@@ -396,14 +461,21 @@ class Encoded:
             unlink(segment)
 
 
-def _dump(prepared: object, sink: _Sink) -> bytes:
-    # Stdlib pickle first (fastest), cloudpickle for what it refuses (lambdas, closures).
-    # A failed attempt may already have handed buffers to the sink: forget them.
+def _stdlib(prepared: object, sink: _Sink) -> bytes | None:
     try:
         return pickle.dumps(prepared, 5, buffer_callback=sink)
     except Exception:
+        # A failed attempt may already have handed buffers to the sink: forget them.
         sink.reset()
-    data: bytes = cloudpickle.dumps(prepared, 5, buffer_callback=sink)
+        return None
+
+
+def _cloudpickle(prepared: object, sink: _Sink) -> bytes | None:
+    try:
+        data: bytes = cloudpickle.dumps(prepared, 5, buffer_callback=sink)
+    except Exception:
+        sink.reset()
+        return None
     return data
 
 
@@ -414,20 +486,42 @@ def encode(obj: object, *, limit: int | None = None, dumps: Dumps = _default_dum
     to report a value that cannot be pickled at all (its exception propagates).
     """
     limit = _threshold if limit is None else limit
-    prepared = prepare(obj, limit)
+    budget = _Budget(_QUICK_SCAN)
+    prepared = prepare(obj, limit, budget=budget)
     sink = _Sink(limit)
+    # Wrappers and transfer() marks find the sink through the thread-local.
     previous, _state.sink = _state.sink, sink
     try:
-        data = _dump(prepared, sink)
-    except Exception:
-        sink.reset()
-        _state.sink = None
-        # Unpicklable: let the caller's dumps raise its own, well-worded error.
-        return Encoded(dumps(prepared))
+        # Stdlib pickle first (fastest), cloudpickle for what it refuses (lambdas...).
+        data = _stdlib(prepared, sink)
+        complete = not budget.stopped
+        if data is None and not complete:
+            # Refused, maybe for a memoryview the quick scan did not reach: look at all.
+            prepared = prepare(obj, limit)
+            complete = True
+            data = _stdlib(prepared, sink)
+        if data is None:
+            data = _cloudpickle(prepared, sink)
+        if data is None:
+            _state.sink = previous
+            # Unpicklable: let the caller's dumps raise its own, well-worded error.
+            return Encoded(dumps(prepared))
+        if not complete and limit and len(data) >= limit:
+            # The quick scan stopped early and the pickle is big: it may hold big bytes
+            # the scan did not reach. Look further (within a budget that grows with the
+            # pickle, so many small objects cost little); pickle again if that finds any.
+            more = _Budget(max(256, len(data) // 4096))
+            full = prepare(obj, limit, budget=more)
+            if more.wrapped > budget.wrapped:
+                sink.reset()
+                again = _stdlib(full, sink) or _cloudpickle(full, sink)
+                if again is not None:
+                    prepared, data = full, again
+                else:  # cannot happen in practice: the first form pickled fine
+                    data = _stdlib(prepared, sink) or _cloudpickle(prepared, sink) or data
     finally:
         _state.sink = previous
     if not sink.buffers:
-        sink.reset()
         return Encoded(data)
     try:
         name, descriptors = sink.finish()
