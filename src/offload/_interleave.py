@@ -14,7 +14,7 @@ import contextlib
 import contextvars
 import inspect
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from itertools import repeat
 from typing import Any, TypeVar, cast
 
@@ -30,13 +30,16 @@ _CLOCK_READS_PER_SLICE = 32
 
 
 class _Slice:
-    """When the current task's time slice ends (for checkpoint)."""
+    """When the current task's time slice ends, and an already-done future to return
+    from checkpoint() while it has not (awaiting a done future costs next to nothing)."""
 
-    __slots__ = ("deadline", "task")
+    __slots__ = ("deadline", "done", "task")
 
     def __init__(self, task: asyncio.Task[Any] | None, deadline: float) -> None:
         self.task = task
         self.deadline = deadline
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done.set_result(None)
 
 
 _slice: contextvars.ContextVar[_Slice | None] = contextvars.ContextVar(
@@ -66,14 +69,15 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-async def checkpoint(budget: float = DEFAULT_BUDGET) -> None:
+def checkpoint(budget: float = DEFAULT_BUDGET) -> Awaitable[None]:
     """Let the loop run other callbacks if this task has used up its time slice.
 
-    Cheap when the slice is not used up (no yield to the loop). The slice starts at this
-    task's first ``checkpoint()`` and restarts after each yield, so put it in the loop of
-    long-running code. Also a cancellation point: raises :class:`offload.Cancelled` if
-    the current token (see :func:`offload.current_token`) is cancelled, and
-    ``asyncio.CancelledError`` if the task is cancelled while it yields.
+    Cheap when the slice is not used up: it returns an already-finished awaitable. The
+    slice starts at this task's first ``checkpoint()`` and restarts after each yield,
+    so put it in the loop of long-running code. Also a cancellation point: raises
+    :class:`offload.Cancelled` if the current token (see :func:`offload.current_token`)
+    is cancelled, and ``asyncio.CancelledError`` if the task is cancelled while it
+    yields. Call it in a task of a running loop.
 
     Example::
 
@@ -85,13 +89,17 @@ async def checkpoint(budget: float = DEFAULT_BUDGET) -> None:
     if token is not None and token.cancelled:
         raise Cancelled(token.reason)
     now = time.perf_counter()
-    task = asyncio.current_task()
     current = _slice.get()
-    if current is None or current.task is not task:
-        _slice.set(_Slice(task, now + budget))
-        return
+    if current is None or current.task is not asyncio.current_task():
+        current = _Slice(asyncio.current_task(), now + budget)
+        _slice.set(current)
+        return current.done
     if now < current.deadline:
-        return
+        return current.done
+    return _yield_slice(current, budget)
+
+
+async def _yield_slice(current: _Slice, budget: float) -> None:
     await yield_to_loop()
     current.deadline = time.perf_counter() + budget
 
