@@ -377,3 +377,25 @@ async def test_clearing_a_key_waiting_in_an_unsent_batch_then_loading_it_again()
     second = asyncio.create_task(clear_and_reload())
     assert await asyncio.wait_for(asyncio.gather(first, second), 5) == ["v1", "v1"]
     assert source.batches == [[1]]
+
+
+def test_callers_left_pending_on_a_closed_loop_are_neither_reused_nor_noisy() -> None:
+    import gc
+
+    batches: list[list[int]] = []
+
+    async def load_many(keys: list[int]) -> list[int]:
+        batches.append(keys)
+        await asyncio.sleep(3600 if len(batches) == 1 else 0)
+        return keys
+
+    batcher = offload.Batcher(load_many)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(batcher.load(1))
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()
+    assert asyncio.run(batcher.load(1)) == 1
+    loop.set_exception_handler(lambda loop, context: None)
+    del task
+    gc.collect()
+    assert batches == [[1], [1]]

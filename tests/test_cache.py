@@ -638,3 +638,23 @@ async def test_classmethod_inside_the_decorator() -> None:
 
     assert await Config.load("a") == await Config.load("a") == ("Config", "a")
     assert calls == ["a"]
+
+
+def test_a_call_left_pending_on_a_closed_loop_is_neither_reused_nor_noisy() -> None:
+    calls: list[int] = []
+
+    @offload.cached(ttl=60)
+    async def f(x: int) -> int:
+        calls.append(x)
+        await asyncio.sleep(3600 if len(calls) == 1 else 0)
+        return len(calls)
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(f(1))
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()  # closed with the call and its caller still pending
+    assert asyncio.run(f(1)) == 2
+    loop.set_exception_handler(lambda loop, context: None)  # "destroyed but pending"
+    del task
+    gc.collect()  # closing the abandoned caller must not raise
+    assert asyncio.run(f(1)) == 2

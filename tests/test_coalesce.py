@@ -445,3 +445,18 @@ def test_async_generator_functions_are_refused_with_a_reason() -> None:
 
     with pytest.raises(TypeError, match="numbers is an async generator function"):
         offload.coalesce(numbers)  # type: ignore[arg-type]
+
+
+def test_a_caller_left_pending_on_a_closed_loop_is_closed_quietly() -> None:
+    @offload.coalesce
+    async def f(x: int) -> int:
+        await asyncio.sleep(3600)
+        return x
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(f(1))
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()
+    loop.set_exception_handler(lambda loop, context: None)
+    del task
+    gc.collect()

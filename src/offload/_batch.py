@@ -265,13 +265,15 @@ class Batcher(Generic[K, V]):
     def _abandon(self, batch: _Batch[K, V]) -> None:
         """Every caller of ``batch`` left before it finished: cancel it, forget its keys."""
         batch.finished = True
-        if batch.handle is not None:
-            batch.handle.cancel()
         if self._batch is batch:
             self._batch = None
+        self._forget(batch)
+        if batch.loop.is_closed():
+            return  # callers abandoned on a closed loop: nothing can run there any more
+        if batch.handle is not None:
+            batch.handle.cancel()
         if batch.task is not None:
             batch.task.cancel()
-        self._forget(batch)
         for future in batch.futures.values():
             future.cancel()
 
@@ -289,7 +291,7 @@ class Batcher(Generic[K, V]):
         keys = list(batch.futures)
         try:
             results = await self._load_many(keys)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
             self._finish(batch, {}, None)
             raise
         except BaseException as exc:
@@ -321,6 +323,8 @@ class Batcher(Generic[K, V]):
     ) -> None:
         batch.finished = True
         current = set(self._forget(batch))
+        if batch.loop.is_closed():
+            return  # closed with its callers pending: nobody can be woken
         store = self._store
         for key, future in batch.futures.items():
             if future.done():

@@ -377,7 +377,7 @@ class _CacheCore(Generic[R]):
         try:
             return await wait_shared(task, token)
         finally:
-            if not task.done():
+            if not task.done() and not task.get_loop().is_closed():
                 task.cancel()
 
     async def miss(

@@ -165,7 +165,7 @@ class Flights(Generic[T]):
         async def run() -> T:
             try:
                 result = await factory()
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, GeneratorExit):
                 self._forget(key, flight)
                 raise
             except BaseException as exc:
@@ -210,7 +210,10 @@ class Flights(Generic[T]):
         flight.waiters -= 1
         if flight.waiters == 0 and not flight.background and not flight.task.done():
             self._forget(key, flight)
-            flight.task.cancel()
+            # A caller abandoned on a closed loop is closed by the garbage collector;
+            # its loop cannot run a cancellation any more.
+            if not flight.loop.is_closed():
+                flight.task.cancel()
 
 
 class Coalescer(Generic[T]):
