@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Mapping
+from typing import Any, Literal, TypedDict, Unpack, overload
 
 from offload._cancel import CancelToken
 from offload._errors import Cancelled
@@ -29,6 +30,39 @@ from ._run import DEFAULT_MAX_OUTPUT, Argv, finish
 from ._start import Started, normalize_argv, start
 
 __all__ = ["pipe"]
+
+
+class PipeOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`offload.pipe` other than ``text``."""
+
+    input: bytes | str | None
+    timeout: float | None
+    kill_after: float
+    check: bool
+    cwd: str | os.PathLike[str] | None
+    env: Mapping[str, str] | None
+    inherit_env: bool
+    max_output: int | None
+    on_overflow: Overflow
+    encoding: str
+    limits: Limits | Mapping[str, int] | None
+    token: CancelToken | None
+
+
+@overload
+async def pipe(
+    *argvs: Argv, text: Literal[False] = False, **options: Unpack[PipeOptions]
+) -> ProcessResult[bytes]: ...
+
+
+@overload
+async def pipe(
+    *argvs: Argv, text: Literal[True], **options: Unpack[PipeOptions]
+) -> ProcessResult[str]: ...
+
+
+@overload
+async def pipe(*argvs: Argv, text: bool, **options: Unpack[PipeOptions]) -> ProcessResult[Any]: ...
 
 
 async def pipe(
@@ -46,7 +80,7 @@ async def pipe(
     encoding: str = "utf-8",
     limits: Limits | Mapping[str, int] | None = None,
     token: CancelToken | None = None,
-) -> ProcessResult:
+) -> ProcessResult[Any]:
     """Run programs as a pipeline (``argv1 | argv2 | ...``) and return the result.
 
     Each program's stdout feeds the next one's stdin through an OS pipe. The result

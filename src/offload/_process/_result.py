@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import signal as _signal
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, AnyStr, Generic, Literal
 
 from offload._errors import ProcessFailed
 
@@ -25,14 +25,15 @@ def signal_name(number: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessResult:
+class ProcessResult(Generic[AnyStr]):
     """What a finished program did: returned by :func:`offload.run` and :func:`offload.pipe`.
 
     ``returncode`` is negative when a signal ended the program (as in :mod:`subprocess`);
     ``signal`` is that signal's number, else None. ``stopped_by`` says why offload
     stopped it (``"timeout"``, ``"cancel"``, ``"output"``) or is None; ``timed_out`` and
-    ``cancelled`` are shorthands. ``stdout``/``stderr`` are bytes (str
-    with ``text=True``) or None when not captured. ``limit`` names, in words, a resource
+    ``cancelled`` are shorthands. ``stdout``/``stderr`` are bytes
+    (``ProcessResult[bytes]``; str and ``ProcessResult[str]`` with ``text=True``) or None
+    when not captured. ``limit`` names, in words, a resource
     limit that stopped the program. :meth:`check` raises :class:`offload.ProcessFailed`.
 
     Example::
@@ -44,8 +45,8 @@ class ProcessResult:
     argv: tuple[str, ...]
     pid: int
     returncode: int
-    stdout: bytes | str | None
-    stderr: bytes | str | None
+    stdout: AnyStr | None
+    stderr: AnyStr | None
     duration: float
     stopped_by: StoppedBy = None
     output_truncated: bool = False
@@ -93,7 +94,7 @@ class ProcessResult:
             what += f" ({signal_name(self.signal)})"
         return f"command {command!r} (pid {self.pid}) {what}"
 
-    def check(self) -> ProcessResult:
+    def check(self) -> ProcessResult[AnyStr]:
         """Return self if :attr:`ok`, else raise :class:`offload.ProcessFailed`.
 
         Example::
@@ -118,7 +119,7 @@ class ProcessResult:
         )
 
 
-def _hint(result: ProcessResult) -> str:
+def _hint(result: ProcessResult[Any]) -> str:
     if result.timed_out:
         return "; raise timeout= if it needs longer"
     if result.stopped_by == "output":

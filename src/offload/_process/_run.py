@@ -6,7 +6,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, TypedDict, Unpack, overload
 
 from offload._cancel import CancelToken
 from offload._errors import Cancelled
@@ -17,11 +17,48 @@ from ._limits import Limits, as_limits, describe_limit_stop
 from ._result import ProcessResult
 from ._start import Started, StdSpec, normalize_argv, start
 
-__all__ = ["DEFAULT_MAX_OUTPUT", "finish", "run"]
+__all__ = ["DEFAULT_MAX_OUTPUT", "RunOptions", "finish", "run"]
 
 DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
 
 Argv = Sequence[str | bytes | os.PathLike[str]] | str
+
+
+class RunOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`offload.run` other than ``text``."""
+
+    input: bytes | str | None
+    timeout: float | None
+    kill_after: float
+    check: bool
+    cwd: str | os.PathLike[str] | None
+    env: Mapping[str, str] | None
+    inherit_env: bool
+    max_output: int | None
+    on_overflow: Overflow
+    encoding: str
+    stdout: StdSpec
+    stderr: StdSpec
+    limits: Limits | Mapping[str, int] | None
+    token: CancelToken | None
+    shell: bool
+    detached: bool
+
+
+@overload
+async def run(
+    argv: Argv, *, text: Literal[False] = False, **options: Unpack[RunOptions]
+) -> ProcessResult[bytes]: ...
+
+
+@overload
+async def run(
+    argv: Argv, *, text: Literal[True], **options: Unpack[RunOptions]
+) -> ProcessResult[str]: ...
+
+
+@overload
+async def run(argv: Argv, *, text: bool, **options: Unpack[RunOptions]) -> ProcessResult[Any]: ...
 
 
 async def run(
@@ -44,7 +81,7 @@ async def run(
     token: CancelToken | None = None,
     shell: bool = False,
     detached: bool = False,
-) -> ProcessResult:
+) -> ProcessResult[Any]:
     """Run a program to completion and return its :class:`offload.ProcessResult`.
 
     ``argv`` is a list (``["grep", "-n", word, path]``): no shell, no injection. A
@@ -111,7 +148,7 @@ async def finish(
     text: bool,
     encoding: str,
     report: Callable[[], Started] | None = None,
-) -> ProcessResult:
+) -> ProcessResult[Any]:
     """Wait for ``collector`` (stopping on timeout/token/cancellation) and build the result.
 
     ``report``: picks the program the result describes, once all ended (default: the
@@ -153,10 +190,10 @@ async def finish(
     last = report() if report is not None else programs[-1]
     code = last.returncode
     assert code is not None
-    stdout = collector.output("stdout")
-    stderr = collector.output("stderr")
+    stdout: Any = collector.output("stdout")
+    stderr: Any = collector.output("stderr")
     ended = collector.finished_at or time.perf_counter()
-    return ProcessResult(
+    result: ProcessResult[Any] = ProcessResult(
         argv=tuple(last.argv),
         pid=last.pid,
         returncode=code,
@@ -170,6 +207,7 @@ async def finish(
         kill_after=collector_kill_after(collector),
         max_output=collector_max_output(collector),
     )
+    return result
 
 
 def collector_kill_after(collector: Collector) -> float:
