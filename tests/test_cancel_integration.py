@@ -12,8 +12,16 @@ import pytest
 from tests import _pool_helpers as h
 
 import offload
+from offload._process import _guard
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _program_guard_running() -> None:
+    # offload.run keeps one helper process per parent for its lifetime; start it before
+    # the leak checks take their snapshot, as the programs tests do.
+    _guard.start()
 
 
 def spin(seconds: float) -> int:
@@ -83,3 +91,17 @@ async def test_the_loop_stays_free_while_the_pool_is_busy(kind: str) -> None:
         assert all(n > 0 for n in results)
     assert m.blocks == []
     assert m.stats().samples >= 5
+
+
+async def test_cancelling_a_cancelable_call_stops_the_program_it_runs() -> None:
+    @offload.cancelable
+    def job() -> Generator[Any, Any, object]:
+        return (yield offload.run(["sleep", "30"], token=offload.current_token()))
+
+    call = job()
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    call.cancel("stop the program")
+    with pytest.raises(offload.Cancelled, match="stop the program"):
+        await asyncio.wait_for(call, 15)
+    assert time.monotonic() - started < 10
