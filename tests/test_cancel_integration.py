@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("no_leaks")
 
 @pytest.fixture(autouse=True, scope="module")
 def _program_guard_running() -> None:
-    # offload.run keeps one helper process per parent for its lifetime; start it before
+    # offload.run keeps one guard process per parent for its lifetime; start it before
     # the leak checks take their snapshot, as the programs tests do.
     _guard.start()
 
