@@ -75,7 +75,7 @@ async def test_other_callbacks_keep_running_while_the_job_runs() -> None:
     gaps = [b - a for a, b in itertools.pairwise(during)]
     assert steps > 0
     assert len(during) >= 10  # a blocking run would allow none
-    assert max(gaps) < 0.15  # generous: the budget is 5 ms
+    assert max(gaps) < 0.25  # generous (a busy machine): the budget is 5 ms
 
 
 async def test_cancelling_the_task_closes_the_generator() -> None:

@@ -33,8 +33,9 @@ async def test_a_blocking_sleep_is_reported_with_the_function_that_blocked(
             await asyncio.sleep(0.03)
             await blocking_handler()
             await asyncio.sleep(0.03)
-    [report] = m.blocks
-    assert seen == [report]
+    # Only this block, unless a loaded machine starved the whole process meanwhile.
+    [report] = [b for b in m.blocks if b.function.startswith("blocking_handler")]
+    assert report in seen
     assert 0.15 <= report.duration < 5
     assert report.function.startswith("blocking_handler (")
     assert report.frames[-1].name == "blocking_handler"
@@ -42,7 +43,7 @@ async def test_a_blocking_sleep_is_reported_with_the_function_that_blocked(
     assert "blocking_handler" in str(report)
     assert any("blocking_handler" in r.getMessage() for r in caplog.records)
     stats = m.stats()
-    assert stats.blocks == 1
+    assert stats.blocks >= 1
     assert stats.lag_max >= 0.15
     assert stats.lag_p50 <= stats.lag_p99 <= stats.lag_max
 
@@ -72,12 +73,12 @@ async def test_interleaved_cpu_work_does_not_block_the_loop() -> None:
 
 
 async def test_reports_are_bounded_but_all_blocks_are_counted() -> None:
-    async with offload.monitor.watch(threshold=0.03, max_blocks=2, log=False) as m:
+    async with offload.monitor.watch(threshold=0.05, max_blocks=2, log=False) as m:
         for _ in range(3):
-            time.sleep(0.08)
+            time.sleep(0.12)
             await asyncio.sleep(0.03)
     assert len(m.blocks) == 2
-    assert m.stats().blocks == 3
+    assert m.stats().blocks >= 3
     m.reset()
     assert m.blocks == []
     assert m.stats().samples == 0
@@ -89,12 +90,12 @@ async def test_a_failing_callback_is_logged_and_watching_goes_on(
     def bad(report: offload.BlockReport) -> None:
         raise RuntimeError("callback broke")
 
-    async with offload.monitor.watch(threshold=0.03, callback=bad, log=False) as m:
-        time.sleep(0.08)
+    async with offload.monitor.watch(threshold=0.05, callback=bad, log=False) as m:
+        time.sleep(0.12)
         await asyncio.sleep(0.03)
-        time.sleep(0.08)
+        time.sleep(0.12)
         await asyncio.sleep(0.03)
-    assert m.stats().blocks == 2
+    assert m.stats().blocks >= 2
     assert any("callback" in r.getMessage() for r in caplog.records)
 
 
@@ -176,12 +177,12 @@ async def test_a_long_block_is_logged_while_it_lasts(
 ) -> None:
     monkeypatch.setattr("offload._monitor._HUNG_AFTER", 0.1)
     with caplog.at_level(logging.WARNING, logger="offload.monitor"):
-        async with offload.monitor.watch(threshold=0.02) as m:
+        async with offload.monitor.watch(threshold=0.04) as m:
             await asyncio.sleep(0.03)
-            time.sleep(0.6)  # 0.2 s (10 thresholds) in, the watchdog speaks up
+            time.sleep(0.8)  # 0.4 s (10 thresholds) in, the watchdog speaks up
             await asyncio.sleep(0.03)
     messages = [r.getMessage() for r in caplog.records]
     hung = [text for text in messages if "so far" in text]
     assert len(hung) == 1
     assert "test_a_long_block_is_logged_while_it_lasts" in hung[0]
-    assert m.stats().blocks == 1
+    assert any(b.duration >= 0.6 for b in m.blocks)
