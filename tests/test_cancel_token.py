@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import threading
 import time
 
@@ -171,3 +172,21 @@ def test_a_failing_callback_at_a_deadline_is_logged_not_raised_by_reading(
     with caplog.at_level(logging.ERROR, logger="offload"):
         assert token.cancelled
     assert any("deadline" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")  # 3.12+: fork with threads
+def test_after_without_a_loop_still_fires_in_a_forked_child() -> None:
+    CancelToken.after(30)  # the deadline thread runs in the parent
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: a fresh deadline must fire its callbacks here too
+        fired = threading.Event()
+        CancelToken.after(0.02).on_cancel(lambda t: fired.set())
+        os.write(write, b"1" if fired.wait(5) else b"0")
+        os._exit(0)
+    os.close(write)
+    try:
+        assert os.read(read, 1) == b"1"
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)

@@ -18,6 +18,7 @@ import contextvars
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 import weakref
@@ -250,12 +251,13 @@ class _Deadlines:
     def add(self, when: float, token: CancelToken) -> None:
         with self._cond:
             heapq.heappush(self._heap, (when, next(self._order), token))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="offload-deadlines", daemon=True
-                )
-                self._thread.start()
+            self._ensure_thread()
             self._cond.notify()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="offload-deadlines", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         with self._cond:
@@ -273,8 +275,17 @@ class _Deadlines:
                     self._cond.acquire()
             self._thread = None
 
+    def after_fork_in_child(self) -> None:
+        # The thread did not survive the fork (and its lock may be held): start afresh.
+        self._cond = threading.Condition()
+        self._thread = None
+        if self._heap:
+            with self._cond:
+                self._ensure_thread()
+
 
 _deadlines = _Deadlines()
+os.register_at_fork(after_in_child=_deadlines.after_fork_in_child)
 
 
 def _deadline_reason(token: CancelToken) -> TimeoutError:
