@@ -150,7 +150,7 @@ async def test_a_loop_caught_idle_in_its_poller_is_not_reported_as_blocked() -> 
         await asyncio.sleep(0.02)
         m._handle.cancel()  # type: ignore[union-attr]
         m._expected = time.monotonic() - 1
-        m._captured = (m._expected, (poll,))
+        m._captured = (m._expected, (poll,), None)
         m._measure()
         assert m.blocks == []
         assert m.stats().lag_max >= 1
@@ -186,3 +186,12 @@ async def test_a_long_block_is_logged_while_it_lasts(
     assert len(hung) == 1
     assert "test_a_long_block_is_logged_while_it_lasts" in hung[0]
     assert any(b.duration >= 0.6 for b in m.blocks)
+
+
+async def test_a_report_names_the_task_that_blocked() -> None:
+    async with offload.monitor.watch(threshold=0.05, log=False) as m:
+        await asyncio.create_task(blocking_handler(), name="report-builder")
+        await asyncio.sleep(0.03)
+    [report] = [b for b in m.blocks if b.function.startswith("blocking_handler")]
+    assert report.task == "report-builder"
+    assert "task 'report-builder'" in str(report)

@@ -60,13 +60,16 @@ class BlockReport:
     ``duration`` is how late the loop got back (seconds, a lower bound); ``frames`` is
     the loop thread's stack captured while it was blocked (outermost first, empty if
     the block ended before the watchdog could look); ``stack`` is the same as text;
-    ``when`` is the wall-clock time (``time.time()``) the block ended.
+    ``when`` is the wall-clock time (``time.time()``) the block ended; ``task`` is the
+    name of the asyncio task that was running (``None`` for a plain callback, or when
+    nothing was captured).
     """
 
     duration: float
     frames: tuple[traceback.FrameSummary, ...]
     stack: str
     when: float
+    task: str | None = None
 
     @property
     def function(self) -> str:
@@ -77,7 +80,8 @@ class BlockReport:
         return "unknown (the block ended before its stack was captured)"
 
     def __str__(self) -> str:
-        return f"event loop blocked for {self.duration * 1e3:.0f} ms in {self.function}"
+        text = f"event loop blocked for {self.duration * 1e3:.0f} ms in {self.function}"
+        return text if self.task is None else f"{text}, task {self.task!r}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +174,7 @@ class LoopWatch:
         # When the next tick is due (time.monotonic()); written by the loop thread only.
         self._expected = 0.0
         # (expected, frames) captured by the watchdog for the block in progress.
-        self._captured: tuple[float, tuple[traceback.FrameSummary, ...]] | None = None
+        self._captured: tuple[float, tuple[traceback.FrameSummary, ...], str | None] | None = None
 
     async def __aenter__(self) -> LoopWatch:
         self.start()
@@ -261,12 +265,14 @@ class LoopWatch:
         self._expected = now + self.resolution
         if lag >= self.threshold:
             captured, self._captured = self._captured, None
-            frames = captured[1] if captured is not None and captured[0] == expected else ()
+            if captured is None or captured[0] != expected:
+                captured = (expected, (), None)
+            _, frames, task = captured
             # Caught waiting in the poller: the loop was idle and the process was not
             # scheduled (a loaded machine), so no code of this loop blocked it.
             if frames and frames[-1].filename.startswith(_LOOP_INTERNALS):
                 return
-            self._report(BlockReport(lag, frames, _format(frames), time.time()))
+            self._report(BlockReport(lag, frames, _format(frames), time.time(), task))
 
     def _report(self, report: BlockReport) -> None:
         self._block_count += 1
@@ -299,7 +305,7 @@ class LoopWatch:
             if expected != captured_for:
                 captured_for = expected
                 warned = False
-                self._captured = (expected, self._capture())
+                self._captured = (expected, *self._capture(loop))
             overdue = time.monotonic() - expected
             if self._log and not warned and overdue >= max(_HUNG_AFTER, 10 * self.threshold):
                 # A loop that never comes back never reports its block: say so now.
@@ -315,12 +321,17 @@ class LoopWatch:
             if self._stop.wait(min(self.threshold, self.resolution)):
                 return
 
-    def _capture(self) -> tuple[traceback.FrameSummary, ...]:
+    def _capture(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> tuple[tuple[traceback.FrameSummary, ...], str | None]:
+        # current_task(loop) only reads asyncio's table of running tasks: safe here.
+        task = asyncio.current_task(loop)
+        name = task.get_name() if task is not None else None
         frame = sys._current_frames().get(self._loop_thread_id)
         if frame is None:
-            return ()
+            return (), name
         try:
-            return tuple(traceback.extract_stack(frame))
+            return tuple(traceback.extract_stack(frame)), name
         finally:
             del frame  # do not keep the loop thread's frames alive
 
