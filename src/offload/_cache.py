@@ -2,9 +2,14 @@
 
 Storage (:class:`Store`, shared with :class:`offload.Batcher`)::
 
-    data: OrderedDict  key -> (value, expires_at, stale_until)     oldest first (LRU order)
+    data: OrderedDict  key -> (value, expires_at, stale_until, ready)   oldest first (LRU)
 
-- A hit is a dict lookup, one clock read and ``move_to_end``; nothing else runs.
+- ``ready`` is an already-completed future holding ``value`` (only in stores made with
+  ``ready=True``): a cache hit returns it, and awaiting a completed future costs less
+  than creating and running a coroutine. See :class:`Ready`.
+- A hit is a dict lookup, one comparison with a coarse clock (see
+  :class:`~offload._clock.CoarseClock`; none without a TTL), ``move_to_end`` and a
+  counter; nothing else runs.
 - Expiry is a timestamp compared on read; there is no timer per key. One periodic sweep
   per store reclaims expired entries: a single ``call_later`` handle on the loop that
   last stored something, holding the store only weakly, so it keeps neither the store
@@ -23,9 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 import math
 import random
+import sys
+import types
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
@@ -34,7 +42,7 @@ from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ._cancel import CancelToken
-from ._clock import Clock, monotonic
+from ._clock import Clock, CoarseClock, coarse_monotonic, monotonic
 from ._coalesce import (
     Flights,
     Owner,
@@ -52,7 +60,7 @@ from ._keys import (
     unhashable_error,
 )
 
-__all__ = ["CacheInfo", "Cached", "Store", "cached"]
+__all__ = ["CacheInfo", "Cached", "Ready", "Store", "cached", "mark_coroutine_function", "ready"]
 
 P = ParamSpec("P")
 P2 = ParamSpec("P2")
@@ -64,6 +72,90 @@ logger = logging.getLogger("offload")
 
 _MISSING: Any = object()
 _NO_EXPIRY = math.inf
+
+
+class _AnyLoop:
+    """The loop a :class:`Ready` future reports: whichever loop is running.
+
+    A future needs a loop to schedule its done-callbacks on; a cached value is not tied
+    to one (a second ``asyncio.run`` reads the same entries), so callbacks go to the
+    loop running when they are added. Holding no loop also keeps closed loops
+    collectable.
+    """
+
+    __slots__ = ()
+
+    def get_debug(self) -> bool:
+        return False
+
+    def call_soon(
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        return asyncio.get_running_loop().call_soon(callback, *args, context=context)
+
+
+_ANY_LOOP: Any = _AnyLoop()
+
+
+class Ready(asyncio.Future[R]):
+    """A completed future that asyncio treats as a coroutine: what a cache hit returns.
+
+    ``await ready`` returns the value without running anything (asyncio's C future
+    hands a completed result straight back), which is why a hit costs about as much as
+    a bare ``await`` of a coroutine. Everything that accepts a coroutine accepts it too:
+    ``asyncio.create_task``, ``gather``, ``wait_for``, ``asyncio.run``,
+    ``loop.run_until_complete``, task groups (``asyncio.isfuture`` says False and
+    ``asyncio.iscoroutine`` True, so these wrap it in a task, on any loop). It can be
+    awaited any number of times, from any event loop; nothing warns if it is never
+    awaited. ``send``/``throw``/``close`` make it drivable by a task like a coroutine
+    that returns at once.
+    """
+
+    __slots__ = ()
+
+    # Not a future to asyncio's helpers (they would tie it to one loop): a coroutine.
+    _asyncio_future_blocking: Any = None
+
+    def send(self, value: object) -> Any:
+        raise StopIteration(self.result())
+
+    def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None) -> Any:
+        if val is None:
+            val = typ() if isinstance(typ, type) else typ
+        raise val.with_traceback(tb) if tb is not None else val
+
+    def close(self) -> None:
+        return None
+
+
+def ready(value: R) -> Ready[R]:
+    """A completed :class:`Ready` holding ``value``."""
+    done: Ready[R] = Ready(loop=_ANY_LOOP)
+    done.set_result(value)
+    return done
+
+
+async def _raise(error: BaseException) -> Any:
+    raise error
+
+
+def mark_coroutine_function(fn: types.FunctionType) -> None:
+    """Make ``fn`` (a plain function returning awaitables) pass as an async function.
+
+    ``inspect.iscoroutinefunction`` and ``asyncio.iscoroutinefunction`` then say True,
+    so frameworks that check either (Starlette, FastAPI, pytest plugins, dispatchers
+    that ``await`` only what they see as async) await its results.
+    Python 3.12+: :func:`inspect.markcoroutinefunction`. Python 3.11 has no marker that
+    ``inspect`` honours (asyncio's ``_is_coroutine`` satisfies only asyncio's check), so
+    the code object is marked ``CO_COROUTINE`` instead: on 3.11 the interpreter makes a
+    coroutine from a call only when the bytecode starts with ``RETURN_GENERATOR``
+    (which ``fn``'s does not), so ``fn`` still runs and returns like a plain function;
+    the flag only answers the question ``inspect`` asks.
+    """
+    if sys.version_info >= (3, 12):
+        inspect.markcoroutinefunction(fn)
+    else:  # pragma: no cover - exercised on 3.11 only
+        fn.__code__ = fn.__code__.replace(co_flags=fn.__code__.co_flags | inspect.CO_COROUTINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +195,12 @@ class Store(Generic[V]):
         "_sweep_loop",
         "before_sweep",
         "clock",
+        "coarse",
         "data",
         "evictions",
         "jitter",
         "maxsize",
+        "ready",
         "stale",
         "sweep_every",
         "ttl",
@@ -121,8 +215,14 @@ class Store(Generic[V]):
         jitter: float | None = None,
         clock: Clock = monotonic,
         sweep: float | None = None,
+        coarse: CoarseClock | None = None,
+        ready: bool = False,
     ) -> None:
-        self.data: OrderedDict[Hashable, tuple[V, float, float]] = OrderedDict()
+        # ``clock`` is exact: expiry times are computed from it. ``coarse`` (reading the
+        # same time) only serves the hit path's cheap comparison.
+        self.data: OrderedDict[Hashable, tuple[V, float, float, Ready[V] | None]] = OrderedDict()
+        self.coarse = coarse
+        self.ready = ready
         self.maxsize = maxsize
         self.ttl = ttl
         self.stale = stale or 0.0
@@ -166,7 +266,7 @@ class Store(Generic[V]):
                 expires += random.uniform(0.0, self.jitter)
             stale_until = expires + self.stale
         data = self.data
-        data[key] = (value, expires, stale_until)
+        data[key] = (value, expires, stale_until, ready(value) if self.ready else None)
         data.move_to_end(key)
         if self.maxsize is not None:
             while len(data) > self.maxsize:
@@ -180,6 +280,11 @@ class Store(Generic[V]):
 
     def clear(self) -> None:
         self.data.clear()
+
+    def exact_now(self) -> float:
+        """The exact time; through the coarse clock, if any, so it keeps ticking."""
+        coarse = self.coarse
+        return self.clock() if coarse is None else coarse.read()
 
     def sweep(self) -> int:
         """Remove every entry past its stale window; return how many were removed."""
@@ -271,6 +376,7 @@ class _CacheCore(Generic[R]):
     ) -> None:
         self.fn = fn
         self.where = f"{name_of(fn)}()"
+        self.qualname = str(getattr(fn, "__qualname__", None) or self.where)
         self.key = key
         self.method = method
         # Without key=, a method's key leaves the instance out of the arguments: it is
@@ -365,6 +471,36 @@ class _CacheCore(Generic[R]):
             self.hits += 1
             return entry[0]
         return await self.miss(key, args, kwargs, token)
+
+    def slow(self, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[R]:
+        """The hit path's answer when the cheap comparison failed: check the exact time.
+
+        The coarse clock may not be ticking (its reading is then ``inf``) or the entry
+        may have expired; either way the exact clock decides.
+        """
+        store = self.store
+        entry = store.data.get(key)
+        if entry is not None and entry[1] > store.exact_now() and entry[3] is not None:
+            store.data.move_to_end(key)
+            self.hits += 1
+            return entry[3]
+        return self.start(key, args, kwargs)
+
+    def start(
+        self, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Coroutine[Any, Any, R]:
+        """The coroutine of a miss, named after the function for "never awaited" warnings."""
+        coro = self.miss(key, args, kwargs, None)
+        cast("types.CoroutineType[Any, Any, R]", coro).__qualname__ = self.qualname
+        return coro
+
+    def fail(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: TypeError
+    ) -> Coroutine[Any, Any, R]:
+        """A coroutine raising the unhashable-argument error (raised when awaited)."""
+        error = self.lookup_error(args, kwargs, exc)
+        error.__cause__ = exc
+        return cast(Coroutine[Any, Any, R], _raise(error))
 
     async def direct(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], token: CancelToken | None
@@ -522,23 +658,22 @@ def _dead_owner(key: object) -> bool:
 
 
 _HIT_PATH = """
-def _o_make(_o_data, _o_move, _o_clock, _o_miss, _o_error{defaults}):
+def _o_make(_o_data, _o_move, _o_coarse, _o_clock, _o_slow, _o_start, _o_fail{defaults}):
     _o_hits = 0
 
-    async def _o_wrapper({params}):
+    def _o_wrapper({params}):
         nonlocal _o_hits
         _o_key = {key}
         try:
             _o_entry = _o_data[_o_key]
         except KeyError:
-            _o_entry = None
+            return _o_start(_o_key, {args}, {kwargs})
         except TypeError as _o_exc:
-            raise _o_error({args}, {kwargs}, _o_exc) from _o_exc
-        if _o_entry is not None{fresh}:
-            _o_move(_o_key)
+            return _o_fail({args}, {kwargs}, _o_exc)
+        if {fresh}:{move}
             _o_hits += 1
-            return _o_entry[0]
-        return await _o_miss(_o_key, {args}, {kwargs}, None)
+            return _o_entry[3]
+        return _o_slow(_o_key, {args}, {kwargs})
 
     def _o_count():
         return _o_hits
@@ -547,20 +682,31 @@ def _o_make(_o_data, _o_move, _o_clock, _o_miss, _o_error{defaults}):
 """
 
 
-def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Coroutine[Any, Any, R]]:
+def _freshness_test(store: Store[Any]) -> str:
+    """The hit path's test that an entry is fresh, as source (see ``_HIT_PATH``)."""
+    if store.ttl is None:
+        return "True"  # entries never expire
+    if store.coarse is not None:
+        return "_o_entry[1] > _o_coarse.now"  # a slot read; see CoarseClock
+    return "_o_entry[1] > _o_clock()"
+
+
+def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Awaitable[R]]:
     """The public callable of a cached plain function: the hit path, inlined.
 
+    A plain function, not an ``async def``: a hit returns the entry's completed
+    :class:`Ready` future (awaiting it runs no coroutine), a miss returns a coroutine.
     A hit costs one dict subscript (cheaper than ``.get``; a miss pays for the
-    KeyError), one clock read (none without a TTL) and ``move_to_end``; the hit
-    counter is a closure cell (cheaper than an attribute).
+    KeyError), one comparison with the coarse clock's reading (none without a TTL),
+    ``move_to_end`` and a counter in a closure cell (cheaper than an attribute).
     For a fixed signature the wrapper is generated with exactly that signature, so no
     ``*args`` tuple or ``**kwargs`` dict is built and a one-parameter function's
     argument is its own key.
     """
-    data = core.store.data
-    clock = core.store.clock
+    store = core.store
+    data = store.data
     sig = signature_of(core.fn) if core.key is None else None
-    wrapper: Callable[..., Coroutine[Any, Any, R]]
+    wrapper: Callable[..., Awaitable[R]]
     if sig is not None:
         source = _HIT_PATH.format(
             defaults="".join(f", {name}" for name in sig.defaults),
@@ -568,12 +714,21 @@ def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Coroutine[Any, Any, 
             key=sig.key,
             args=sig.args,
             kwargs=sig.kwargs,
-            fresh="" if core.store.ttl is None else " and _o_entry[1] > _o_clock()",
+            fresh=_freshness_test(store),
+            # Without maxsize nothing is evicted, so the LRU order is never used.
+            move="" if store.maxsize is None else "\n            _o_move(_o_key)",
         )
         namespace: dict[str, Any] = {}
         exec(source, namespace)
         wrapper, hot_hits = namespace["_o_make"](
-            data, data.move_to_end, clock, core.miss, core.lookup_error, *sig.defaults.values()
+            data,
+            data.move_to_end,
+            store.coarse,
+            store.clock,
+            core.slow,
+            core.start,
+            core.fail,
+            *sig.defaults.values(),
         )
     else:
         wrapper, hot_hits = _variadic_wrapper(core)
@@ -591,6 +746,7 @@ def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Coroutine[Any, Any, 
         return call
 
     functools.update_wrapper(wrapper, core.fn)
+    mark_coroutine_function(cast(types.FunctionType, wrapper))
     attrs = cast(Any, wrapper)
     attrs.invalidate = invalidate
     attrs.clear = core.clear
@@ -601,29 +757,36 @@ def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Coroutine[Any, Any, 
 
 def _variadic_wrapper(
     core: _CacheCore[R],
-) -> tuple[Callable[..., Coroutine[Any, Any, R]], Callable[[], int]]:
+) -> tuple[Callable[..., Awaitable[R]], Callable[[], int]]:
     """The hit path for ``*args`` / ``**kwargs`` functions and custom ``key=``."""
-    data = core.store.data
+    store = core.store
+    data = store.data
     get = data.get
     move_to_end = data.move_to_end
-    clock = core.store.clock
-    miss = core.miss
+    coarse = store.coarse
+    clock = store.clock if coarse is None else (lambda: coarse.now)
+    slow = core.slow
     keyfn = core.keyfn
     custom = core.key is not None
+    ttl = store.ttl is not None
+    bounded = store.maxsize is not None
     hits = 0
 
-    async def wrapper(*args: Any, **kwargs: Any) -> R:
+    def wrapper(*args: Any, **kwargs: Any) -> Awaitable[R]:
         nonlocal hits
         key = keyfn(*args, **kwargs) if custom else make_key(args, kwargs)
         try:
             entry = get(key)
         except TypeError as exc:
-            raise core.lookup_error(args, kwargs, exc) from exc
-        if entry is not None and entry[1] > clock():
+            return core.fail(args, kwargs, exc)
+        if entry is None:
+            return core.start(key, args, kwargs)
+        if ttl and not entry[1] > clock():
+            return slow(key, args, kwargs)
+        if bounded:
             move_to_end(key)
-            hits += 1
-            return entry[0]
-        return await miss(key, args, kwargs, None)
+        hits += 1
+        return cast(Ready[R], entry[3])
 
     def hot_hits() -> int:
         return hits
@@ -721,6 +884,7 @@ def cached(
     negative_types: tuple[type[BaseException], ...] = (Exception,),
     sweep: float | None = None,
     clock: Clock = monotonic,
+    resolution: float = 0.01,
 ) -> Callable[[Callable[P, Awaitable[R]]], Cached[P, R]]:
     """Cache an async function's results; concurrent calls for one key share one call.
 
@@ -737,7 +901,13 @@ def cached(
       for this many seconds (off by default: exceptions are never cached).
     - ``key``: builds the key from the call's arguments (default: the arguments).
     - ``sweep``: seconds between sweeps that reclaim expired entries (default: about
-      ``ttl + stale``). ``clock``: the time source (tests pass a manual clock).
+      ``ttl + stale``). ``clock``: the time source (tests pass a manual clock); a clock
+      you pass is read on every hit.
+    - ``resolution``: with a TTL and the default clock, a hit compares the entry's
+      expiry with a reading of the clock that a background thread refreshes this
+      often while the cache is used, instead of reading the clock: an entry may be
+      served up to ``resolution`` seconds (plus any time that thread waits for the
+      interpreter lock) after it expired. ``0`` reads the clock on every hit.
 
     The result has ``.invalidate(*args)``, ``.clear()``, ``.info()`` and
     ``.options(token=..., bypass=...)``, which returns a caller that leaves with
@@ -769,6 +939,15 @@ def cached(
         )
     if stale is not None and ttl is None:
         raise ValueError("offload.cached(stale=...) needs a ttl: stale counts from expiry")
+    if not (isinstance(resolution, int | float) and resolution >= 0):
+        raise ValueError(
+            f"offload.cached(resolution=...) must be a number of seconds >= 0, got {resolution!r}"
+        )
+    coarse: CoarseClock | None = None
+    if isinstance(clock, CoarseClock):
+        coarse, clock = clock, clock.base
+    elif clock is monotonic and resolution > 0:
+        coarse = coarse_monotonic(float(resolution))
 
     def decorate(fn: Callable[P, Awaitable[R]]) -> Cached[P, R]:
         check_async(fn, "@offload.cached")
@@ -776,10 +955,17 @@ def cached(
         wrap: Callable[[Any], Any] | None = None
         if isinstance(fn, staticmethod | classmethod):
             inner, wrap = fn.__func__, type(fn)
-        store: Store[R] = Store(
-            maxsize=maxsize, ttl=ttl, stale=stale, jitter=jitter, clock=clock, sweep=sweep
-        )
         method = wrap is classmethod or (wrap is None and in_class_body(inner))
+        store: Store[R] = Store(
+            maxsize=maxsize,
+            ttl=ttl,
+            stale=stale,
+            jitter=jitter,
+            clock=clock,
+            sweep=sweep,
+            coarse=coarse if ttl is not None else None,
+            ready=not method,
+        )
         if method and store.sweep_every is None:
             store.sweep_every = 60.0  # reclaims entries of collected instances
         core: _CacheCore[R] = _CacheCore(
