@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import offload
 from offload._pool._backend import DRAINING, Backend
@@ -205,3 +207,84 @@ async def test_close_force_fails_everything_and_kills() -> None:
     for handle in (running, queued):
         with pytest.raises(offload.ClosedError):
             await handle
+
+
+# -- invariants under random interleavings ---------------------------------------------
+
+ops = st.lists(
+    st.tuples(
+        st.sampled_from(["submit", "start", "begin", "finish", "fail", "crash", "cancel", "tick"]),
+        st.integers(min_value=0, max_value=7),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops, st.integers(min_value=1, max_value=3), st.booleans())
+def test_every_task_ends_exactly_once_with_its_own_outcome(
+    steps: list[tuple[str, int]], size: int, pipeline: bool
+) -> None:
+    asyncio.run(_drive(steps, size, pipeline))
+
+
+async def _drive(steps: list[tuple[str, int]], size: int, pipeline: bool) -> None:
+    pool = FakePool(max_workers=size, auto_start=False)
+    pool._short_tasks = pipeline
+    handles: list[Any] = []
+
+    def live() -> list[FakeWorker]:
+        return [] if pool.fake is None else list(pool.fake.workers.values())
+
+    for op, n in steps:
+        workers = live()
+        worker = workers[n % len(workers)] if workers else None
+        if op == "submit":
+            handles.append(pool.submit(job, len(handles)))
+        elif worker is None:
+            pass
+        elif op == "start" and worker.state == 0:
+            worker.start()
+        elif op == "begin" and worker.inflight:
+            worker.begin()
+        elif op == "finish" and worker.inflight:
+            worker.finish(_value_of(worker))
+        elif op == "fail" and worker.inflight:
+            worker.finish(ValueError(_value_of(worker)), ok=False)
+        elif op == "crash":
+            worker.die(signal=9)
+        elif op == "cancel" and handles:
+            handles[n % len(handles)].cancel()
+        await settle()
+        pool._dispatch()
+        await settle()
+    # Drain: start every worker and let it answer everything it holds (a real worker
+    # answers a cancelled task too: skipped, or its late result); then all must be done.
+    for _ in range(500):
+        if all(h.done() for h in handles) and pool._outstanding == 0:
+            break
+        for worker in live():
+            if worker.state == 0:
+                worker.start()
+            elif worker.inflight:
+                worker.finish(_value_of(worker))
+        await settle()
+    assert all(h.done() for h in handles)
+    for i, handle in enumerate(handles):
+        future = handle._task.future
+        if future.cancelled():
+            continue
+        error = future.exception()
+        if error is None:
+            assert future.result() == i  # never someone else's answer
+        elif isinstance(error, ValueError):
+            assert error.args == (i,)
+        else:
+            assert isinstance(error, offload.WorkerCrashed | offload.WorkerStartFailed)
+    await pool.close()
+    assert pool._outstanding == 0
+
+
+def _value_of(worker: FakeWorker) -> int:
+    # the task id is 1-based and handles are numbered from 0 in submission order
+    return worker.inflight[0].id - 1
