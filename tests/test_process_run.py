@@ -295,3 +295,22 @@ def test_works_under_uvloop() -> None:
         return (await offload.run(["echo", "uv"])).stdout
 
     assert uvloop.run(main()) == b"uv\n"
+
+
+async def test_uncaptured_output_waits_for_the_exit_alone(no_leaks: None) -> None:
+    result = await offload.run(
+        ["sh", "-c", "exit 5"], stdout="devnull", stderr="devnull", check=False
+    )
+    assert result.returncode == 5
+    assert result.stdout is None
+    assert result.stderr is None
+
+
+async def test_program_is_looked_up_in_the_given_path(tmp_path: Path, no_leaks: None) -> None:
+    tool = tmp_path / "my-tool"
+    tool.write_text("#!/bin/sh\necho found me\n")
+    tool.chmod(0o755)
+    result = await offload.run(["my-tool"], env={"PATH": str(tmp_path)})
+    assert result.stdout == b"found me\n"
+    with pytest.raises(offload.ProgramNotFound, match="my-tool"):
+        await offload.run(["my-tool"], env={"PATH": "/nonexistent-dir-xyz"})
