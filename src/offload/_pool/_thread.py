@@ -59,6 +59,9 @@ class ThreadWorker(Worker):
             task = self.queue.get()
             if task is _STOP:
                 break
+            if task.token.cancelled:  # cancelled while it waited here: skip it
+                self._post(task, False, None, 0.0)
+                continue
             ctx = task.ctx if isinstance(task.ctx, contextvars.Context) else None
             started = time.perf_counter()
             try:
@@ -68,18 +71,20 @@ class ThreadWorker(Worker):
                 ok = True
             except BaseException as exc:
                 value, ok = exc, False
-            run_time = time.perf_counter() - started
-            try:
-                self.loop.call_soon_threadsafe(
-                    self.pool._task_done, self, task.seq, ok, value, run_time
-                )
-            except RuntimeError:  # the loop is closed: nobody is waiting any more
+            if not self._post(task, ok, value, time.perf_counter() - started):
                 return
         self.loop.call_soon_threadsafe(self._exit, None)
 
+    def _post(self, task: Task, ok: bool, value: Any, run_time: float) -> bool:
+        try:
+            self.loop.call_soon_threadsafe(
+                self.pool._task_done, self, task.seq, ok, value, run_time
+            )
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            return False
+        return True
+
     def _run(self, task: Task) -> Any:
-        if task.token.cancelled:
-            raise asyncio.CancelledError
         reset_token = _set_current(task.token)
         # Runs inside this task's own context copy: no need to undo the reporter.
         loop = self.loop
@@ -123,7 +128,7 @@ class ThreadWorker(Worker):
 class ThreadBackend(Backend):
     """Threads in this process; tasks run in a copy of the submitter's context."""
 
-    max_depth = 1
+    max_depth = 8
     can_kill = False
 
     def __init__(
