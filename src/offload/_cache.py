@@ -4,9 +4,10 @@ Storage (:class:`Store`, shared with :class:`offload.Batcher`)::
 
     data: OrderedDict  key -> (value, expires_at, stale_until, ready)   oldest first (LRU)
 
-- ``ready`` is an already-completed future holding ``value`` (only in stores made with
-  ``ready=True``): a cache hit returns it, and awaiting a completed future costs less
-  than creating and running a coroutine. See :class:`Ready`.
+- ``ready`` is an already-completed future holding ``value``, made at the entry's
+  first hit (None before, so entries never hit cost no future): a cache hit returns
+  it, and awaiting a completed future costs less than creating and running a
+  coroutine. See :class:`Ready`.
 - A hit is a dict lookup, one comparison with a coarse clock (see
   :class:`~offload._clock.CoarseClock`; none without a TTL), ``move_to_end`` and a
   counter; nothing else runs.
@@ -200,7 +201,6 @@ class Store(Generic[V]):
         "evictions",
         "jitter",
         "maxsize",
-        "ready",
         "stale",
         "sweep_every",
         "ttl",
@@ -216,13 +216,11 @@ class Store(Generic[V]):
         clock: Clock = monotonic,
         sweep: float | None = None,
         coarse: CoarseClock | None = None,
-        ready: bool = False,
     ) -> None:
         # ``clock`` is exact: expiry times are computed from it. ``coarse`` (reading the
         # same time) only serves the hit path's cheap comparison.
         self.data: OrderedDict[Hashable, tuple[V, float, float, Ready[V] | None]] = OrderedDict()
         self.coarse = coarse
-        self.ready = ready
         self.maxsize = maxsize
         self.ttl = ttl
         self.stale = stale or 0.0
@@ -266,7 +264,7 @@ class Store(Generic[V]):
                 expires += random.uniform(0.0, self.jitter)
             stale_until = expires + self.stale
         data = self.data
-        data[key] = (value, expires, stale_until, ready(value) if self.ready else None)
+        data[key] = (value, expires, stale_until, None)
         data.move_to_end(key)
         if self.maxsize is not None:
             while len(data) > self.maxsize:
@@ -280,6 +278,15 @@ class Store(Generic[V]):
 
     def clear(self) -> None:
         self.data.clear()
+
+    def ready_of(self, key: Hashable, entry: tuple[V, float, float, Ready[V] | None]) -> Ready[V]:
+        """The completed future of ``entry`` (stored under ``key``), made on first use."""
+        done = entry[3]
+        if done is None:
+            done = ready(entry[0])
+            # Replacing the value of a present key keeps its place in the LRU order.
+            self.data[key] = (entry[0], entry[1], entry[2], done)
+        return done
 
     def exact_now(self) -> float:
         """The exact time; through the coarse clock, if any, so it keeps ticking."""
@@ -480,10 +487,10 @@ class _CacheCore(Generic[R]):
         """
         store = self.store
         entry = store.data.get(key)
-        if entry is not None and entry[1] > store.exact_now() and entry[3] is not None:
+        if entry is not None and entry[1] > store.exact_now():
             store.data.move_to_end(key)
             self.hits += 1
-            return entry[3]
+            return store.ready_of(key, entry)
         return self.start(key, args, kwargs)
 
     def start(
@@ -658,7 +665,9 @@ def _dead_owner(key: object) -> bool:
 
 
 _HIT_PATH = """
-def _o_make(_o_data, _o_move, _o_coarse, _o_clock, _o_slow, _o_start, _o_fail{defaults}):
+def _o_make(
+    _o_data, _o_move, _o_coarse, _o_clock, _o_slow, _o_start, _o_fail, _o_ready{defaults}
+):
     _o_hits = 0
 
     def _o_wrapper({params}):
@@ -672,7 +681,7 @@ def _o_make(_o_data, _o_move, _o_coarse, _o_clock, _o_slow, _o_start, _o_fail{de
             return _o_fail({args}, {kwargs}, _o_exc)
         if {fresh}:{move}
             _o_hits += 1
-            return _o_entry[3]
+            return _o_entry[3] or _o_ready(_o_key, _o_entry)
         return _o_slow(_o_key, {args}, {kwargs})
 
     def _o_count():
@@ -728,6 +737,7 @@ def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Awaitable[R]]:
             core.slow,
             core.start,
             core.fail,
+            store.ready_of,
             *sig.defaults.values(),
         )
     else:
@@ -786,7 +796,7 @@ def _variadic_wrapper(
         if bounded:
             move_to_end(key)
         hits += 1
-        return cast(Ready[R], entry[3])
+        return entry[3] or store.ready_of(key, entry)
 
     def hot_hits() -> int:
         return hits
@@ -964,7 +974,6 @@ def cached(
             clock=clock,
             sweep=sweep,
             coarse=coarse if ttl is not None else None,
-            ready=not method,
         )
         if method and store.sweep_every is None:
             store.sweep_every = 60.0  # reclaims entries of collected instances
