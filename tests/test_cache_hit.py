@@ -10,7 +10,9 @@ import math
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import uvloop
@@ -19,10 +21,11 @@ from hypothesis import strategies as st
 
 import offload
 from offload import _clock
+from offload._cache import Cached
 from offload._clock import CoarseClock, ManualClock
 
 
-def counting() -> tuple[list[int], offload.Cached[[int], int]]:
+def counting() -> tuple[list[int], Cached[[int], int]]:
     calls: list[int] = []
 
     @offload.cached(ttl=60)
@@ -41,7 +44,7 @@ def test_a_cached_function_passes_as_a_coroutine_function() -> None:
     # ... and yet it runs as a plain function: a call returns at once, even under a tracer.
     traced: list[str] = []
 
-    def tracer(frame: object, event: str, arg: object) -> object:
+    def tracer(frame: types.FrameType, event: str, arg: object) -> Any:
         traced.append(event)
         return tracer
 
@@ -51,14 +54,14 @@ def test_a_cached_function_passes_as_a_coroutine_function() -> None:
     finally:
         sys.settrace(None)
     assert "call" in traced
-    assert asyncio.run(awaitable) == 2  # type: ignore[arg-type]
+    assert asyncio.run(awaitable) == 2
 
 
 async def test_a_hit_is_accepted_wherever_a_coroutine_is() -> None:
     calls, double = counting()
     assert await double(1) == 2  # the miss stores the value
     assert await asyncio.create_task(double(1)) == 2
-    assert await asyncio.gather(double(1), double(1), double(2)) == [2, 2, 4]
+    assert list(await asyncio.gather(double(1), double(1), double(2))) == [2, 2, 4]
     assert await asyncio.wait_for(double(1), timeout=5) == 2
     assert await asyncio.shield(double(1)) == 2
     assert await asyncio.ensure_future(double(1)) == 2
@@ -106,7 +109,7 @@ def test_a_hit_never_awaited_does_not_warn() -> None:
     gc.collect()  # with warnings as errors, a warning here would fail the test
 
 
-def drop(objects: list[object]) -> None:
+def drop(objects: list[Any]) -> None:
     objects.clear()
     gc.collect()
 
@@ -192,6 +195,34 @@ async def test_an_entry_is_served_at_most_until_the_next_tick_after_expiry() -> 
     assert calls == [1, 1]
 
 
+async def test_stale_while_revalidate_and_negative_entries_with_a_coarse_clock() -> None:
+    base, coarse = manual_coarse()
+    calls: list[int] = []
+    fail = False
+
+    @offload.cached(ttl=10, stale=5, negative_ttl=1, clock=coarse)
+    async def f(x: int) -> int:
+        calls.append(x)
+        if fail:
+            raise KeyError(x)
+        return len(calls)
+
+    assert await f(1) == 1
+    base.advance(11)
+    coarse.tick()
+    assert await f(1) == 1  # stale: served at once, one refresh started
+    assert await f(1) == 1
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert await f(1) == 2  # refreshed
+    assert f.info().refreshes == 1
+    fail = True
+    for _ in range(2):
+        with pytest.raises(KeyError):
+            await f(2)  # the second raise comes from the negative entry
+    assert calls == [1, 1, 2]
+
+
 async def test_a_coarse_clock_that_is_not_ticking_never_serves_an_expired_entry() -> None:
     base, coarse = manual_coarse()
 
@@ -237,25 +268,29 @@ def test_lateness_is_bounded_by_the_resolution(steps: list[float]) -> None:
     asyncio.run(run())
 
 
+def is_ticking(clock: CoarseClock) -> bool:
+    return clock.ticking
+
+
 @pytest.fixture
 def ticking() -> Iterator[CoarseClock]:
     clock = CoarseClock(resolution=0.005, idle=0.05)
     yield clock
     deadline = time.monotonic() + 10
-    while clock.ticking and time.monotonic() < deadline:
+    while is_ticking(clock) and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
 def test_the_ticker_refreshes_now_and_stops_when_idle(ticking: CoarseClock, no_leaks: None) -> None:
-    assert not ticking.ticking
     assert ticking.now == math.inf
+    assert not ticking.ticking
     start = ticking.read()
-    assert ticking.ticking
+    assert is_ticking(ticking)  # a call, so mypy does not keep the narrowing above
     deadline = time.monotonic() + 10
     while not start < ticking.now < math.inf and time.monotonic() < deadline:
         time.sleep(0.005)
     assert start < ticking.now < math.inf  # refreshed by the thread
-    while ticking.ticking and time.monotonic() < deadline:
+    while is_ticking(ticking) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not ticking.ticking  # nobody read it: the thread stopped
     assert ticking.now == math.inf
