@@ -19,6 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 import offload
 from offload import _shm
+from offload._shm import _segment
 
 LIMIT = 1024
 
@@ -198,6 +199,7 @@ class _Unpicklable:
 CHILD = r"""
 import os, sys, numpy
 from offload import _shm
+from offload._shm import _segment
 _shm.set_root(int(sys.argv[1]))
 data, descriptors = (bytes.fromhex(part) for part in sys.stdin.read().split())
 message = _shm.decode(data, descriptors)
@@ -317,3 +319,18 @@ def test_transfer_marks_are_honoured_at_any_depth(no_leaks: None) -> None:
     encoded.release()
     assert isinstance(result, list)
     assert owns_shared_memory(result[1][0][0][0][0])
+
+
+def test_a_segment_that_cannot_be_mapped_is_still_removed(
+    no_leaks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded = _shm.encode(b"m" * 2 * LIMIT, limit=LIMIT)
+
+    def no_memory(*args: object, **kwargs: object) -> object:
+        raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+
+    monkeypatch.setattr(_segment, "_map", no_memory)
+    with pytest.raises(offload.SharedMemoryError, match="could not map"):
+        _shm.decode(encoded.data, encoded.descriptors)
+    assert encoded.segment not in _shm.list_segments(os.getpid())
+    encoded.release()

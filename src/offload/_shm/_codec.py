@@ -539,7 +539,11 @@ def decode(data: bytes, descriptors: bytes = b"", *, loads: Loads = _default_loa
     if not descriptors:
         return loads(data)
     name, spans = _unpack(descriptors)
-    segment = Segment.attach(name)
+    try:
+        segment = Segment.attach(name)
+    except SharedMemoryError:
+        unlink(name)  # the receiver owns it, even when it cannot map it
+        raise
     # The receiver owns the segment from here: the name goes, the mapping stays.
     unlink(name)
     view = segment.view()
