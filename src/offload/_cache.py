@@ -2,12 +2,14 @@
 
 Storage (:class:`Store`, shared with :class:`offload.Batcher`)::
 
-    data: OrderedDict  key -> (value, expires_at, stale_until, ready)   oldest first (LRU)
+    data: OrderedDict  key -> (value, expires_at, stale_until, ready, hot_until)
+                       oldest first (LRU order)
 
 - ``ready`` is an already-completed future holding ``value``, made at the entry's
   first hit (None before, so entries never hit cost no future): a cache hit returns
   it, and awaiting a completed future costs less than creating and running a
-  coroutine. See :class:`Ready`.
+  coroutine. See :class:`Ready`. ``hot_until`` is ``expires_at`` once ``ready``
+  exists, ``-inf`` before: the generated hit path tests only that one number.
 - A hit is a dict lookup, one comparison with a coarse clock (see
   :class:`~offload._clock.CoarseClock`; none without a TTL), ``move_to_end`` and a
   counter; nothing else runs.
@@ -73,6 +75,7 @@ logger = logging.getLogger("offload")
 
 _MISSING: Any = object()
 _NO_EXPIRY = math.inf
+_NOT_HOT = -math.inf
 
 
 class _AnyLoop:
@@ -183,6 +186,10 @@ class CacheInfo:
     size: int
 
 
+Entry = tuple[V, float, float, "Ready[V] | None", float]
+"""A stored entry: value, expires_at, stale_until, ready (made at its first hit), hot_until."""
+
+
 class Store(Generic[V]):
     """A bounded LRU map whose entries expire by timestamp; no timer per key.
 
@@ -219,7 +226,7 @@ class Store(Generic[V]):
     ) -> None:
         # ``clock`` is exact: expiry times are computed from it. ``coarse`` (reading the
         # same time) only serves the hit path's cheap comparison.
-        self.data: OrderedDict[Hashable, tuple[V, float, float, Ready[V] | None]] = OrderedDict()
+        self.data: OrderedDict[Hashable, Entry[V]] = OrderedDict()
         self.coarse = coarse
         self.maxsize = maxsize
         self.ttl = ttl
@@ -264,7 +271,7 @@ class Store(Generic[V]):
                 expires += random.uniform(0.0, self.jitter)
             stale_until = expires + self.stale
         data = self.data
-        data[key] = (value, expires, stale_until, None)
+        data[key] = (value, expires, stale_until, None, _NOT_HOT)
         data.move_to_end(key)
         if self.maxsize is not None:
             while len(data) > self.maxsize:
@@ -279,13 +286,13 @@ class Store(Generic[V]):
     def clear(self) -> None:
         self.data.clear()
 
-    def ready_of(self, key: Hashable, entry: tuple[V, float, float, Ready[V] | None]) -> Ready[V]:
+    def ready_of(self, key: Hashable, entry: Entry[V]) -> Ready[V]:
         """The completed future of ``entry`` (stored under ``key``), made on first use."""
         done = entry[3]
         if done is None:
             done = ready(entry[0])
             # Replacing the value of a present key keeps its place in the LRU order.
-            self.data[key] = (entry[0], entry[1], entry[2], done)
+            self.data[key] = (entry[0], entry[1], entry[2], done, entry[1])
         return done
 
     def exact_now(self) -> float:
@@ -665,24 +672,22 @@ def _dead_owner(key: object) -> bool:
 
 
 _HIT_PATH = """
-def _o_make(
-    _o_data, _o_move, _o_coarse, _o_clock, _o_slow, _o_start, _o_fail, _o_ready{defaults}
-):
+def _o_make(_o_data, _o_move, _o_clock, _o_slow, _o_start, _o_fail, _o_ready{defaults}):
     _o_hits = 0
+    _o_now = None  # the coarse clock's cell is put in its place (see _adopt_cell)
 
     def _o_wrapper({params}):
-        nonlocal _o_hits
-        _o_key = {key}
+        nonlocal _o_hits{keyline}
         try:
-            _o_entry = _o_data[_o_key]
+            _o_entry = _o_data[{k}]
         except KeyError:
-            return _o_start(_o_key, {args}, {kwargs})
+            return _o_start({k}, {args}, {kwargs})
         except TypeError as _o_exc:
             return _o_fail({args}, {kwargs}, _o_exc)
         if {fresh}:{move}
             _o_hits += 1
-            return _o_entry[3] or _o_ready(_o_key, _o_entry)
-        return _o_slow(_o_key, {args}, {kwargs})
+            return {result}
+        return _o_slow({k}, {args}, {kwargs})
 
     def _o_count():
         return _o_hits
@@ -691,13 +696,28 @@ def _o_make(
 """
 
 
-def _freshness_test(store: Store[Any]) -> str:
-    """The hit path's test that an entry is fresh, as source (see ``_HIT_PATH``)."""
-    if store.ttl is None:
-        return "True"  # entries never expire
+def _hit_test(store: Store[Any], k: str) -> tuple[str, str]:
+    """The generated hit path's freshness test and result, as source (see ``_HIT_PATH``).
+
+    With a TTL the test reads ``hot_until``, which is ``-inf`` until the entry's
+    completed future exists, so the first hit takes the slow path, which makes it.
+    """
+    if store.ttl is None:  # entries never expire
+        return "True", f"_o_entry[3] or _o_ready({k}, _o_entry)"
     if store.coarse is not None:
-        return "_o_entry[1] > _o_coarse.now"  # a slot read; see CoarseClock
-    return "_o_entry[1] > _o_clock()"
+        return "_o_entry[4] > _o_now", "_o_entry[3]"
+    return "_o_entry[4] > _o_clock()", "_o_entry[3]"
+
+
+def _adopt_cell(fn: types.FunctionType, name: str, cell: types.CellType) -> types.FunctionType:
+    """``fn`` with its free variable ``name`` bound to ``cell`` (a clock's reading)."""
+    closure = tuple(
+        cell if var == name else old
+        for var, old in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True)
+    )
+    adopted = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, closure)
+    adopted.__kwdefaults__ = fn.__kwdefaults__
+    return adopted
 
 
 def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Awaitable[R]]:
@@ -717,22 +737,27 @@ def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Awaitable[R]]:
     sig = signature_of(core.fn) if core.key is None else None
     wrapper: Callable[..., Awaitable[R]]
     if sig is not None:
+        # A one-parameter function's argument is its key: no copy.
+        single = sig.key.isidentifier()
+        k = sig.key if single else "_o_key"
+        fresh, result = _hit_test(store, k)
         source = _HIT_PATH.format(
             defaults="".join(f", {name}" for name in sig.defaults),
             params=sig.params,
-            key=sig.key,
+            keyline="" if single else f"\n        _o_key = {sig.key}",
+            k=k,
             args=sig.args,
             kwargs=sig.kwargs,
-            fresh=_freshness_test(store),
+            fresh=fresh,
+            result=result,
             # Without maxsize nothing is evicted, so the LRU order is never used.
-            move="" if store.maxsize is None else "\n            _o_move(_o_key)",
+            move="" if store.maxsize is None else f"\n            _o_move({k})",
         )
         namespace: dict[str, Any] = {}
         exec(source, namespace)
         wrapper, hot_hits = namespace["_o_make"](
             data,
             data.move_to_end,
-            store.coarse,
             store.clock,
             core.slow,
             core.start,
@@ -740,6 +765,8 @@ def _function_wrapper(core: _CacheCore[R]) -> Callable[..., Awaitable[R]]:
             store.ready_of,
             *sig.defaults.values(),
         )
+        if "_o_now" in wrapper.__code__.co_freevars and store.coarse is not None:
+            wrapper = _adopt_cell(cast(types.FunctionType, wrapper), "_o_now", store.coarse.cell)
     else:
         wrapper, hot_hits = _variadic_wrapper(core)
     core.hot_hits = hot_hits

@@ -13,6 +13,7 @@ import math
 import os
 import threading
 import time
+import types
 import weakref
 from collections.abc import Callable
 
@@ -83,8 +84,8 @@ class CoarseClock:
         "_lock",
         "_thread",
         "base",
+        "cell",
         "idle",
-        "now",
         "resolution",
         "threaded",
     )
@@ -103,7 +104,9 @@ class CoarseClock:
         self.resolution = resolution
         self.idle = max(idle, resolution)
         self.threaded = thread
-        self.now = _NOT_TICKING
+        # The reading lives in a cell so that a generated hit path can have this very
+        # cell as a free variable: reading it is then a single instruction.
+        self.cell = types.CellType(_NOT_TICKING)
         self._demand = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -112,6 +115,16 @@ class CoarseClock:
     def __repr__(self) -> str:
         state = "ticking" if self.now != _NOT_TICKING else "idle"
         return f"<CoarseClock resolution={self.resolution} {state}>"
+
+    @property
+    def now(self) -> float:
+        """The latest reading (``inf`` while not ticking)."""
+        value: float = self.cell.cell_contents
+        return value
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self.cell.cell_contents = value
 
     def __call__(self) -> float:
         """The exact time (a coarse clock is also a plain clock): :meth:`read`."""
