@@ -48,9 +48,9 @@ class Collector:
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._programs = list(programs)
-        self._max_output = max_output
+        self.max_output = max_output
         self._on_overflow = on_overflow
-        self._kill_after = kill_after
+        self.kill_after = kill_after
         self.chunks: dict[str, list[bytes]] = {name: [] for name in out_fds}
         self._sizes: dict[str, int] = dict.fromkeys(out_fds, 0)
         self._open: dict[str, int] = dict(out_fds)
@@ -94,7 +94,7 @@ class Collector:
         self._keep(name, data)
 
     def _keep(self, name: str, data: bytes) -> None:
-        limit = self._max_output
+        limit = self.max_output
         size = self._sizes[name]
         if limit is not None and size + len(data) > limit:
             if size < limit:
@@ -175,7 +175,7 @@ class Collector:
 
     async def _stop(self) -> None:
         try:
-            await end_group(self._programs[0], self._kill_after, members=self._programs[1:])
+            await end_group(self._programs[0], self.kill_after, members=self._programs[1:])
         finally:
             self._drain_and_close_all()
             self._close_stdin()

@@ -204,15 +204,7 @@ async def finish(
         output_truncated=collector.truncated,
         limit=describe_limit_stop(last.limits, code, (stderr or b"")[-4096:]),
         timeout=timeout,
-        kill_after=collector_kill_after(collector),
-        max_output=collector_max_output(collector),
+        kill_after=collector.kill_after,
+        max_output=collector.max_output,
     )
     return result
-
-
-def collector_kill_after(collector: Collector) -> float:
-    return collector._kill_after
-
-
-def collector_max_output(collector: Collector) -> int | None:
-    return collector._max_output
