@@ -349,3 +349,32 @@ def test_bad_resolutions_are_value_errors() -> None:
         offload.cached(ttl=1, resolution=-1)
     with pytest.raises(ValueError, match="resolution"):
         CoarseClock(resolution=0)
+
+
+class Users:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @offload.cached(ttl=60)
+    async def get(self, user_id: int) -> tuple[int, int]:
+        self.calls += 1
+        return (user_id, self.calls)
+
+
+def test_a_method_hit_is_a_completed_awaitable_too() -> None:
+    users = Users()
+    assert asyncio.run(users.get(1)) == (1, 1)  # a miss: a coroutine
+    hit = users.get(1)
+    assert not inspect.iscoroutine(hit)  # a hit: the entry's completed future
+    assert asyncio.iscoroutine(hit)
+    assert asyncio.run(hit) == (1, 1)
+
+    async def again() -> list[tuple[int, int]]:
+        return list(await asyncio.gather(users.get(1), users.get(1)))
+
+    assert asyncio.run(again()) == [(1, 1), (1, 1)]
+    assert users.calls == 1
+    assert Users.get.info().hits >= 3
+    # Frameworks that look at a callable object's __call__ see a coroutine function.
+    assert inspect.iscoroutinefunction(users.get.__call__)
+    assert inspect.iscoroutinefunction(Users.get.__call__)

@@ -414,7 +414,7 @@ class _CacheCore(Generic[R]):
         self.misses = 0
         self.coalesced = 0
         self.refreshes = 0
-        self.owners: dict[int, Callable[[], object]] = {}
+        self.owners: dict[int, Owner] = {}
         self.dead_owners: list[object] = []
         store.before_sweep = self.purge_dead_owners
 
@@ -430,22 +430,24 @@ class _CacheCore(Generic[R]):
 
     def owner_key(self, obj: object) -> Owner:
         ident = id(obj)
-        ref = self.owners.get(ident)
-        if ref is None or ref() is not obj:
+        owner = self.owners.get(ident)
+        if owner is None or owner.ref() is not obj:
             dead = self.dead_owners
             # The callback may run at any allocation (garbage collection), even in the
             # middle of iterating the store, so it only records the death; entries are
             # removed at the next miss or sweep.
-            ref = strong_or_weak_ref(obj, lambda r: dead.append(r))
-            self.owners[ident] = ref
-        return Owner(ident, ref)
+            owner = Owner(ident, strong_or_weak_ref(obj, lambda r: dead.append(r)))
+            self.owners[ident] = owner
+        # One Owner per live instance: key comparisons then succeed on identity,
+        # without calling Owner.__eq__.
+        return owner
 
     def purge_dead_owners(self) -> None:
         if not self.dead_owners:
             return
         self.dead_owners.clear()
-        for ident, ref in list(self.owners.items()):
-            if ref() is None:
+        for ident, owner in list(self.owners.items()):
+            if owner.ref() is None:
                 del self.owners[ident]
         for table in (self.store.data, self.failures):
             gone = [k for k in table if _dead_owner(k)]
@@ -486,6 +488,26 @@ class _CacheCore(Generic[R]):
             return entry[0]
         return await self.miss(key, args, kwargs, token)
 
+    def lookup(self, owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[R]:
+        """A call without options, for methods: the generated hit path's logic, in general.
+
+        A hit returns the entry's completed future, anything else a coroutine.
+        """
+        key = self.make_key(owner, args, kwargs)
+        store = self.store
+        try:
+            entry = store.data.get(key)
+        except TypeError as exc:
+            return self.fail(args, kwargs, exc)
+        if entry is not None:
+            coarse = store.coarse
+            # hot_until is -inf until the entry's future exists (the slow path makes it).
+            if entry[4] > (store.clock() if coarse is None else coarse.cell.cell_contents):
+                store.data.move_to_end(key)
+                self.hits += 1
+                return cast("Ready[R]", entry[3])
+        return self.slow(key, args, kwargs)
+
     def slow(self, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[R]:
         """The hit path's answer when the cheap comparison failed: check the exact time.
 
@@ -514,7 +536,7 @@ class _CacheCore(Generic[R]):
         """A coroutine raising the unhashable-argument error (raised when awaited)."""
         error = self.lookup_error(args, kwargs, exc)
         error.__cause__ = exc
-        return cast(Coroutine[Any, Any, R], _raise(error))
+        return cast("Coroutine[Any, Any, R]", _raise(error))
 
     async def direct(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], token: CancelToken | None
@@ -850,7 +872,7 @@ class _CachedMethod(Generic[R]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
         # Called through the class (``Cls.method(obj, x)``) or as a staticmethod.
-        return self._core.call(None, args, kwargs)
+        return cast("Coroutine[Any, Any, R]", self._core.lookup(None, args, kwargs))
 
     def invalidate(self, *args: Any, **kwargs: Any) -> bool:
         """``Cls.method.invalidate(obj, *args)`` drops ``obj.method(*args)``'s entry."""
@@ -888,7 +910,8 @@ class _BoundCached(Generic[R]):
         return f"<cached method {name_of(self._core.fn)} of {self._owner!r}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
-        return self._core.call(self._owner, (self._owner, *args), kwargs)
+        core, owner = self._core, self._owner
+        return cast("Coroutine[Any, Any, R]", core.lookup(owner, (owner, *args), kwargs))
 
     def invalidate(self, *args: Any, **kwargs: Any) -> bool:
         return self._core.invalidate(self._owner, (self._owner, *args), kwargs)
@@ -908,6 +931,11 @@ class _BoundCached(Generic[R]):
             return core.call(owner, (owner, *args), kwargs, token, bypass)
 
         return call
+
+
+# Starlette and FastAPI also look at ``__call__`` of callable objects.
+mark_coroutine_function(cast(types.FunctionType, _CachedMethod.__call__))
+mark_coroutine_function(cast(types.FunctionType, _BoundCached.__call__))
 
 
 def cached(
