@@ -12,7 +12,7 @@
 3. ``offload.Batcher`` against unbatched loads, on a simulated database with one
    connection (0.5 ms per query plus 5 µs per key).
 
-Run: ``python bench/bench_recipes.py`` (about 20 s).
+Run: ``python bench/bench_recipes.py`` (about 10 s).
 """
 
 from __future__ import annotations
