@@ -12,7 +12,7 @@ from offload._process import _guard
 
 @pytest.fixture(autouse=True, scope="module")
 def _guard_running() -> None:
-    _guard.start()  # one long-lived helper per parent: before the leak snapshots
+    _guard.start()  # the guard lives as long as this process: start it before the leak snapshots
 
 
 def produce(port: offload.Port, count: int) -> None:

@@ -20,7 +20,7 @@ PY = sys.executable
 
 @pytest.fixture(autouse=True, scope="module")
 def _guard_running() -> None:
-    # The guard is one long-lived helper per parent process (a child and a pipe fd);
+    # The guard lives as long as this process (a child and a pipe fd):
     # start it before the per-test leak checks take their snapshot.
     _guard.start()
 

@@ -17,7 +17,7 @@ PY = sys.executable
 
 @pytest.fixture(autouse=True, scope="module")
 def _guard_running() -> None:
-    _guard.start()  # one long-lived helper per parent: before the leak snapshots
+    _guard.start()  # the guard lives as long as this process: start it before the leak snapshots
 
 
 def _gone(pid: int) -> bool:
