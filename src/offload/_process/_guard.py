@@ -114,6 +114,10 @@ def _start_locked() -> int | None:
         fd = _state.get("fd")
         return fd if isinstance(fd, int) else None
     # A fresh state after os.fork(): the parent's guard watches the parent, not us.
+    inherited = _state.get("fd")
+    if isinstance(inherited, int):
+        with contextlib.suppress(OSError):
+            os.close(inherited)
     _state.clear()
     _live.clear()
     read_end, write_end = os.pipe()
