@@ -244,15 +244,17 @@ blobs = st.one_of(
     sizes.map(lambda n: memoryview(b"\x03" * n)),
 )
 leaves = st.one_of(blobs, arrays, st.integers(), st.text(max_size=5), st.none())
-values = st.recursive(
-    leaves,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.tuples(inner, inner)
-        | st.dictionaries(st.text(max_size=3), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
+
+
+def containers(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    )
+
+
+values = st.recursive(leaves, containers, max_leaves=8)
 
 
 def normalise(value: object) -> object:
