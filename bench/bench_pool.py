@@ -3,6 +3,7 @@
 In one run, 2 workers each: tiny-task throughput (about 200 in flight), sequential round
 trip p50/p99, CPU-bound scaling (1 vs 2 workers), event-loop lag while the pool is
 saturated, respawn after a killed worker, and the thread kind against asyncio.to_thread.
+Each figure is the best of three rounds run in alternating order.
 Run: ``python bench/bench_pool.py`` (add ``--quick`` for a smaller run).
 """
 
@@ -219,17 +220,29 @@ async def main() -> None:
     scale = 0.25 if QUICK else 1.0
     rows_tp, rows_rt, rows_lag = [], [], []
     results: dict[str, dict[str, Any]] = {}
-    for name, factory, n in CONTENDERS:
-        try:
-            async with factory() as call:
-                tp = await throughput(call, int(n * scale))
-                rt = await round_trips(call, int(1000 * scale))
-                lags = await lag_while_saturated(call, 2.0 * scale)
-        except Exception as exc:  # an anchor that cannot run here is reported, not fatal
-            print(f"{name}: skipped ({type(exc).__name__}: {exc})")
-            continue
-        results[name] = {"tp": tp, "p50": percentile(rt, 50), "p99": percentile(rt, 99)}
-        results[name]["lag99"] = percentile(lags, 99)
+    # Rounds in alternating order, best of each: load from elsewhere on a shared machine
+    # then hurts every contender alike instead of whichever ran at a bad moment.
+    rounds = 3
+    for round_ in range(rounds):
+        order = CONTENDERS if round_ % 2 == 0 else CONTENDERS[::-1]
+        for name, factory, n in order:
+            if name in results and results[name].get("skipped"):
+                continue
+            try:
+                async with factory() as call:
+                    tp = await throughput(call, int(n * scale / rounds))
+                    rt = await round_trips(call, int(1000 * scale / rounds))
+                    lags = await lag_while_saturated(call, 2.0 * scale / rounds)
+            except Exception as exc:  # an anchor that cannot run here is reported
+                print(f"{name}: skipped ({type(exc).__name__}: {exc})")
+                results[name] = {"skipped": True}
+                continue
+            best = results.setdefault(name, {"tp": 0.0, "p50": 1e9, "p99": 1e9, "lag99": 1e9})
+            best["tp"] = max(best["tp"], tp)
+            best["p50"] = min(best["p50"], percentile(rt, 50))
+            best["p99"] = min(best["p99"], percentile(rt, 99))
+            best["lag99"] = min(best["lag99"], percentile(lags, 99))
+    results = {name: r for name, r in results.items() if not r.get("skipped")}
     ours = results["offload.Pool"]
     for name, r in results.items():
         rows_tp.append([name, f"{r['tp']:,.0f}", ratio(ours["tp"], r["tp"])])
