@@ -351,11 +351,17 @@ class Pool:
         backend.prepare(task)  # may raise SerializationError: nothing is queued then
         if progress:
             task.progress = []
+        if token is not None and token.cancelled:
+            task.future.set_exception(Cancelled(token.reason))
+            task.state = DONE
+            return task
+        if watch:  # whoever holds the future may cancel it: react to that
+            task.future.add_done_callback(functools.partial(self._on_future_done, task))
+        self._outstanding += 1
+        self._queue.append(task)
         if token is not None:
-            if token.cancelled:
-                task.future.set_exception(Cancelled(token.reason))
-                task.state = DONE
-                return task
+            # Registered once queued: a cancel racing in from another thread finds the
+            # task where _abandon looks for it.
             task.unlink = token.on_cancel(
                 lambda t: (
                     loop.call_soon_threadsafe(self._on_token, task, t.reason)
@@ -363,12 +369,8 @@ class Pool:
                     else self._on_token(task, t.reason)
                 )
             )
-        if watch:  # whoever holds the future may cancel it: react to that
-            task.future.add_done_callback(functools.partial(self._on_future_done, task))
-        self._outstanding += 1
-        self._queue.append(task)
         backend.preload(task)
-        if len(self._queue) == 1 and not self._dispatch_scheduled:
+        if len(self._queue) == 1 and self._queue[0] is task and not self._dispatch_scheduled:
             # An idle worker takes it now: one loop turn less on every round trip.
             for worker in self._workers.values():
                 if worker.state == READY and not worker.inflight:
