@@ -485,6 +485,7 @@ class Pool:
         task.timer = None
         if task.state == DONE or task.future.done():
             return
+        self._failed += 1
         self._resolve_error(
             task,
             TaskTimeout(
