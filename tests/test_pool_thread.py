@@ -70,3 +70,23 @@ async def test_thread_exceptions_and_crash_free_close() -> None:
     await pool.close()
     with pytest.raises(offload.ClosedError):
         pool.submit(h.square, 1)
+
+
+async def test_thread_initializer_failure_gives_worker_start_failed() -> None:
+    async with offload.Pool("thread", max_workers=1, initializer=h.failing_initializer) as pool:
+        with pytest.raises(offload.WorkerStartFailed, match="initializer refuses"):
+            await asyncio.wait_for(pool.run(h.square, 1), 10)
+
+
+async def test_executor_shutdown_closes_the_pool() -> None:
+    pool = offload.Pool("thread", max_workers=1)
+    executor = pool.executor
+
+    def use_and_shut_down() -> int:
+        value: int = executor.submit(h.square, 4).result(timeout=10)
+        executor.shutdown(wait=True)
+        return value
+
+    assert await asyncio.to_thread(use_and_shut_down) == 16
+    with pytest.raises(offload.ClosedError):
+        pool.submit(h.square, 1)
