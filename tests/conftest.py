@@ -1,7 +1,8 @@
-"""Shared fixtures: leak checks for processes, threads and file descriptors."""
+"""Shared fixtures: leak checks for processes, threads, file descriptors and shared memory."""
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -9,6 +10,9 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
+
+from offload import _shm
+from offload._process import _guard
 
 
 def _open_fds() -> set[int]:
@@ -29,8 +33,9 @@ def _settle(check: object, timeout: float = 5.0) -> None:
 
 
 @pytest.fixture
-def no_leaks() -> Iterator[None]:
-    """Fail the test if it leaves a child process, a thread or a file descriptor behind."""
+def no_leaks(no_shm_leaks: None) -> Iterator[None]:
+    """Fail the test if it leaves a child process, a thread, a file descriptor or a
+    shared-memory segment behind."""
     me = psutil.Process()
     children_before = {p.pid for p in me.children(recursive=True)}
     threads_before = {t.ident for t in threading.enumerate()}
@@ -46,5 +51,26 @@ def no_leaks() -> Iterator[None]:
         assert not threads, f"leaked threads: {threads}"
         fds = _open_fds() - fds_before
         assert not fds, f"leaked file descriptors: {sorted(fds)}"
+
+    _settle(check)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _program_guard_running() -> None:
+    """Start the program guard (one per application, lives as long as it) before any leak
+    snapshot, so tests see only what they start themselves."""
+    _guard.start()
+
+
+@pytest.fixture
+def no_shm_leaks() -> Iterator[None]:
+    """Fail the test if it leaves a segment of this application (or its workers) in /dev/shm."""
+    before = set(_shm.list_segments(os.getpid()))
+    yield
+    gc.collect()
+
+    def check() -> None:
+        left = set(_shm.list_segments(os.getpid())) - before
+        assert not left, f"segments left in /dev/shm: {sorted(left)}"
 
     _settle(check)

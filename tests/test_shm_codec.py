@@ -8,8 +8,6 @@ import os
 import pickle
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -23,17 +21,7 @@ from offload._shm import _segment
 
 LIMIT = 1024
 
-
-@pytest.fixture(autouse=True)
-def no_shm_leaks() -> Iterator[None]:
-    """Fail the test if it leaves a segment of this process in /dev/shm."""
-    before = set(_shm.list_segments(os.getpid()))
-    yield
-    gc.collect()
-    deadline = time.monotonic() + 5
-    while (left := set(_shm.list_segments(os.getpid())) - before) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not left, f"segments left in /dev/shm: {sorted(left)}"
+pytestmark = pytest.mark.usefixtures("no_shm_leaks")
 
 
 def roundtrip(obj: object, limit: int = LIMIT) -> object:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import gc
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -21,7 +19,7 @@ from offload import _shm
 
 BIG = 2 << 20  # above the 1 MiB default threshold
 
-pytestmark = pytest.mark.usefixtures("no_leaks")
+pytestmark = pytest.mark.usefixtures("no_leaks", "no_shm_leaks")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,18 +29,6 @@ def _uvloop_started() -> None:
         import uvloop
 
         uvloop.run(asyncio.sleep(0))
-
-
-@pytest.fixture(autouse=True)
-def no_shm_leaks() -> Iterator[None]:
-    """Fail the test if it leaves a segment of this application (or its workers)."""
-    before = set(_shm.list_segments(os.getpid()))
-    yield
-    gc.collect()
-    deadline = time.monotonic() + 5
-    while (left := set(_shm.list_segments(os.getpid())) - before) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not left, f"segments left in /dev/shm: {sorted(left)}"
 
 
 # -- task functions (imported by reference in the workers) --------------------------
