@@ -94,6 +94,21 @@ async def test_large_output_on_both_streams_does_not_deadlock(no_leaks: None) ->
     assert len(result.stderr or b"") == 20 * 1048576
 
 
+async def test_output_after_the_other_stream_closed_early_is_kept(no_leaks: None) -> None:
+    # One stream ending is taken as a hint that the program is ending: the other
+    # stream's later output and the exit status must still all arrive.
+    script = (
+        "import os, time\n"
+        "os.write(1, b'out'); os.close(1); time.sleep(0.2)\n"
+        "for _ in range(50): os.write(2, b'e' * 100000)\n"
+        "raise SystemExit(3)"
+    )
+    result = await offload.run([PY, "-c", script], check=False, timeout=50)
+    assert result.stdout == b"out"
+    assert result.stderr == b"e" * 5_000_000
+    assert result.returncode == 3
+
+
 async def test_string_argv_is_refused_with_a_pointer_to_shlex(no_leaks: None) -> None:
     with pytest.raises(TypeError, match=r"shlex\.split"):
         await offload.run("ls -l")  # type: ignore[arg-type]

@@ -143,6 +143,8 @@ class Collector:
 
     def _drain_and_close_all(self) -> None:
         """Read what is already in the pipes, without waiting, then close them."""
+        if not self._open:
+            return
         for name in list(self._open):
             fd = self._open[name]
             with contextlib.suppress(OSError):

@@ -149,8 +149,10 @@ def _send(line: bytes) -> None:
         fd = _start_locked()
         if fd is None:
             return
-        with contextlib.suppress(OSError):
+        try:
             os.write(fd, line)
+        except OSError:
+            return  # a full pipe or a gone guard (contextlib.suppress costs a µs a call)
 
 
 def register(pgid: int) -> None:
