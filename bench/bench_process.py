@@ -54,45 +54,81 @@ async def _asyncio_true() -> object:
     return await proc.communicate()
 
 
+async def _offload_true_uncaptured() -> object:
+    return await offload.run([TRUE], stdout="devnull", stderr="devnull")
+
+
+async def _loop_floor_true() -> object:
+    """The least an event loop does to capture both streams: no timeout, kill or guard.
+
+    posix_spawn, two non-blocking pipes, one loop reader each, reap at end of file.
+    It shows the cost of capturing through the event loop rather than any library's.
+    """
+    loop = asyncio.get_running_loop()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    os.set_blocking(out_r, False)
+    os.set_blocking(err_r, False)
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_DUP2, out_w, 1),
+        (os.POSIX_SPAWN_DUP2, err_w, 2),
+    ]
+    pid = os.posix_spawn(TRUE, [TRUE], os.environ, file_actions=actions, setpgroup=0)
+    os.close(out_w)
+    os.close(err_w)
+    done = loop.create_future()
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+
+    def readable(fd: int) -> None:
+        data = os.read(fd, 65536)
+        if data:
+            chunks[fd].append(data)
+            return
+        loop.remove_reader(fd)
+        os.close(fd)
+        del chunks[fd]
+        if not chunks:
+            os.waitpid(pid, 0)
+            done.set_result(None)
+
+    loop.add_reader(out_r, readable, out_r)
+    loop.add_reader(err_r, readable, err_r)
+    return await done
+
+
 async def sequential(batches: int, size: int) -> str:
-    await _async_batch(20, _offload_true)  # warm up (and start the parent-death guard)
-    await _async_batch(20, _asyncio_true)
+    sides: dict[str, Callable[[], Awaitable[object]]] = {
+        "asyncio": _asyncio_true,
+        "floor": _loop_floor_true,
+        "uncaptured": _offload_true_uncaptured,
+        "offload": _offload_true,
+    }
+    for one in sides.values():
+        await _async_batch(20, one)  # warm up (and start the parent-death guard)
     _sync_batch(20, False)
-    times: dict[str, list[float]] = {k: [] for k in ("plain", "capture", "asyncio", "offload")}
+    times: dict[str, list[float]] = {k: [] for k in ("plain", "capture", *sides)}
     for _ in range(batches):
         times["plain"].append(_sync_batch(size, False))
         times["capture"].append(_sync_batch(size, True))
-        times["asyncio"].append(await _async_batch(size, _asyncio_true))
-        times["offload"].append(await _async_batch(size, _offload_true))
+        for name, one in sides.items():
+            times[name].append(await _async_batch(size, one))
 
-    def ratio(other: str) -> float:
-        return median([o / t for o, t in zip(times["offload"], times[other], strict=True)])
+    def ratio(side: str, other: str) -> str:
+        per_batch = zip(times[side], times[other], strict=True)
+        return f"{median([s / o for s, o in per_batch]):.2f}x"
 
+    labels = {
+        "plain": "subprocess.run (blocking, no capture)",
+        "capture": "subprocess.run (blocking, capture_output)",
+        "asyncio": "asyncio create_subprocess_exec + communicate",
+        "floor": "event-loop floor: posix_spawn + 2 pipe readers (no timeout/kill/guard)",
+        "uncaptured": 'offload.run(stdout="devnull", stderr="devnull")',
+        "offload": "offload.run (captures both streams)",
+    }
     rows = [
-        [
-            "subprocess.run (blocking, no capture)",
-            fmt_time(median(times["plain"])),
-            "1.00x",
-            f"{ratio('plain'):.2f}x",
-        ],
-        [
-            "subprocess.run (blocking, capture_output)",
-            fmt_time(median(times["capture"])),
-            f"{median(times['capture']) / median(times['plain']):.2f}x",
-            f"{ratio('capture'):.2f}x",
-        ],
-        [
-            "asyncio create_subprocess_exec + communicate",
-            fmt_time(median(times["asyncio"])),
-            f"{median(times['asyncio']) / median(times['plain']):.2f}x",
-            f"{ratio('asyncio'):.2f}x",
-        ],
-        [
-            "offload.run",
-            fmt_time(median(times["offload"])),
-            f"{median(times['offload']) / median(times['plain']):.2f}x",
-            "1.00x",
-        ],
+        [label, fmt_time(median(times[name])), ratio(name, "plain"), ratio("offload", name)]
+        for name, label in labels.items()
     ]
     return table(
         f"Sequential {TRUE}: time per run ({batches} batches of {size})",
