@@ -1,10 +1,12 @@
 """Running programs: offload.run / offload.spawn against subprocess and asyncio subprocesses.
 
 1. Sequential ``/bin/true``: offload.run against blocking ``subprocess.run`` (with and
-   without capturing output; offload.run always captures) and
-   ``asyncio.create_subprocess_exec`` + ``communicate()``. Batches of each alternate,
-   and the ratio is the median of the per-batch ratios, so a busy machine hurts all
-   sides alike.
+   without capturing output; offload.run captures by default) and
+   ``asyncio.create_subprocess_exec`` + ``communicate()``, plus offload.run with both
+   streams sent to /dev/null and a bare event-loop floor (posix_spawn and one loop
+   reader per pipe, nothing else) to show what waiting through a loop costs by itself.
+   Batches of each alternate, and the ratio is the median of the per-batch ratios, so
+   a busy machine hurts all sides alike.
 2. 8 concurrent ``/bin/true``: throughput of offload.run against asyncio subprocesses.
 3. Streaming a large output (``head -c N /dev/zero``) through ``offload.spawn`` chunks,
    against a blocking ``os.read`` loop on a ``subprocess.Popen`` pipe and asyncio's
@@ -27,6 +29,8 @@ import offload
 from _common import fmt_time, median, table
 
 TRUE = "/bin/true"
+# Converted once: converting os.environ item by item per call would slow the floor.
+_ENV = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
 
 
 def _sync_batch(count: int, capture: bool) -> float:
@@ -74,7 +78,7 @@ async def _loop_floor_true() -> object:
         (os.POSIX_SPAWN_DUP2, out_w, 1),
         (os.POSIX_SPAWN_DUP2, err_w, 2),
     ]
-    pid = os.posix_spawn(TRUE, [TRUE], os.environ, file_actions=actions, setpgroup=0)
+    pid = os.posix_spawn(TRUE, [TRUE], _ENV, file_actions=actions, setpgroup=0)
     os.close(out_w)
     os.close(err_w)
     done = loop.create_future()
