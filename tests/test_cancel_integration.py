@@ -12,16 +12,8 @@ import pytest
 from tests import _pool_helpers as h
 
 import offload
-from offload._process import _guard
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _program_guard_running() -> None:
-    # offload.run keeps one guard process per parent for its lifetime; start it before
-    # the leak checks take their snapshot, as the programs tests do.
-    _guard.start()
 
 
 def spin(seconds: float) -> int:

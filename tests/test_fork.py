@@ -10,12 +10,6 @@ import threading
 import pytest
 
 import offload
-from offload._process import _guard
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _guard_running() -> None:
-    _guard.start()  # the guard lives as long as this process: start it before the leak snapshots
 
 
 def echo_doubled() -> None:

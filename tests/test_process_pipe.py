@@ -7,12 +7,6 @@ import time
 import pytest
 
 import offload
-from offload._process import _guard
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _guard_running() -> None:
-    _guard.start()  # the guard lives as long as this process: start it before the leak snapshots
 
 
 async def test_output_flows_from_program_to_program(no_leaks: None) -> None:

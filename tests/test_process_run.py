@@ -13,16 +13,8 @@ import psutil
 import pytest
 
 import offload
-from offload._process import _guard
 
 PY = sys.executable
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _guard_running() -> None:
-    # The guard lives as long as this process (a child and a pipe fd):
-    # start it before the per-test leak checks take their snapshot.
-    _guard.start()
 
 
 def _gone(pid: int) -> bool:

@@ -10,14 +10,8 @@ import psutil
 import pytest
 
 import offload
-from offload._process import _guard
 
 PY = sys.executable
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _guard_running() -> None:
-    _guard.start()  # the guard lives as long as this process: start it before the leak snapshots
 
 
 def _gone(pid: int) -> bool:
