@@ -27,6 +27,8 @@ Every message says what happened and, where there is one, what to do about it.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BatchError",
     "Cancelled",
@@ -145,43 +147,41 @@ class ProcessFailed(ProcessError):
     The message ends with the tail of stderr.
     """
 
-    _FIELDS = (
-        "argv",
-        "pid",
-        "returncode",
-        "signal",
-        "stdout",
-        "stderr",
-        "duration",
-        "timed_out",
-        "cancelled",
-        "output_truncated",
-        "limit",
-    )
-
-    def __init__(self, message: str, **details: object) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: tuple[str, ...] = (),
+        pid: int | None = None,
+        returncode: int | None = None,
+        signal: int | None = None,
+        stdout: bytes | str | None = None,
+        stderr: bytes | str | None = None,
+        duration: float = 0.0,
+        timed_out: bool = False,
+        cancelled: bool = False,
+        output_truncated: bool = False,
+        limit: str | None = None,
+    ) -> None:
         super().__init__(message)
-        unknown = set(details) - set(self._FIELDS)
-        if unknown:
-            raise TypeError(f"ProcessFailed got unknown fields: {sorted(unknown)}")
-        self.argv: tuple[str, ...] = details.get("argv", ())  # type: ignore[assignment]
-        self.pid: int | None = details.get("pid")  # type: ignore[assignment]
-        self.returncode: int | None = details.get("returncode")  # type: ignore[assignment]
-        self.signal: int | None = details.get("signal")  # type: ignore[assignment]
-        self.stdout: bytes | str | None = details.get("stdout")  # type: ignore[assignment]
-        self.stderr: bytes | str | None = details.get("stderr")  # type: ignore[assignment]
-        self.duration: float = details.get("duration", 0.0)  # type: ignore[assignment]
-        self.timed_out: bool = bool(details.get("timed_out", False))
-        self.cancelled: bool = bool(details.get("cancelled", False))
-        self.output_truncated: bool = bool(details.get("output_truncated", False))
-        self.limit: str | None = details.get("limit")  # type: ignore[assignment]
+        self.argv = tuple(argv)
+        self.pid = pid
+        self.returncode = returncode
+        self.signal = signal
+        self.stdout = stdout
+        self.stderr = stderr
+        self.duration = duration
+        self.timed_out = timed_out
+        self.cancelled = cancelled
+        self.output_truncated = output_truncated
+        self.limit = limit
 
     def __reduce__(self) -> tuple[object, ...]:
-        details = {name: getattr(self, name) for name in self._FIELDS}
-        return (_rebuild_process_failed, (str(self), details))
+        fields = ProcessFailed.__init__.__kwdefaults__ or {}
+        return (_rebuild_process_failed, (str(self), {f: getattr(self, f) for f in fields}))
 
 
-def _rebuild_process_failed(message: str, details: dict[str, object]) -> ProcessFailed:
+def _rebuild_process_failed(message: str, details: dict[str, Any]) -> ProcessFailed:
     return ProcessFailed(message, **details)
 
 
