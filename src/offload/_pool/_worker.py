@@ -134,6 +134,7 @@ def _read(fd: int, spin: float, perf: Callable[[], float]) -> bytes:
     so an idle worker still sleeps almost all the time.
     """
     if spin > 0:
+        yield_cpu = os.sched_yield
         os.set_blocking(fd, False)
         try:
             deadline = perf() + spin
@@ -143,6 +144,7 @@ def _read(fd: int, spin: float, perf: Callable[[], float]) -> bytes:
                 except BlockingIOError:
                     if perf() > deadline:
                         break
+                    yield_cpu()  # the parent may need this CPU to send the next task
         finally:
             os.set_blocking(fd, True)
     return os.read(fd, 1 << 18)
