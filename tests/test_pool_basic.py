@@ -120,3 +120,18 @@ async def test_leaving_the_block_with_an_error_does_not_wait_for_work() -> None:
 
     with pytest.raises(RuntimeError, match="leave"):
         await asyncio.wait_for(body(), 10)
+
+
+async def test_an_idle_worker_sleeps_instead_of_polling() -> None:
+    import psutil
+
+    async with offload.Pool(max_workers=1, min_workers=1) as pool:
+        for _ in range(20):
+            worker_pid = await pool.run(h.pid)
+        process = psutil.Process(worker_pid)
+        await asyncio.sleep(0.05)  # past the short poll after the last answer
+        before = process.cpu_times()
+        await asyncio.sleep(0.5)
+        after = process.cpu_times()
+        used = (after.user + after.system) - (before.user + before.system)
+        assert used < 0.1  # a polling worker would use about the whole 0.5 s
