@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Mapping
-from typing import Any, Literal, TypedDict, Unpack, overload
+from typing import Any, Literal, Unpack, overload
 
 from offload._cancel import CancelToken
 from offload._errors import Cancelled
@@ -26,27 +26,10 @@ from ._collect import Collector, Overflow
 from ._kill import DEFAULT_KILL_AFTER, end_group, to_the_end
 from ._limits import Limits, as_limits
 from ._result import ProcessResult
-from ._run import DEFAULT_MAX_OUTPUT, Argv, finish
+from ._run import DEFAULT_MAX_OUTPUT, Argv, PipeOptions, finish
 from ._start import Started, normalize_argv, start
 
 __all__ = ["pipe"]
-
-
-class PipeOptions(TypedDict, total=False):
-    """The keyword arguments of :func:`offload.pipe` other than ``text``."""
-
-    input: bytes | str | None
-    timeout: float | None
-    kill_after: float
-    check: bool
-    cwd: str | os.PathLike[str] | None
-    env: Mapping[str, str] | None
-    inherit_env: bool
-    max_output: int | None
-    on_overflow: Overflow
-    encoding: str
-    limits: Limits | Mapping[str, int] | None
-    token: CancelToken | None
 
 
 @overload

@@ -17,15 +17,15 @@ from ._limits import Limits, as_limits, describe_limit_stop
 from ._result import ProcessResult
 from ._start import Started, StdSpec, normalize_argv, start
 
-__all__ = ["DEFAULT_MAX_OUTPUT", "RunOptions", "finish", "run"]
+__all__ = ["DEFAULT_MAX_OUTPUT", "PipeOptions", "RunOptions", "finish", "run"]
 
 DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
 
 Argv = Sequence[str | bytes | os.PathLike[str]] | str
 
 
-class RunOptions(TypedDict, total=False):
-    """The keyword arguments of :func:`offload.run` other than ``text``."""
+class PipeOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`offload.pipe` other than ``text``."""
 
     input: bytes | str | None
     timeout: float | None
@@ -37,10 +37,16 @@ class RunOptions(TypedDict, total=False):
     max_output: int | None
     on_overflow: Overflow
     encoding: str
-    stdout: StdSpec
-    stderr: StdSpec
     limits: Limits | Mapping[str, int] | None
     token: CancelToken | None
+
+
+class RunOptions(PipeOptions, total=False):
+    """The keyword arguments of :func:`offload.run` other than ``text``: those of a
+    pipeline plus the ones that only make sense for one program."""
+
+    stdout: StdSpec
+    stderr: StdSpec
     shell: bool
     detached: bool
 
