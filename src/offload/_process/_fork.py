@@ -15,8 +15,7 @@ import pickle
 import signal as _signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Generator, Mapping
-from types import TracebackType
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import cloudpickle
@@ -24,6 +23,7 @@ import cloudpickle
 from offload._errors import ChannelClosed, ProcessFailed, SerializationError
 
 from ._channel import Port, collecting_fds
+from ._handle import ChildHandle
 from ._kill import DEFAULT_KILL_AFTER, end_group, signal_group, to_the_end
 from ._result import signal_name
 from ._start import Started, StdSpec, start
@@ -35,7 +35,7 @@ __all__ = ["Child", "fork"]
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-class Child:
+class Child(ChildHandle):
     """A Python child started by :func:`offload.fork`, with its message channel.
 
     ``await child.send(obj)`` / ``async for msg in child.messages()`` /
@@ -183,20 +183,6 @@ class Child:
             except asyncio.CancelledError:
                 await self.stop()
                 raise
-
-    async def __aenter__(self) -> Child:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __await__(self) -> Generator[Any, None, int]:
-        return self.wait().__await__()
 
 
 def _ignore_failure(task: asyncio.Task[None]) -> None:

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import os
 import signal as _signal
-from collections.abc import Generator, Mapping
-from types import TracebackType
+from collections.abc import Mapping
 from typing import Any
 
 from offload._cancel import CancelToken
 from offload._errors import Cancelled
 
+from ._handle import ChildHandle
 from ._kill import DEFAULT_KILL_AFTER, end_group, signal_group, to_the_end
 from ._limits import Limits, as_limits
 from ._result import StoppedBy
@@ -23,7 +23,7 @@ from ._streams import InputStream, OutputStream
 __all__ = ["Process", "spawn"]
 
 
-class Process:
+class Process(ChildHandle):
     """A program started by :func:`offload.spawn`: its streams, signals and exit.
 
     ``stdin`` / ``stdout`` / ``stderr`` are :class:`InputStream` / :class:`OutputStream`
@@ -207,20 +207,6 @@ class Process:
             for stream in (self.stdout, self.stderr):
                 if stream is not None:
                     stream.close()
-
-    async def __aenter__(self) -> Process:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __await__(self) -> Generator[Any, None, int]:
-        return self.wait().__await__()
 
 
 def spawn(
