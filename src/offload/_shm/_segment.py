@@ -217,12 +217,12 @@ def cleanup(root: int, creator: int | None = None) -> int:
 # dies, however it dies (SIGKILL included). It waits on a pidfd of this process (polls
 # where pidfd_open is missing), so this process keeps no descriptor for it. It is started
 # once, lazily, by the first segment this process creates as the root of its tree, and
-# is not this process's child (double fork), so it never shows up as one.
+# is not this process's child (a shell starts it in the background and exits at once, so
+# this process waits about a millisecond, not for a Python start-up), so it never shows up
+# as one.
 _WATCHER_SCRIPT = """
 import glob, os, select, sys, time
 pattern, pid = sys.argv[1], int(sys.argv[2])
-if os.fork():
-    os._exit(0)
 os.setsid()
 os.chdir("/")
 try:
@@ -266,9 +266,11 @@ def _ensure_watcher() -> None:
         # If it cannot start, segments are still released on every normal path; only a
         # killed application would leave them behind.
         with contextlib.suppress(OSError):
-            # The intermediate process exits as soon as it has forked the watcher.
             subprocess.run(
-                [sys.executable, "-I", "-S", "-c", _WATCHER_SCRIPT, pattern, str(_root)],
+                [
+                    *("/bin/sh", "-c", '"$0" -I -S -c "$1" "$2" "$3" &'),
+                    *(sys.executable, _WATCHER_SCRIPT, pattern, str(_root)),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
