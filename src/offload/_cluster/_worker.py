@@ -42,6 +42,8 @@ EXIT_CONFIG = 3
 # A block this long is reported by offload.monitor; one still going after about a
 # second is reported while it lasts, with its stack, before --timeout kills the worker.
 _BLOCK_THRESHOLD = 0.1
+# How long a stopping worker waits for the first request of a just-accepted connection.
+_FRESH_CONNECTION_WAIT = 1.0
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -228,6 +230,20 @@ class _Server:  # a uvicorn.Server, built lazily so this module imports without 
 
                 _messages.send(channel, "ready")
                 beat()
+
+            async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+                # Stop accepting first, then let connections accepted a moment ago
+                # deliver their request: uvicorn's shutdown closes a connection that
+                # has not sent one yet, and the client would see a reset.
+                for server in self.servers:
+                    server.close()
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + _FRESH_CONNECTION_WAIT
+                while loop.time() < deadline and any(
+                    getattr(c, "cycle", True) is None for c in self.server_state.connections
+                ):
+                    await asyncio.sleep(0.005)
+                await super().shutdown(sockets=sockets)
 
         return Server(config)
 
