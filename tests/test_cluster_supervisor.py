@@ -40,7 +40,8 @@ def test_killed_worker_serves_again_within_a_second(tmp_path: Path) -> None:
     assert back < 1.0, c.log
     # Only the requests in flight on the killed worker (one per client at most) failed.
     assert len(load.failed) <= 8, load.failed
-    assert str(victim) in load.ok and len(load.ok) == 3
+    assert str(victim) in load.ok
+    assert len(load.ok) == 3
 
 
 def test_reload_under_load_fails_no_request_and_replaces_every_worker(tmp_path: Path) -> None:
@@ -97,15 +98,16 @@ def test_sigterm_lets_slow_requests_finish_within_the_grace(tmp_path: Path) -> N
 
 def test_blocked_loop_is_killed_replaced_and_its_stack_logged(tmp_path: Path) -> None:
     with cluster(tmp_path, "--timeout", "2", workers=2) as c:
+        sent = time.monotonic()
         with pytest.raises(httpx.HTTPError):
-            sent = time.monotonic()
             httpx.get(c.url + "/block", timeout=8)
         killed = c.wait_for(r"(w\d) \(pid \d+\) killed: event loop blocked", timeout=10)
         c.wait_for(rf"{killed.group(1)} \(pid \d+\) ready", timeout=10, count=2)
         replaced = time.monotonic() - sent
         httpx.get(c.url + "/", timeout=5).raise_for_status()
     assert replaced < 4.5, c.log
-    assert "time.sleep(10)" in c.log and "in app (" in c.log
+    assert "time.sleep(10)" in c.log
+    assert "in app (" in c.log
 
 
 @pytest.mark.parametrize(
@@ -168,7 +170,8 @@ def test_status_over_a_private_control_socket(tmp_path: Path) -> None:
         assert stat.S_IMODE(os.stat(c.control).st_mode) == 0o600
         status = c.status()
         workers = status["workers"]
-        assert isinstance(workers, list) and len(workers) == 2
+        assert isinstance(workers, list)
+        assert len(workers) == 2
         for w in workers:
             assert set(w) >= {"pid", "uptime", "restarts", "rss", "requests", "lag_p99"}
             assert w["rss"] > 0
@@ -179,7 +182,9 @@ def test_status_over_a_private_control_socket(tmp_path: Path) -> None:
             timeout=20,
             check=True,
         ).stdout
-        assert "w1" in out and "w2" in out and "lag p99" in out
+        assert "w1" in out
+        assert "w2" in out
+        assert "lag p99" in out
         reload = subprocess.run(
             [sys.executable, "-m", "offload", "cluster", "reload", "--control", c.control],
             capture_output=True,
@@ -211,7 +216,8 @@ def _cli(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_bad_input_is_a_clear_error_with_exit_status_2(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(APP)
     missing = _cli(tmp_path, "nosuchmodule:app", "--port", "0")
-    assert missing.returncode == 2 and "no module named 'nosuchmodule'" in missing.stderr
+    assert missing.returncode == 2
+    assert "no module named 'nosuchmodule'" in missing.stderr
     no_attr = _cli(
         tmp_path,
         "app:nothing",
@@ -222,12 +228,15 @@ def test_bad_input_is_a_clear_error_with_exit_status_2(tmp_path: Path) -> None:
         "--control",
         str(tmp_path / "c.sock"),
     )
-    assert no_attr.returncode == 2 and "has no attribute 'nothing'" in no_attr.stderr
+    assert no_attr.returncode == 2
+    assert "has no attribute 'nothing'" in no_attr.stderr
     zero = _cli(tmp_path, "app:app", "--workers", "0")
-    assert zero.returncode == 2 and "--workers" in zero.stderr
+    assert zero.returncode == 2
+    assert "--workers" in zero.stderr
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
         in_use = _cli(tmp_path, "app:app", "--port", port)
-    assert in_use.returncode == 2 and "already in use" in in_use.stderr
+    assert in_use.returncode == 2
+    assert "already in use" in in_use.stderr
