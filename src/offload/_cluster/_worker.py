@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from offload._monitor import monitor
-from offload._pool._template import set_parent_death_signal
 
 from . import _messages
 
@@ -100,6 +99,10 @@ def run(
     close_inherited: Callable[[], None],
 ) -> NoReturn:
     """The forked child's whole life; never returns to the supervisor's code."""
+    # Imported here: importing offload must not import the pool's template module
+    # (it runs as ``python -m``).
+    from offload._pool._template import set_parent_death_signal
+
     code = 1
     try:
         close_inherited()
