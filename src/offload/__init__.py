@@ -12,6 +12,7 @@ from ._batch import Batcher
 from ._cache import CacheInfo, cached
 from ._cancel import CancelToken, current_token
 from ._cancelable import CancelableCall, cancelable
+from ._cluster import serve
 from ._coalesce import Coalescer, coalesce
 from ._errors import (
     BatchError,
@@ -107,6 +108,7 @@ __all__ = [
     "pipe",
     "report",
     "run",
+    "serve",
     "spawn",
     "transfer",
 ]

@@ -25,6 +25,17 @@ def _build_parser() -> argparse.ArgumentParser:
             "load; --compare loads one server per strategy and prints a table.",
         )
     )
+    from ._cluster._command import add_arguments as add_cluster_arguments
+
+    add_cluster_arguments(
+        sub.add_parser(
+            "cluster",
+            help="serve an ASGI app from supervised uvicorn worker processes",
+            description="Serve MODULE:APP from N uvicorn processes on one address: "
+            "restarts with back-off, loop-aware liveness, rolling reload on SIGHUP; "
+            "`status` and `reload` ask a running cluster.",
+        )
+    )
     return parser
 
 
@@ -46,5 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._demo._command import run as demo
 
         return demo(args)
+    if args.command == "cluster":
+        from ._cluster._command import run as cluster
+
+        return cluster(args)
     parser.print_help(sys.stderr)
     return 2

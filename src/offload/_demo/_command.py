@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="pool workers for the thread and process strategies (default: CPU count)",
     )
+    parser.add_argument(
+        "--procs",
+        type=_positive,
+        default=None,
+        help="serve from this many supervised server processes (offload cluster)",
+    )
     compare = parser.add_argument_group("comparison run")
     compare.add_argument(
         "--compare",
@@ -83,7 +89,37 @@ def run(args: argparse.Namespace) -> int:
                 host=args.host,
             )
         )
+    if args.procs:
+        return _serve_cluster(args.strategy, args.host, args.port, workers, args.procs)
     return _run_loop(_serve(args.strategy, args.host, args.port, workers))
+
+
+def _serve_cluster(strategy: str, host: str, port: int, workers: int, procs: int) -> int:
+    from offload._cluster._serve import serve
+
+    os.environ["OFFLOAD_DEMO_STRATEGY"] = strategy
+    os.environ["OFFLOAD_DEMO_WORKERS"] = str(workers)
+    print(f"offload demo: {procs} processes; `offload cluster status --port {port}` shows them")
+    try:
+        return serve(
+            "offload._demo._command:cluster_app",
+            factory=True,
+            workers=procs,
+            host=host,
+            port=port,
+            graceful_timeout=2,
+        )
+    except ValueError as exc:
+        print(f"offload demo: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cluster_app() -> Any:
+    """The demo app of one cluster worker (strategy and pool size from the environment)."""
+    from ._app import create_app
+
+    strategy = os.environ.get("OFFLOAD_DEMO_STRATEGY", "process")
+    return create_app(strategy, int(os.environ.get("OFFLOAD_DEMO_WORKERS", "2")))
 
 
 def _run_loop(main: Coroutine[Any, Any, int]) -> int:

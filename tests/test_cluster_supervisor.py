@@ -1,0 +1,242 @@
+"""offload cluster end to end: real uvicorn workers, real sockets and real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from _cluster_helpers import APP, Cluster, Load, cluster
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_killed_worker_serves_again_within_a_second(tmp_path: Path) -> None:
+    with cluster(tmp_path, workers=2) as c, Load(c.url, clients=8) as load:
+        load.wait_requests(50)
+        victim = c.pids()["w1"]
+        os.kill(victim, signal.SIGKILL)
+        killed = time.monotonic()
+        c.wait_for(r"w1 \(pid \d+\) ready", timeout=10, count=2)
+        back = time.monotonic() - killed
+        load.wait_requests(50)
+        assert c.pids()["w1"] != victim
+    assert back < 1.0, c.log
+    # Only the requests in flight on the killed worker (one per client at most) failed.
+    assert len(load.failed) <= 8, load.failed
+    assert str(victim) in load.ok
+    assert len(load.ok) == 3
+
+
+def test_reload_under_load_fails_no_request_and_replaces_every_worker(tmp_path: Path) -> None:
+    with cluster(tmp_path, workers=2) as c, Load(c.url, clients=20) as load:
+        load.wait_requests(50)
+        before = c.pids()
+        c.signal(signal.SIGHUP)
+        c.wait_for(r"reload done", timeout=30)
+        after = c.pids()
+        load.wait_requests(50)
+    assert load.failed == []
+    assert set(before.values()).isdisjoint(after.values())
+    assert set(after.values()) <= {int(pid) for pid in load.ok}
+
+
+def test_reload_to_a_broken_version_rolls_back_without_failures(tmp_path: Path) -> None:
+    with cluster(tmp_path, workers=2) as c, Load(c.url, clients=20) as load:
+        load.wait_requests(50)
+        before = c.pids()
+        (tmp_path / "app.py").write_text("raise RuntimeError('the new version is broken')\n")
+        c.signal(signal.SIGHUP)
+        c.wait_for(r"reload aborted \(rolled back\)", timeout=30)
+        load.wait_requests(50)
+        assert c.pids() == before
+    assert load.failed == []
+    assert "the new version is broken" in c.log
+
+
+def test_sigterm_lets_slow_requests_finish_within_the_grace(tmp_path: Path) -> None:
+    with cluster(tmp_path, "--graceful-timeout", "10", workers=2) as c:
+        results: list[int | str] = []
+
+        def slow() -> None:
+            try:
+                results.append(httpx.get(c.url + "/slow", timeout=10).status_code)
+            except httpx.HTTPError as exc:
+                results.append(repr(exc))
+
+        import threading
+
+        threads = [threading.Thread(target=slow) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)  # let the requests reach the workers (they take 1.5 s)
+        c.signal(signal.SIGTERM)
+        start = time.monotonic()
+        code = c.proc.wait(15)
+        for t in threads:
+            t.join(10)
+    assert code == 0, c.log
+    assert time.monotonic() - start < 10
+    assert results == [200] * 4
+
+
+def test_blocked_loop_is_killed_replaced_and_its_stack_logged(tmp_path: Path) -> None:
+    with cluster(tmp_path, "--timeout", "2", workers=2) as c:
+        sent = time.monotonic()
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(c.url + "/block", timeout=8)
+        killed = c.wait_for(r"(w\d) \(pid \d+\) killed: event loop blocked", timeout=10)
+        c.wait_for(rf"{killed.group(1)} \(pid \d+\) ready", timeout=10, count=2)
+        replaced = time.monotonic() - sent
+        httpx.get(c.url + "/", timeout=5).raise_for_status()
+    assert replaced < 4.5, c.log
+    assert "time.sleep(10)" in c.log
+    assert "in app (" in c.log
+
+
+@pytest.mark.parametrize(
+    ("app_text", "error"),
+    [
+        ("raise RuntimeError('database is down')\n", "database is down"),
+        (
+            "async def app(scope, receive, send):\n"
+            "    await receive()\n"
+            "    await send({'type': 'lifespan.startup.failed', 'message': 'lifespan says no'})\n",
+            "lifespan says no",
+        ),
+    ],
+    ids=["import", "lifespan"],
+)
+def test_crash_loop_at_start_exits_nonzero_with_the_error(
+    tmp_path: Path, app_text: str, error: str
+) -> None:
+    (tmp_path / "app.py").write_text(app_text)
+    c = Cluster(tmp_path, "--workers", "2")
+    code = c.proc.wait(30)
+    c.stop()
+    assert code == 1, c.log
+    assert error in c.log
+    assert c.log.count("failed to start") <= 2 * 3
+
+
+def test_memory_limit_recycles_the_worker_without_failures(tmp_path: Path) -> None:
+    with cluster(tmp_path, "--max-memory", "90M", workers=2) as c, Load(c.url, clients=4) as load:
+        load.wait_requests(20)
+        httpx.get(c.url + "/grow", timeout=10).raise_for_status()
+        c.wait_for(r"recycled: memory", timeout=15)
+        c.wait_for(r"ready, replaced", timeout=15)
+        load.wait_requests(20)
+    assert load.failed == []
+
+
+def test_max_requests_recycles_the_worker(tmp_path: Path) -> None:
+    with cluster(tmp_path, "--max-requests", "30", workers=1) as c, Load(c.url, clients=4) as load:
+        c.wait_for(r"recycled: served \d+ requests", timeout=20)
+        c.wait_for(r"ready, replaced", timeout=15)
+        load.wait_requests(10)
+    assert load.failed == []
+
+
+def test_workers_die_with_a_killed_supervisor(tmp_path: Path) -> None:
+    with cluster(tmp_path, workers=2) as c:
+        workers = list(c.pids().values())
+        c.proc.kill()
+        c.proc.wait(5)
+        deadline = time.monotonic() + 1.0
+        while not all(map(_gone, workers)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert all(map(_gone, workers)), workers
+
+
+def test_status_over_a_private_control_socket(tmp_path: Path) -> None:
+    with cluster(tmp_path, workers=2) as c:
+        httpx.get(c.url + "/", timeout=5).raise_for_status()
+        assert stat.S_IMODE(os.stat(c.control).st_mode) == 0o600
+        status = c.status()
+        workers = status["workers"]
+        assert isinstance(workers, list)
+        assert len(workers) == 2
+        for w in workers:
+            assert set(w) >= {"pid", "uptime", "restarts", "rss", "requests", "lag_p99"}
+            assert w["rss"] > 0
+        out = subprocess.run(
+            [sys.executable, "-m", "offload", "cluster", "status", "--control", c.control],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+        assert "w1" in out
+        assert "w2" in out
+        assert "lag p99" in out
+        reload = subprocess.run(
+            [sys.executable, "-m", "offload", "cluster", "reload", "--control", c.control],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+        assert "started" in reload
+        c.wait_for("reload done", timeout=30)
+    assert not os.path.exists(c.control)
+
+
+def test_worker_output_is_prefixed_with_its_id(tmp_path: Path) -> None:
+    app = APP.replace("GROWN = []", "GROWN = []\nprint('hello from the app', flush=True)")
+    with cluster(tmp_path, workers=1, app_text=app) as c:
+        c.wait_for(r"^\[w1 \d+\] hello from the app$")
+
+
+def _cli(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "offload", "cluster", *args],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_bad_input_is_a_clear_error_with_exit_status_2(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    missing = _cli(tmp_path, "nosuchmodule:app", "--port", "0")
+    assert missing.returncode == 2
+    assert "no module named 'nosuchmodule'" in missing.stderr
+    no_attr = _cli(
+        tmp_path,
+        "app:nothing",
+        "--port",
+        "0",
+        "--workers",
+        "1",
+        "--control",
+        str(tmp_path / "c.sock"),
+    )
+    assert no_attr.returncode == 2
+    assert "has no attribute 'nothing'" in no_attr.stderr
+    zero = _cli(tmp_path, "app:app", "--workers", "0")
+    assert zero.returncode == 2
+    assert "--workers" in zero.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        in_use = _cli(tmp_path, "app:app", "--port", port)
+    assert in_use.returncode == 2
+    assert "already in use" in in_use.stderr
