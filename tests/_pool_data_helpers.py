@@ -104,3 +104,24 @@ class AsyncCallable:
 class AsyncMethods:
     async def double(self, x: int) -> int:
         return 2 * x
+
+
+FACTOR = 2
+OFFSETS = [0]
+
+
+def make_global_readers() -> tuple[Callable[[int], int], Callable[[int], int]]:
+    """Lambdas (pickled by value) that read a rebound global and a mutated global list."""
+    return (lambda x: x * FACTOR), (lambda x: x + sum(OFFSETS))
+
+
+def make_counting_closure() -> Callable[[], int]:
+    """A closure over an int that it changes when called."""
+    n = 0
+
+    def count() -> int:
+        nonlocal n
+        n += 1
+        return n
+
+    return count

@@ -89,6 +89,35 @@ async def test_the_pool_keeps_no_callable_or_its_object_alive() -> None:
         assert await pool.run(h.square, 2) == 4
 
 
+async def test_a_function_sent_by_value_is_a_fresh_copy_in_every_task() -> None:
+    async with offload.Pool(max_workers=1) as pool:
+        count = d.make_counting_closure()
+        assert [await pool.run(count) for _ in range(3)] == [1, 1, 1]
+        assert count() == 1  # the caller's own closure is untouched by the tasks
+
+
+def test_a_by_value_function_is_pickled_again_unless_nothing_it_reads_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from offload._pool._functions import FunctionCache
+
+    cache = FunctionCache()
+    reads_factor, reads_offsets = d.make_global_readers()
+    first = cache.head(reads_factor)
+    assert cache.head(reads_factor) is first  # an int global, unchanged: cached
+    monkeypatch.setattr(d, "FACTOR", 7)
+    assert cache.head(reads_factor) != first  # rebound: pickled again
+    # A list can change in place: never cached, pickled every time.
+    assert cache.head(reads_offsets) is not cache.head(reads_offsets)
+    closure, set_k = d.make_closure(2)
+    before = cache.head(closure)
+    assert cache.head(closure) is before
+    set_k(9)
+    assert cache.head(closure) != before
+    closure.tag = "x"  # type: ignore[attr-defined]
+    assert cache.head(closure) is not cache.head(closure)
+
+
 async def test_module_functions_are_sent_once_per_worker() -> None:
     async with offload.Pool(max_workers=1) as pool:
         for i in range(5):
@@ -101,7 +130,7 @@ async def test_module_functions_are_sent_once_per_worker() -> None:
 
 # -- property: random mutations between calls, compared with a local call ---------------
 
-_TARGETS = ("method", "object", "partial", "closure")
+_TARGETS = ("method", "object", "partial", "closure", "global", "global-list")
 _steps = st.lists(
     st.one_of(
         st.tuples(st.just("set"), st.sampled_from(_TARGETS), st.integers(-50, 50)),
@@ -126,11 +155,14 @@ def test_results_always_match_a_local_call_after_random_mutations(
         affine = d.Affine(1, 0)
         state = {"a": 1, "b": 0}
         closure, set_k = d.make_closure(1)
+        reads_factor, reads_offsets = d.make_global_readers()
         callables = {
             "method": scaler.apply,
             "object": affine,
             "partial": functools.partial(d.affine, state),
             "closure": closure,
+            "global": reads_factor,
+            "global-list": reads_offsets,
         }
 
         def mutate(target: str, value: int) -> None:
@@ -141,6 +173,10 @@ def test_results_always_match_a_local_call_after_random_mutations(
                 affine.b = value
             elif target == "partial":
                 state["a"] = value
+            elif target == "global":
+                d.FACTOR = value
+            elif target == "global-list":
+                d.OFFSETS.append(value)
             else:
                 set_k(value)
 
@@ -156,7 +192,11 @@ def test_results_always_match_a_local_call_after_random_mutations(
             for handle, expected in pending:
                 assert await handle == expected
 
-    asyncio.run(scenario())
+    factor, offsets = d.FACTOR, list(d.OFFSETS)
+    try:
+        asyncio.run(scenario())
+    finally:
+        d.FACTOR, d.OFFSETS[:] = factor, offsets
 
 
 # -- __main__ ---------------------------------------------------------------------------
@@ -183,12 +223,21 @@ _MAIN_SCRIPT = textwrap.dedent(
     def leave(code):
         sys.exit(code)
 
+    K = 2
+
+    def times_k(x):
+        return x * K
+
     async def main():
         async with offload.Pool(max_workers=1) as pool:
             out = await pool.run(functools.partial(scale, 3), Point(1, 2))
             print("partial", out == Point(3, 6), flush=True)
             print("instance", await pool.run(Adder(5), 1), flush=True)
             print("method", await pool.run(Point(4, 0).__repr__), flush=True)
+            global K
+            before = await pool.run(times_k, 3)
+            K = 5
+            print("global", before, await pool.run(times_k, 3), flush=True)
             try:
                 await pool.run(leave, 7)
             except offload.TaskExited as exc:
@@ -215,6 +264,7 @@ def test_main_partials_instances_and_dataclasses_work_from_a_script(tmp_path: Pa
         "partial True",
         "instance 6",
         "method Point(x=4, y=0)",
+        "global 6 15",
         "exited 7 SystemExit",
         "thread-exited 8",
         "loop-survived",
