@@ -260,7 +260,8 @@ class Pool:
         any other keyword raises ``TypeError`` saying so; so does an async ``fn``).
         Waits for queue space when ``max_queue`` is reached. ``timeout`` counts from
         when the task starts running. Raises what ``fn`` raised (with the worker's
-        traceback as ``__cause__``), :class:`offload.TaskTimeout`,
+        traceback as ``__cause__``), :class:`offload.TaskExited` (``fn`` called
+        ``sys.exit()`` or raised KeyboardInterrupt), :class:`offload.TaskTimeout`,
         :class:`offload.WorkerCrashed`, :class:`offload.SerializationError`,
         :class:`offload.Cancelled` (token), :class:`offload.ClosedError`.
 
