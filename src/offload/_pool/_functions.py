@@ -72,7 +72,10 @@ def check_sync(fn: Callable[..., Any]) -> None:
         return  # calling a class or a builtin never gives a coroutine
     elif not _is_async(target):
         return
-    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    name = getattr(fn, "__qualname__", None)
+    if name is None:  # a partial, a callable object
+        inner = getattr(target, "__qualname__", None) or type(target).__qualname__
+        name = inner if target is fn else f"{type(fn).__qualname__} of {inner}"
     raise TypeError(
         f"{name} is an async function: a pool worker runs plain functions and cannot await "
         "the coroutine it returns; await it on the event loop instead, or pass a sync "
