@@ -125,3 +125,15 @@ def make_counting_closure() -> Callable[[], int]:
         return n
 
     return count
+
+
+class TwoArgError(Exception):
+    """An exception that pickles but cannot be unpickled (its __init__ needs two args)."""
+
+    def __init__(self, what: str, code: int) -> None:
+        super().__init__(f"{what} failed with {code}")
+        self.code = code
+
+
+def raise_two_arg_error() -> None:
+    raise TwoArgError("upload", 7)

@@ -1,8 +1,10 @@
-"""sys.exit() or KeyboardInterrupt in a task reaches the caller as offload.TaskExited.
+"""What a task's exceptions become in the caller.
 
-Delivered as itself, such an exception would stop the caller's event loop (asyncio
+sys.exit() or KeyboardInterrupt in a task reaches the caller as offload.TaskExited:
+delivered as itself, such an exception would stop the caller's event loop (asyncio
 re-raises SystemExit and KeyboardInterrupt out of the loop). Process, thread and
-executor paths all deliver the ordinary TaskExited, and the worker lives on.
+executor paths all deliver the ordinary TaskExited, and the worker lives on. An
+exception that cannot travel back still says what the task raised.
 """
 
 from __future__ import annotations
@@ -95,3 +97,14 @@ def test_task_exited_is_an_ordinary_exception_that_pickles() -> None:
         "job",
         str(error),
     )
+
+
+async def test_an_exception_that_cannot_be_unpickled_still_says_what_was_raised() -> None:
+    async with offload.Pool(max_workers=1) as pool:
+        with pytest.raises(offload.SerializationError) as info:
+            await pool.run(d.raise_two_arg_error)
+        message = str(info.value)
+        assert "TwoArgError: upload failed with 7" in message
+        assert "__reduce__" in message
+        assert "raise_two_arg_error" in str(info.value.__cause__)  # the worker's traceback
+        assert await pool.run(h.square, 2) == 4

@@ -117,9 +117,14 @@ def _error_payload(exc: BaseException, run_time: float) -> bytes:
     text = "".join(traceback.format_exception(exc))
     try:
         body = dumps((exc, text), what="exception")
-    except SerializationError:
+        # An exception whose __init__ takes other arguments than its args pickles but
+        # cannot be unpickled: find out here, while its message can still be sent.
+        loads(body)
+    except Exception as problem:
         fallback = SerializationError(
-            f"the task raised {type(exc).__qualname__}: {exc}, which could not be pickled"
+            f"the task raised {type(exc).__qualname__}: {exc}, which could not be sent "
+            f"back ({problem}); give the exception a __reduce__, or an __init__ that "
+            "accepts its args"
         )
         body = dumps((fallback, text))
     return w.RUN_TIME.pack(run_time) + body
