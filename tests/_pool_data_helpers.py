@@ -6,9 +6,11 @@ closures, which the tests mutate between calls.
 
 from __future__ import annotations
 
+import gc
 import sys
+import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Scaler:
@@ -137,3 +139,24 @@ class TwoArgError(Exception):
 
 def raise_two_arg_error() -> None:
     raise TwoArgError("upload", 7)
+
+
+class Tracked:
+    """Counted while alive (in the process that holds it)."""
+
+    alive: ClassVar[weakref.WeakSet[Tracked]] = weakref.WeakSet()
+
+    def __init__(self) -> None:
+        Tracked.alive.add(self)
+
+    def __reduce__(self) -> tuple[type[Tracked], tuple[()]]:
+        return (Tracked, ())  # unpickling counts the copy too
+
+
+def make_tracked(arg: object = None) -> Tracked:
+    return Tracked()
+
+
+def tracked_alive(arg: object = None) -> int:
+    gc.collect()
+    return len(Tracked.alive)

@@ -118,6 +118,14 @@ def test_a_by_value_function_is_pickled_again_unless_nothing_it_reads_changed(
     assert cache.head(closure) is not cache.head(closure)
 
 
+async def test_a_worker_keeps_nothing_of_a_task_after_it_ends() -> None:
+    async with offload.Pool(max_workers=1) as pool:
+        await pool.run(d.make_tracked)  # its result
+        assert await pool.run(d.tracked_alive) == 0
+        await pool.run(d.tracked_alive, d.Tracked())  # its argument
+        assert await pool.run(d.tracked_alive) == 0
+
+
 async def test_module_functions_are_sent_once_per_worker() -> None:
     async with offload.Pool(max_workers=1) as pool:
         for i in range(5):

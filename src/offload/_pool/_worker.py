@@ -268,15 +268,19 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                     out = w.frame(
                         w.OK, seq, w.RUN_TIME.pack(elapsed) + reply.data, reply.descriptors
                     )
+                    del reply
             except BaseException as exc:
                 if not isinstance(exc, Exception):
                     # sys.exit() or KeyboardInterrupt in the task would stop the caller's
                     # event loop if it arrived as itself: send an ordinary error instead.
                     exc = TaskExited.from_exception(exc, _name_of(fn, fn_id, functions))
                 out = w.frame(w.ERR, seq, _error_payload(exc, perf() - started))
-            fn = None  # a task's own copy of its callable dies with the task
+            # The task's own copy of its callable, its arguments and its result die with
+            # it: a worker must not hold the last task's data until the next one comes.
+            fn = args = result = None
             running.pack_into(page, 0, 0)
             conn.send(out)
+            out = b""
             if stdout is not None:  # printed lines must not die with a killed worker
                 with contextlib.suppress(Exception):
                     stdout.flush()
