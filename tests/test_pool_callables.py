@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests import _pool_data_helpers as d
 from tests import _pool_helpers as h
@@ -149,62 +149,66 @@ _steps = st.lists(
 )
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(_steps)
-def test_results_always_match_a_local_call_after_random_mutations(
-    steps: list[tuple[str, str, int]],
-) -> None:
-    async def scenario() -> None:
-        scaler = d.Scaler(1)
-        affine = d.Affine(1, 0)
-        state = {"a": 1, "b": 0}
-        closure, set_k = d.make_closure(1)
-        reads_factor, reads_offsets = d.make_global_readers()
-        callables = {
-            "method": scaler.apply,
-            "object": affine,
-            "partial": functools.partial(d.affine, state),
-            "closure": closure,
-            "global": reads_factor,
-            "global-list": reads_offsets,
-        }
+async def _scenario(pool: offload.Pool, steps: list[tuple[str, str, int]]) -> None:
+    scaler = d.Scaler(1)
+    affine = d.Affine(1, 0)
+    state = {"a": 1, "b": 0}
+    closure, set_k = d.make_closure(1)
+    reads_factor, reads_offsets = d.make_global_readers()
+    callables = {
+        "method": scaler.apply,
+        "object": affine,
+        "partial": functools.partial(d.affine, state),
+        "closure": closure,
+        "global": reads_factor,
+        "global-list": reads_offsets,
+    }
 
-        def mutate(target: str, value: int) -> None:
-            if target == "method":
-                scaler.k = value
-                scaler.extra.append(value % 3)
-            elif target == "object":
-                affine.b = value
-            elif target == "partial":
-                state["a"] = value
-            elif target == "global":
-                d.FACTOR = value
-            elif target == "global-list":
-                d.OFFSETS.append(value)
-            else:
-                set_k(value)
+    def mutate(target: str, value: int) -> None:
+        if target == "method":
+            scaler.k = value
+            scaler.extra.append(value % 3)
+        elif target == "object":
+            affine.b = value
+        elif target == "partial":
+            state["a"] = value
+        elif target == "global":
+            d.FACTOR = value
+        elif target == "global-list":
+            d.OFFSETS.append(value)
+        else:
+            set_k(value)
 
-        async with offload.Pool(max_workers=2) as pool:
-            pending: list[tuple[offload.TaskHandle[int], int]] = []
-            for op, target, value in steps:
-                if op == "set":
-                    mutate(target, value)
-                    continue
-                fn = callables[target]
-                expected = fn(value)
-                pending.append((pool.submit(fn, value), expected))
-            for handle, expected in pending:
-                assert await handle == expected
+    pending: list[tuple[offload.TaskHandle[int], int]] = []
+    for op, target, value in steps:
+        if op == "set":
+            mutate(target, value)
+            continue
+        fn = callables[target]
+        expected = fn(value)
+        pending.append((pool.submit(fn, value), expected))
+    for handle, expected in pending:
+        assert await handle == expected
 
+
+def test_results_always_match_a_local_call_after_random_mutations() -> None:
+    # One pool (and loop) for every example: the workers and the parent's cache carry
+    # over from example to example, as they would in a long-running application.
+    loop = asyncio.new_event_loop()
+    pool = offload.Pool(max_workers=2)
     factor, offsets = d.FACTOR, list(d.OFFSETS)
+
+    @settings(max_examples=60, deadline=None)
+    @given(_steps)
+    def check(steps: list[tuple[str, str, int]]) -> None:
+        loop.run_until_complete(_scenario(pool, steps))
+
     try:
-        asyncio.run(scenario())
+        check()
     finally:
         d.FACTOR, d.OFFSETS[:] = factor, offsets
+        loop.run_until_complete(pool.close())
+        loop.close()
 
 
 # -- __main__ ---------------------------------------------------------------------------
