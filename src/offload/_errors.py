@@ -11,6 +11,8 @@ The hierarchy::
     │   ├── WorkerCrashed             the worker died while running this task
     │   └── WorkerStartFailed         workers die during start-up (initializer, import)
     ├── TaskTimeout (also TimeoutError)  a task ran longer than its timeout
+    ├── TaskExited                    a task raised SystemExit, KeyboardInterrupt or another
+    │                                 BaseException that is not an Exception
     ├── BatchError                    a Batcher's load_many broke its contract
     ├── ProcessError                  an external program could not be run as asked
     │   ├── ProgramNotFound (also FileNotFoundError)
@@ -42,6 +44,7 @@ __all__ = [
     "QueueFull",
     "SerializationError",
     "SharedMemoryError",
+    "TaskExited",
     "TaskTimeout",
     "WorkerCrashed",
     "WorkerError",
@@ -123,6 +126,57 @@ class WorkerStartFailed(WorkerError):
 
 class TaskTimeout(OffloadError, TimeoutError):
     """A task ran longer than its timeout; counted from when it started running."""
+
+
+class TaskExited(OffloadError):
+    """A task raised ``SystemExit``, ``KeyboardInterrupt`` or another ``BaseException``
+    that is not an ``Exception`` (``sys.exit()`` in a pool task, for example).
+
+    Such an exception would stop the caller's event loop, so the pool delivers this
+    ordinary error instead. ``exc_type`` is the type the task raised, ``code`` the
+    ``SystemExit`` code (``None`` for other types), ``function`` the task's name; the
+    original exception is attached as ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exc_type: type[BaseException] = SystemExit,
+        code: object = None,
+        function: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.exc_type = exc_type
+        self.code = code
+        self.function = function
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, function: str | None = None) -> TaskExited:
+        """The error for ``exc``, raised by the task ``function``, with ``exc`` as cause."""
+        code = exc.code if isinstance(exc, SystemExit) else None
+        what = type(exc).__qualname__
+        if isinstance(exc, SystemExit):
+            what += f"({code!r})"
+        name = f"{function}()" if function else "a task"
+        error = cls(
+            f"{name} raised {what} in a pool worker; the pool reports it as this error "
+            "so that it cannot stop the caller's event loop (the worker lives on)",
+            exc_type=type(exc),
+            code=code,
+            function=function,
+        )
+        error.__cause__ = exc
+        return error
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_task_exited, (str(self), self.exc_type, self.code, self.function))
+
+
+def _rebuild_task_exited(
+    message: str, exc_type: type[BaseException], code: object, function: str | None
+) -> TaskExited:
+    return TaskExited(message, exc_type=exc_type, code=code, function=function)
 
 
 class BatchError(OffloadError):

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from offload._cancel import CancelToken
 from offload._errors import (
@@ -26,6 +26,7 @@ from offload._errors import (
 )
 
 from ._backend import DRAINING, GONE, READY, STARTING, Backend, Worker
+from ._functions import check_no_keywords, check_sync
 from ._stats import PoolStats, Reservoir
 from ._task import DONE, QUEUED, SENT, Task, TaskHandle
 
@@ -251,13 +252,16 @@ class Pool:
         *args: Any,
         timeout: float | None = None,
         token: CancelToken | None = None,
+        **kwargs: Never,
     ) -> R:
         """Run ``fn(*args)`` in a worker and return its result.
 
-        Keyword arguments are the pool's (pass ``fn``'s own with ``functools.partial``).
+        Keyword arguments are the pool's (pass ``fn``'s own with ``functools.partial``;
+        any other keyword raises ``TypeError`` saying so; so does an async ``fn``).
         Waits for queue space when ``max_queue`` is reached. ``timeout`` counts from
         when the task starts running. Raises what ``fn`` raised (with the worker's
-        traceback as ``__cause__``), :class:`offload.TaskTimeout`,
+        traceback as ``__cause__``), :class:`offload.TaskExited` (``fn`` called
+        ``sys.exit()`` or raised KeyboardInterrupt), :class:`offload.TaskTimeout`,
         :class:`offload.WorkerCrashed`, :class:`offload.SerializationError`,
         :class:`offload.Cancelled` (token), :class:`offload.ClosedError`.
 
@@ -265,6 +269,8 @@ class Pool:
 
             digest = await pool.run(hashlib.sha256, data)
         """
+        if kwargs:
+            check_no_keywords("run", fn, kwargs)
         while self.max_queue is not None and len(self._queue) >= self.max_queue:
             await self._wait_for_space()
         task = self._submit(fn, args, timeout, token, progress=False, watch=False)
@@ -282,6 +288,7 @@ class Pool:
         *args: Any,
         timeout: float | None = None,
         token: CancelToken | None = None,
+        **kwargs: Never,
     ) -> TaskHandle[R]:
         """Queue ``fn(*args)`` and return a :class:`TaskHandle` at once.
 
@@ -293,6 +300,8 @@ class Pool:
             handle = pool.submit(crunch, data, timeout=30)
             result = await handle
         """
+        if kwargs:
+            check_no_keywords("submit", fn, kwargs)
         if self.max_queue is not None and len(self._queue) >= self.max_queue:
             raise QueueFull(
                 f"{self.name} has {len(self._queue)} queued tasks (max_queue="
@@ -332,6 +341,7 @@ class Pool:
             raise ClosedError(f"{self.name} is closed; create a new Pool to run more work")
         if not callable(fn):
             raise TypeError(f"Pool.run() needs a callable, got {type(fn).__qualname__}")
+        check_sync(fn)  # an async function is refused before anything runs
         if timeout is None:
             timeout = self.task_timeout
         elif not timeout >= 0:
@@ -737,6 +747,7 @@ class Pool:
         """
         from ._map import map_tasks
 
+        check_sync(fn)  # refused here, not at the first item
         return map_tasks(
             self,
             fn,

@@ -23,6 +23,7 @@ from offload._errors import WorkerError
 
 from . import _wire as w
 from ._backend import GONE, Backend, Worker
+from ._functions import FunctionCache
 from ._task import Task
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["ProcessBackend", "ProcessWorker"]
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-_FN_CACHE_SIZE = 512
 _FRAMES_PER_TURN = 64
 
 
@@ -67,21 +67,19 @@ class ProcessWorker(Worker):
 
     def send(self, tasks: list[Task]) -> None:
         parts = []
-        backend = self.backend
+        functions = self.backend.functions
+        known = self.known_functions
         for task in tasks:
-            fn_id, fn_bytes = backend.function_of(task)
-            if fn_id in self.known_functions:
-                fn_bytes = b""
-            else:
-                self.known_functions.add(fn_id)
-            parts.append(
-                w.frame(
-                    w.TASK,
-                    task.seq,
-                    w.TASK_HEAD.pack(fn_id, len(fn_bytes)) + fn_bytes + task.payload,
-                    task.oob,
+            payload = task.payload  # starts with the function head (see _functions)
+            fn_id = w.TASK_HEAD.unpack_from(payload)[0]
+            if fn_id and fn_id not in known:
+                # This worker's first task of a cached callable: its pickle goes along.
+                known.add(fn_id)
+                fn_bytes = functions.pickle_of(fn_id)
+                payload = (
+                    w.TASK_HEAD.pack(fn_id, len(fn_bytes)) + fn_bytes + payload[w.TASK_HEAD.size :]
                 )
-            )
+            parts.append(w.frame(w.TASK, task.seq, payload, task.oob))
         self.outbuf += b"".join(parts)
         if not self.writing:
             self._flush()
@@ -343,7 +341,7 @@ class ProcessBackend(Backend):
         self.loop = loop
         self.workers: dict[int, ProcessWorker] = {}
         self.by_pid: dict[int, ProcessWorker] = {}
-        self.functions: dict[Any, tuple[int, bytes]] = {}
+        self.functions = FunctionCache()
         self.imported: set[str] = set()
         self.context_refs = [_locate(var) for var in context_vars]
         self.init = {
@@ -445,30 +443,17 @@ class ProcessBackend(Backend):
         self.workers[worker_id] = worker
         return worker
 
-    def function_of(self, task: Task) -> tuple[int, bytes]:
-        fn = task.fn
-        try:
-            return self.functions[fn]
-        except KeyError:
-            pass
-        except TypeError:  # unhashable callable: pickled with every task
-            return 0, _serialize.dumps_function(fn)
-        entry = (len(self.functions) + 1, _serialize.dumps_function(fn))
-        if len(self.functions) >= _FN_CACHE_SIZE:
-            self.functions.clear()
-        self.functions[fn] = entry
-        return entry
-
     def prepare(self, task: Task) -> None:
-        self.function_of(task)
+        # The callable is pickled now, at submit time, unless it is a cached name.
+        head = self.functions.head(task.fn)
         ctx = task.ctx if isinstance(task.ctx, tuple) else ()
         what = f"argument to {task.fn_name}()"
         if not ctx and all(_is_small(arg) for arg in task.args):
             # Nothing shared memory could carry better: skip the codec's walk.
-            task.payload = _serialize.dumps((task.args, ctx), what=what)
+            task.payload = head + _serialize.dumps((task.args, ctx), what=what)
         else:
             encoded = _shm.encode((task.args, ctx), dumps=lambda v: _serialize.dumps(v, what=what))
-            task.payload, task.oob = encoded.data, encoded.descriptors
+            task.payload, task.oob = head + encoded.data, encoded.descriptors
             task.release_oob = encoded.release
         task.args = ()
 

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from offload._cancel import _reset_current, _set_current
+from offload._errors import TaskExited
 from offload._report import _set_reporter
 from offload._shm import untransfer
 
@@ -69,8 +70,12 @@ class ThreadWorker(Worker):
                     ctx = contextvars.copy_context()
                 value = ctx.run(self._run, task)
                 ok = True
-            except BaseException as exc:
+            except Exception as exc:
                 value, ok = exc, False
+            except BaseException as exc:
+                # sys.exit() or KeyboardInterrupt in the task would stop the caller's
+                # event loop if it arrived as itself: an ordinary error instead.
+                value, ok = TaskExited.from_exception(exc, task.fn_name), False
             if not self._post(task, ok, value, time.perf_counter() - started):
                 return
         self.loop.call_soon_threadsafe(self._exit, None)
