@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import pickle
+import subprocess
 import sys
 import threading
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -116,3 +118,32 @@ def test_only_module_level_names_count_as_by_name() -> None:
     assert by_name(functools.partial(int, base=2)) is None  # type: ignore[arg-type]
     assert by_name(lambda: None) is None
     assert by_name([].append) is None
+
+
+def test_code_pickled_by_value_keeps_its_file_name_for_tracebacks() -> None:
+    def local(x: int) -> int:
+        return x + 1
+
+    copy = pickle.loads(dumps_function(local))
+    assert copy(1) == 2
+    assert copy.__code__.co_filename == local.__code__.co_filename
+    assert copy.__code__.co_firstlineno == local.__code__.co_firstlineno
+
+
+def test_worker_traceback_of_a_main_function_shows_its_source_line(tmp_path: Path) -> None:
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import asyncio, offload\n"
+        "def boom(x):\n"
+        "    raise ValueError(f'bad {x}')  # the line the traceback must show\n"
+        "async def main():\n"
+        "    async with offload.Pool(max_workers=1) as pool:\n"
+        "        await pool.run(boom, 1)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    assert f'File "{script}", line 3, in boom' in done.stderr
+    assert "# the line the traceback must show" in done.stderr

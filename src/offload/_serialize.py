@@ -21,8 +21,11 @@ travels in band.
 
 from __future__ import annotations
 
+import io
+import marshal
 import pickle
 import pickletools
+import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -41,6 +44,27 @@ _NAME_OPS = frozenset(
 _GLOBAL_OPS = frozenset({"STACK_GLOBAL", "GLOBAL"})
 
 BufferCallback = Callable[[pickle.PickleBuffer], Any]
+
+
+class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
+    """cloudpickle, except that code objects keep their file name.
+
+    cloudpickle renames the file of every code object it pickles by value to
+    ``<dynamic-code>``, so a worker's traceback through a ``__main__`` function, a lambda
+    or a closure shows no file and no source lines. Code travels with ``marshal``
+    instead: it keeps every field, and a worker always runs the same Python version.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is types.CodeType:
+            return marshal.loads, (marshal.dumps(obj),)
+        return super().reducer_override(obj)
+
+
+def _cloudpickle(obj: object, buffer_callback: BufferCallback | None = None) -> bytes:
+    out = io.BytesIO()
+    _Pickler(out, PROTOCOL, buffer_callback=buffer_callback).dump(obj)
+    return out.getvalue()
 
 
 def names_main(data: bytes) -> bool:
@@ -66,7 +90,7 @@ def dumps(
         if _MAIN not in data:
             return data
     try:
-        return cloudpickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)  # type: ignore[no-any-return]
+        return _cloudpickle(obj, buffer_callback)
     except OffloadError:
         raise
     except Exception as exc:
@@ -92,7 +116,7 @@ def dumps_function(fn: Callable[..., object]) -> bytes:
             if _MAIN not in data:
                 return data
     try:
-        return cloudpickle.dumps(fn, PROTOCOL)  # type: ignore[no-any-return]
+        return _cloudpickle(fn)
     except OffloadError:
         raise
     except Exception as exc:
