@@ -30,6 +30,7 @@ from ._errors import (
     WorkerCrashed,
     WorkerError,
     WorkerStartFailed,
+    WrongLoopError,
 )
 from ._interleave import checkpoint, interleave
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
@@ -95,6 +96,7 @@ __all__ = [
     "WorkerCrashed",
     "WorkerError",
     "WorkerStartFailed",
+    "WrongLoopError",
     "cached",
     "cancelable",
     "checkpoint",

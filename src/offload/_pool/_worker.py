@@ -249,8 +249,10 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                     )
             except BaseException as exc:
                 out = w.frame(w.ERR, seq, _error_payload(exc, perf() - started))
-            running.pack_into(page, 0, 0)
             conn.send(out)
+            # Cleared only once the answer is written: a worker that dies in between is
+            # seen running this task (answered), never a task it had not started.
+            running.pack_into(page, 0, 0)
             if stdout is not None:  # printed lines must not die with a killed worker
                 with contextlib.suppress(Exception):
                     stdout.flush()
