@@ -41,10 +41,6 @@ R = TypeVar("R")
 
 _log = logging.getLogger("offload.pool")
 _MAX_START_FAILURES = 3
-# Workers killed from outside while starting are started again after a pause that
-# doubles from _RESTART_FIRST up to _RESTART_MAX seconds (reset by a worker that starts).
-_RESTART_FIRST = 0.01
-_RESTART_MAX = 1.0
 # A task whose workers die on their own twice before it starts fails (its function or
 # arguments may be what kills them while loading).
 _MAX_DEATHS_BEFORE_START = 2
@@ -82,6 +78,12 @@ class Pool:
             async for square in pool.map(pow2, range(100)):
                 ...
     """
+
+    # Workers killed from outside while starting are started again after a pause that
+    # doubles from _restart_first up to _restart_max seconds (reset by a worker that
+    # starts).
+    _restart_first = 0.01
+    _restart_max = 1.0
 
     def __init__(
         self,
@@ -540,7 +542,7 @@ class Pool:
     def _killed_while_starting(self) -> None:
         """A start failed for a reason outside the user's code: try again, later."""
         self._killed_starts += 1
-        pause = min(_RESTART_MAX, _RESTART_FIRST * 2 ** min(self._killed_starts - 1, 20))
+        pause = min(self._restart_max, self._restart_first * 2 ** min(self._killed_starts - 1, 20))
         self._spawn_after = time.monotonic() + pause
 
     def _send(self, worker: Worker, batch: list[Task], now: float) -> None:
