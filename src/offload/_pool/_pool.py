@@ -542,7 +542,8 @@ class Pool:
     def _killed_while_starting(self) -> None:
         """A start failed for a reason outside the user's code: try again, later."""
         self._killed_starts += 1
-        pause = min(self._restart_max, self._restart_first * 2 ** min(self._killed_starts - 1, 20))
+        n = self._killed_starts - 1  # the first one is started again at once
+        pause = min(self._restart_max, self._restart_first * 2 ** min(n - 1, 20)) if n else 0.0
         self._spawn_after = time.monotonic() + pause
 
     def _send(self, worker: Worker, batch: list[Task], now: float) -> None:
