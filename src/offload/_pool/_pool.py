@@ -156,6 +156,7 @@ class Pool:
         self._short_tasks = False  # EWMA of run time below _PIPELINE_BELOW
         self._run_ewma = 0.01  # assume tasks are long until measured
         self._executor: PoolExecutor | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         # statistics
         self._started_at = time.monotonic()
         self._completed = 0
@@ -200,7 +201,7 @@ class Pool:
         self._backend = self._create_backend(loop)
         release = self._backend.leftovers()
         if release is not None:  # a pool dropped without close(), or alive at exit
-            weakref.finalize(self, release)
+            self._finalizer = weakref.finalize(self, release)
         for _ in range(self.min_workers):
             if not self._spawn():
                 break
@@ -295,6 +296,8 @@ class Pool:
                     worker.retire()
             await backend.aclose()
         self._workers.clear()
+        if self._finalizer is not None:
+            self._finalizer.detach()
 
     def _close_now(self) -> None:
         """Release everything without the pool's event loop (closed, or not running)."""

@@ -310,12 +310,18 @@ class ProcessWorker(Worker):
             self.retire()
 
 
-def _kill_group(pid: int) -> None:
-    """SIGKILL a worker and its process group: whatever its tasks started goes with it."""
-    with contextlib.suppress(OSError):
+def _kill_group(pid: int, *, alive: bool = True) -> None:
+    """SIGKILL a worker and its process group: whatever its tasks started goes with it.
+
+    ``alive``: the worker is known to be unreaped (its template lives), so ``pid`` is
+    still its own; only then is it also signalled alone if it has no group.
+    """
+    try:
         os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(OSError):
-        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        if alive:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 class _Held:
@@ -330,7 +336,7 @@ class _Held:
 
     def release(self) -> None:
         for pid in list(self.pids):
-            _kill_group(pid)
+            _kill_group(pid, alive=False)
             _guard.unregister(pid)
         self.pids.clear()
         if self.ctl is not None:  # the template sees EOF, kills its workers and exits
@@ -521,7 +527,7 @@ class ProcessBackend(Backend):
         self._reap_templates()
         for worker in list(self.workers.values()):
             if worker.pid is not None:  # normally gone already (parent-death signal)
-                _kill_group(worker.pid)
+                _kill_group(worker.pid, alive=False)
             if worker.eof:
                 worker._finish()
 
@@ -616,10 +622,12 @@ class ProcessBackend(Backend):
 
     def release_now(self) -> None:
         for worker in list(self.workers.values()):
-            worker.kill()
+            worker.retiring = True
+            if worker.pid is not None:
+                _kill_group(worker.pid)
             worker.eof = True
             worker._close_fd()
-        self._close_control()
+        self._close_control()  # the template kills workers not yet known by pid, and exits
         self.held.release()
         for worker in list(self.workers.values()):
             worker._finish()
