@@ -147,3 +147,19 @@ def spawn_child_then(seconds: float, path: str) -> int:
 def tiny(x: int) -> int:
     time.sleep(0.0005)
     return x
+
+
+_MARKS: dict[str, object] = {}
+
+
+def tiny_marked(x: int, path: str) -> int:
+    """Like ``tiny``, and set byte ``x`` of the file at ``path`` first: the task started."""
+    import mmap
+
+    marks = _MARKS.get(path)
+    if marks is None:
+        with open(path, "r+b") as f:
+            marks = _MARKS[path] = mmap.mmap(f.fileno(), 0)
+    marks[x] = 1  # type: ignore[index]
+    time.sleep(0.0005)
+    return x

@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -69,25 +70,31 @@ async def _storm(
     [(2, False), (10, False), (30, False), (30, True)],
     ids=["2/s", "10/s", "30/s", "30/s-ready-workers"],
 )
-async def test_every_task_ends_once_through_a_kill_storm(rate: int, ready_only: bool) -> None:
+async def test_every_task_ends_once_through_a_kill_storm(
+    rate: int, ready_only: bool, tmp_path: Path
+) -> None:
     rng = random.Random(rate)
     loop = asyncio.get_running_loop()
     loop_errors: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: loop_errors.append(context))
     async with offload.Pool(max_workers=2) as pool:
-        handles = [pool.submit(h.tiny, i) for i in range(TASKS)]
+        marks = tmp_path / "started"
+        marks.write_bytes(bytes(TASKS))  # each task sets its byte when it starts
+        handles = [pool.submit(h.tiny_marked, i, str(marks)) for i in range(TASKS)]
         await handles[20]  # workers are up and busy: the storm hits running tasks
         until = time.monotonic() + STORM_SECONDS
         kills = await _storm(pool, rate, until, rng, ready_only=ready_only)
         _done, pending = await asyncio.wait([asyncio.ensure_future(x) for x in handles], timeout=40)
         assert not pending, f"{len(pending)} tasks never ended"
         crashed = 0
+        started = marks.read_bytes()
         for i, handle in enumerate(handles):
             error = handle._task.future.exception()
             if error is None:
                 assert handle._task.future.result() == i
             else:
                 assert isinstance(error, offload.WorkerCrashed), repr(error)
+                assert started[i], f"task {i} never started, yet it was reported crashed"
                 crashed += 1
         # The storm did happen (while workers are killed as they start, the pool backs
         # off and there is less to kill than the rate asks for).
