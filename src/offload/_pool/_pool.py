@@ -353,7 +353,8 @@ class Pool:
         when the task starts running. Raises what ``fn`` raised (with the worker's
         traceback as ``__cause__``), :class:`offload.TaskTimeout`,
         :class:`offload.WorkerCrashed`, :class:`offload.SerializationError`,
-        :class:`offload.Cancelled` (token), :class:`offload.ClosedError`.
+        :class:`offload.Cancelled` (token), :class:`offload.ClosedError`,
+        :class:`offload.WrongLoopError` (called from another event loop than the pool's).
 
         Example::
 
