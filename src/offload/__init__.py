@@ -32,6 +32,7 @@ from ._errors import (
     WorkerCrashed,
     WorkerError,
     WorkerStartFailed,
+    WrongLoopError,
 )
 from ._interleave import checkpoint, interleave
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
@@ -98,6 +99,7 @@ __all__ = [
     "WorkerCrashed",
     "WorkerError",
     "WorkerStartFailed",
+    "WrongLoopError",
     "cached",
     "cancelable",
     "checkpoint",

@@ -19,7 +19,8 @@ The hierarchy::
     │   └── ProcessFailed             it ran, and failed: exit code, signal, timeout, limit
     ├── ChannelClosed                 the other end of a channel went away
     ├── SharedMemoryError             shared memory could not be allocated or mapped
-    └── LoopBlocked                   the event loop was blocked longer than allowed
+    ├── LoopBlocked                   the event loop was blocked longer than allowed
+    └── WrongLoopError (also RuntimeError)  a pool was used from another event loop
 
 Exceptions raised by *your* code inside a worker are not wrapped: they arrive with their
 own type, and the worker's traceback is attached as ``__cause__``.
@@ -49,6 +50,7 @@ __all__ = [
     "WorkerCrashed",
     "WorkerError",
     "WorkerStartFailed",
+    "WrongLoopError",
 ]
 
 
@@ -121,7 +123,9 @@ def _rebuild_worker_crashed(
 
 
 class WorkerStartFailed(WorkerError):
-    """Workers keep dying during start-up (a failing initializer or import)."""
+    """Workers keep failing to start because of the user's code: the initializer raised,
+    an import failed, or the worker exited or crashed on its own while starting (the
+    message says which). Workers killed from outside while starting are retried."""
 
 
 class TaskTimeout(OffloadError, TimeoutError):
@@ -252,4 +256,12 @@ class LoopBlocked(OffloadError):
 
     Raised by the pytest plugin (``--offload-max-block``) in a test whose loop blocked;
     the message names the blocking function and shows its stack.
+    """
+
+
+class WrongLoopError(OffloadError, RuntimeError):
+    """A pool was used from an event loop other than the one that started it.
+
+    A pool belongs to the loop of its first ``run``/``submit``/``start``; create it
+    inside the loop that uses it. ``await pool.close()`` works from any loop.
     """

@@ -29,6 +29,7 @@ class Task:
         "args",
         "cancel_deadline",
         "ctx",
+        "deaths",
         "fn",
         "fn_name",
         "future",
@@ -81,6 +82,8 @@ class Task:
         # Set when the caller gave up on a task that a worker may be running: the worker
         # is killed if the task is still running at this (monotonic) time.
         self.cancel_deadline: float | None = None
+        # Workers that died on their own (not killed) before this task started on them.
+        self.deaths = 0
 
     @property
     def token(self) -> CancelToken:

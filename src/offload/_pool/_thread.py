@@ -8,6 +8,7 @@ returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import queue
 import threading
@@ -78,7 +79,8 @@ class ThreadWorker(Worker):
                 value, ok = TaskExited.from_exception(exc, task.fn_name), False
             if not self._post(task, ok, value, time.perf_counter() - started):
                 return
-        self.loop.call_soon_threadsafe(self._exit, None)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            self.loop.call_soon_threadsafe(self._exit, None)
 
     def _post(self, task: Task, ok: bool, value: Any, run_time: float) -> bool:
         try:
@@ -159,6 +161,12 @@ class ThreadBackend(Backend):
 
     def prepare(self, task: Task) -> None:
         task.ctx = contextvars.copy_context()
+
+    def release_now(self) -> None:
+        for worker in list(self.workers.values()):
+            worker.retire()
+            if worker.thread is not threading.current_thread():
+                worker.thread.join(5.0)  # a task still running keeps its thread busy
 
     async def aclose(self) -> None:
         for worker in list(self.workers.values()):

@@ -278,9 +278,11 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
             # The task's own copy of its callable, its arguments and its result die with
             # it: a worker must not hold the last task's data until the next one comes.
             fn = args = result = None
-            running.pack_into(page, 0, 0)
             conn.send(out)
             out = b""
+            # Cleared only once the answer is written: a worker that dies in between is
+            # seen running this task (answered), never a task it had not started.
+            running.pack_into(page, 0, 0)
             if stdout is not None:  # printed lines must not die with a killed worker
                 with contextlib.suppress(Exception):
                     stdout.flush()
