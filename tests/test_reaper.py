@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import psutil
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import offload
 from offload import _reaper
@@ -195,3 +197,96 @@ async def test_pool_processes_show_what_they_are(no_leaks: None) -> None:
             "offload: pool template",
         }
     await asyncio.sleep(0)
+
+
+FORKS = r"""
+import asyncio, os, offload
+from offload import _reaper
+
+async def started() -> int:
+    await offload.run(["true"])
+    while _reaper.reaper_pid() is None:
+        await asyncio.sleep(0.01)
+    return _reaper.reaper_pid()
+
+parent_reaper = asyncio.run(started())
+pid = os.fork()
+if pid == 0:  # a child made by os.fork() gets a reaper of its own
+    child_reaper = asyncio.run(started())
+    import psutil
+    ok = child_reaper != parent_reaper and psutil.Process(child_reaper).ppid() == os.getpid()
+    os._exit(0 if ok else 1)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+def test_a_process_made_by_os_fork_gets_its_own_reaper(no_leaks: None) -> None:
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", FORKS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == "0", done.stderr
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.sampled_from("+-"), st.integers(1, 6)),
+            st.tuples(st.just("f"), st.sampled_from(["/dev/shm/offload-1-", "/tmp/x-"])),
+        ),
+        max_size=60,
+    ),
+    st.integers(1, 7),
+)
+def test_the_reaper_reads_what_the_application_registered(
+    ops: list[tuple[str, object]], chunk: int
+) -> None:
+    """Records from register/unregister/remove_at_death, read back in arbitrary chunks,
+    give the reaper exactly the application's view (and so does a restart snapshot)."""
+    live: dict[int, int] = {}
+    prefixes: set[str] = set()
+    stream = b""
+    for kind, value in ops:
+        if kind == "f":
+            assert isinstance(value, str)
+            prefixes.add(value)
+            stream += b"f" + value.encode() + b"\n"
+        elif kind == "+":
+            assert isinstance(value, int)
+            live[value] = live.get(value, 0) + 1
+            stream += b"+%d\n" % value
+        elif isinstance(value, int) and value in live:  # unregister only what is live
+            live[value] -= 1
+            if not live[value]:
+                del live[value]
+            stream += b"-%d\n" % value
+
+    def read_back(data: bytes) -> _reaper._Records:
+        records = _reaper._Records()
+        read_end, write_end = os.pipe()
+        saved = os.dup(0)
+        try:
+            os.dup2(read_end, 0)
+            os.set_blocking(0, False)
+            for start in range(0, len(data), chunk):
+                os.write(write_end, data[start : start + chunk])
+                records.drain()
+            os.close(write_end)
+            records.drain()
+        finally:
+            os.dup2(saved, 0)
+            os.close(saved)
+            os.close(read_end)
+        return records
+
+    records = read_back(stream)
+    assert records.groups == live
+    assert records.prefixes == prefixes
+    assert not records.open
+    snapshot = _reaper._snapshot(live, prefixes)
+    again = read_back(snapshot)
+    assert (again.groups, again.prefixes) == (live, prefixes)

@@ -213,9 +213,10 @@ def _write(record: bytes) -> None:
             pass  # a full pipe, or a dead reaper: the next one gets a fresh snapshot
 
 
-def _snapshot() -> bytes:
-    records = [b"f" + os.fsencode(prefix) + b"\n" for prefix in _prefixes]
-    for pgid, count in _live.items():
+def _snapshot(groups: dict[int, int], prefixes: Iterable[str]) -> bytes:
+    """The records that tell a new reaper everything registered so far."""
+    records = [b"f" + os.fsencode(prefix) + b"\n" for prefix in prefixes]
+    for pgid, count in groups.items():
         records.extend([b"+%d\n" % pgid] * count)
     return b"".join(records)
 
@@ -235,7 +236,7 @@ def _renew_locked() -> int:
     old, _fd = _fd, write_end
     if old >= 0:
         os.close(old)
-    _write(_snapshot())
+    _write(_snapshot(_live, _prefixes))
     return read_end
 
 
