@@ -249,7 +249,7 @@ def _keep() -> None:
         if delay:
             time.sleep(delay)
         with _lock:
-            if _exiting or _owner not in (0, me):
+            if _exiting or _owner != me:
                 return
             read_end = _renew_locked()
         began = time.monotonic()
