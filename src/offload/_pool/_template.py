@@ -25,6 +25,8 @@ import socket
 import sys
 from typing import Any
 
+from offload._proctitle import set_title
+
 from . import _wire as w
 
 __all__ = ["set_parent_death_signal"]
@@ -51,6 +53,7 @@ def _main(ctl_fd: int) -> None:
     if not message:
         os._exit(0)
     init: dict[str, Any] = pickle.loads(message[1:])
+    set_title(f"offload: pool template ({_pool_of(init, parent)})")
     sys.path[:] = init["sys_path"]
     for name in init.get("preload", ()):
         with contextlib.suppress(BaseException):
@@ -99,6 +102,7 @@ def _main(ctl_fd: int) -> None:
                         (wid,) = w.CTL_ID.unpack_from(msg, 1)
                         pid = os.fork()
                         if pid == 0:
+                            set_title(f"offload: worker {wid} ({_pool_of(init, parent)})")
                             selector.close()
                             ctl.close()
                             _child(fds, worker_init, wake_r, wake_w)
@@ -129,6 +133,11 @@ def _main(ctl_fd: int) -> None:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         os._exit(0)
+
+
+def _pool_of(init: dict[str, Any], parent: int) -> str:
+    """Which pool a title names: "pool web", or "a pool of pid 1234" when it has no name."""
+    return f"pool {init['name']}" if init.get("name") else f"a pool of pid {parent}"
 
 
 def _reap(ctl: socket.socket, children: set[int]) -> None:

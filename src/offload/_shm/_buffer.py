@@ -4,8 +4,8 @@ The SharedArrayBuffer of the source notes. The application creates one; passing 
 tasks pickles only its name, and each worker process maps the segment once (a per-process
 cache by name) and views it without a copy. The creating object is the *owner*: the
 segment's name is unlinked when the owner is closed, garbage collected, or its process
-exits; a watcher process unlinks it if the process is killed. Copies received by workers
-never unlink anything; closing one only drops that process's mapping.
+exits; the application's reaper unlinks it if the process is killed. Copies received by
+workers never unlink anything; closing one only drops that process's mapping.
 
 Memory model (the Atomics half lives in ``_lock.py``): every process sees the same
 physical pages, so a write is visible to the others as soon as the CPU makes it visible,

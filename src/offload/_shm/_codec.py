@@ -34,7 +34,7 @@ small pickle plus a short descriptor (segment name, offsets, lengths) through th
 Who unlinks: the receiver, right after mapping (so a crash of the receiver after that
 leaks nothing). If the message never arrives (the worker died, the task was cancelled
 before it was read), the sender's ``release()`` unlinks it. If the sending application
-is killed, its watcher process unlinks every ``offload-<root>-*`` segment.
+is killed, its reaper process unlinks every ``offload-<root>-*`` segment.
 
 Not enough shared memory is not an error here: the message falls back to the pipe (all
 buffers in band), so a result is never half written. Only :class:`SharedBuffer` and
