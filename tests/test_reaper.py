@@ -183,7 +183,7 @@ def test_end_groups_of_a_group_that_is_gone_returns_at_once() -> None:
     assert steps == []
 
 
-TITLE = re.compile(r"offload: (worker \d+|pool template) \((pool web|a pool of pid \d+)\)")
+TITLE = re.compile(r"offload: (worker \d+|pool template) \(pool web of pid \d+\)")
 
 
 async def test_pool_processes_show_what_they_are(no_leaks: None) -> None:

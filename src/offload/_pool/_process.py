@@ -18,9 +18,8 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offload import _serialize, _shm
+from offload import _reaper, _serialize, _shm
 from offload._errors import WorkerError
-from offload._process import _guard
 
 from . import _wire as w
 from ._backend import GONE, Backend, Worker
@@ -335,7 +334,7 @@ class _Held:
     def release(self) -> None:
         for pid in list(self.pids):
             _kill_group(pid, alive=False)
-            _guard.unregister(pid)
+            _reaper.unregister(pid)
         self.pids.clear()
         if self.ctl is not None:  # the template sees EOF, kills its workers and exits
             self.ctl.close()
@@ -427,6 +426,7 @@ class ProcessBackend(Backend):
             "max_memory": max_memory,
             "preload": ["offload._pool._worker"],
             "shm_root": _shm.root_pid(),
+            "name": pool.name,  # for the process titles: offload: worker 2 (pool web ...)
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.ctl: socket.socket | None = None
@@ -509,7 +509,7 @@ class ProcessBackend(Backend):
                     self.by_pid[pid] = worker
                     # Its process group dies with the application, even by SIGKILL.
                     self.held.pids.add(pid)
-                    _guard.register(pid)
+                    _reaper.register(pid)
             elif kind == w.CTL_EXITED:
                 pid, status = w.CTL_PAIR.unpack_from(msg, 1)
                 worker = self.by_pid.pop(pid, None)
@@ -542,7 +542,7 @@ class ProcessBackend(Backend):
         self.by_pid.pop(pid, None)
         if pid in self.held.pids:
             self.held.pids.discard(pid)
-            _guard.unregister(pid)
+            _reaper.unregister(pid)
 
     def _close_control(self) -> None:
         self.dead = True

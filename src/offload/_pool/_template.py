@@ -136,8 +136,8 @@ def _main(ctl_fd: int) -> None:
 
 
 def _pool_of(init: dict[str, Any], parent: int) -> str:
-    """Which pool a title names: "pool web", or "a pool of pid 1234" when it has no name."""
-    return f"pool {init['name']}" if init.get("name") else f"a pool of pid {parent}"
+    """Which pool a title names: "pool web of pid 1234" (the application's pid)."""
+    return f"pool {init['name']} of pid {parent}" if init.get("name") else f"a pool of pid {parent}"
 
 
 def _reap(ctl: socket.socket, children: set[int]) -> None:
