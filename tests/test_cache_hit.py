@@ -25,15 +25,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import offload
-from offload import _cache, _clock
-from offload._cache import Cached
+from offload import _clock
+from offload._recipes import _hitpath
+from offload._recipes._cached import Cached
 from offload._clock import CoarseClock, ManualClock
 
 
 @pytest.fixture(autouse=True, params=[True, False], ids=["ready-hits", "async-hits"])
 def ready_hits(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
     """Which hit path functions decorated in the test get."""
-    monkeypatch.setattr(_cache, "HITS_RETURN_READY", request.param)
+    monkeypatch.setattr(_hitpath, "HITS_RETURN_READY", request.param)
     return bool(request.param)
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offload._keys import compile_key, make_key, signature_of, unhashable_error
+from offload._recipes._keys import compile_key, make_key, signature_of, unhashable_error
 
 
 def f(a: int, b: int = 2, /, c: int = 3, *, d: int, e: int = 5) -> None: ...
