@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 
 import offload
 from offload import _clock
+from offload._clock import CoarseClock, ManualClock
 from offload._recipes import _hitpath
 from offload._recipes._cached import Cached
-from offload._clock import CoarseClock, ManualClock
 
 
 @pytest.fixture(autouse=True, params=[True, False], ids=["ready-hits", "async-hits"])
