@@ -224,3 +224,76 @@ def _variadic_async(
         return hits
 
     return wrapper, hot_hits
+
+
+MethodHit = Callable[[object, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
+"""``hit(instance, args, kwargs)``: a cached method's call, ``args`` without the instance."""
+
+
+def method_hit_paths(core: CacheCore[R]) -> tuple[MethodHit, MethodHit]:
+    """The hit paths of ``obj.method(*args)``: the same steps as a function's, in one frame.
+
+    Two of them: returning a hit's completed future, and as an ``async def`` (the
+    method picks one by ``HITS_RETURN_READY`` when it is bound).
+
+    The key is ``(Owner of obj, key of args)``; a one-parameter method called with one
+    positional argument uses that argument as the key of its arguments (what its key
+    function would return) without calling the key function.
+    """
+    store = core.store
+    data = store.data
+    owners = core.owners
+    owner_key = core.owner_key
+    custom = core.key is not None
+    keyfn = core.keyfn
+    rest_keyfn = core.rest_keyfn
+    rest = signature_of(core.fn, skip_first=True)
+    single = not custom and rest is not None and len(rest.names) == 1 and rest.key.isidentifier()
+    bounded = store.maxsize is not None
+    exact = store.ttl is not None and store.coarse is None
+    clock = store.clock
+    now = store.coarse.cell if store.coarse is not None else types.CellType(-math.inf)
+    slow = core.slow
+
+    def key_of(owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
+        ident = owners.get(id(owner))
+        if ident is None or ident.ref() is not owner:
+            ident = owner_key(owner)
+        if single and not kwargs and len(args) == 1:
+            return (ident, args[0])
+        if custom:
+            return (ident, keyfn(owner, *args, **kwargs))
+        return (ident, rest_keyfn(*args, **kwargs))
+
+    def hit_ready(owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[R]:
+        key = key_of(owner, args, kwargs)
+        try:
+            entry = data[key]
+            # hot_until: -inf until the entry's future exists (the slow path makes it).
+            if entry[4] > (clock() if exact else now.cell_contents):
+                if bounded:
+                    data.move_to_end(key)
+                core.hits += 1
+                return cast("Awaitable[R]", entry[3])
+        except KeyError:
+            pass
+        except TypeError as exc:
+            return core.fail((owner, *args), kwargs, exc)
+        return slow(key, (owner, *args), kwargs)
+
+    async def hit_async(owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
+        key = key_of(owner, args, kwargs)
+        try:
+            entry = data[key]
+            if entry[1] > (clock() if exact else now.cell_contents):
+                if bounded:
+                    data.move_to_end(key)
+                core.hits += 1
+                return entry[0]
+        except KeyError:
+            pass
+        except TypeError as exc:
+            raise core.lookup_error((owner, *args), kwargs, exc) from exc
+        return await slow(key, (owner, *args), kwargs)
+
+    return hit_ready, hit_async

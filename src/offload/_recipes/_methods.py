@@ -102,10 +102,11 @@ def check_async(fn: object, decorator: str, what: str = "an async def function")
 class CachedMethod(Generic[R]):
     """A cached method: a descriptor keying entries by instance (weakly) and arguments."""
 
-    __slots__ = ("__dict__", "_core")
+    __slots__ = ("__dict__", "_core", "_hit_async", "_hit_ready")
 
     def __init__(self, core: CacheCore[R]) -> None:
         self._core = core
+        self._hit_ready, self._hit_async = _hitpath.method_hit_paths(core)
         functools.update_wrapper(self, core.fn)
 
     def __repr__(self) -> str:
@@ -114,7 +115,8 @@ class CachedMethod(Generic[R]):
     def __get__(self, obj: object, objtype: type | None = None) -> Any:
         if obj is None:
             return self
-        return BoundCachedMethod(self._core, obj)
+        hit = self._hit_ready if _hitpath.HITS_RETURN_READY else self._hit_async
+        return BoundCachedMethod(self._core, hit, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
         # Called through the class (``Cls.method(obj, x)``) or as a staticmethod.
@@ -143,20 +145,18 @@ class CachedMethod(Generic[R]):
 class BoundCachedMethod(Generic[R]):
     """``obj.method``: calls share the method's cache, keyed by ``obj`` and arguments."""
 
-    __slots__ = ("_core", "_owner")
+    __slots__ = ("_core", "_hit", "_owner")
 
-    def __init__(self, core: CacheCore[R], owner: object) -> None:
+    def __init__(self, core: CacheCore[R], hit: _hitpath.MethodHit, owner: object) -> None:
         self._core = core
+        self._hit = hit
         self._owner = owner
 
     def __repr__(self) -> str:
         return f"<cached method {name_of(self._core.fn)} of {self._owner!r}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
-        core, owner = self._core, self._owner
-        if not _hitpath.HITS_RETURN_READY:
-            return core.call(owner, (owner, *args), kwargs)
-        return cast("Coroutine[Any, Any, R]", core.lookup(owner, (owner, *args), kwargs))
+        return cast("Coroutine[Any, Any, R]", self._hit(self._owner, args, kwargs))
 
     def invalidate(self, *args: Any, **kwargs: Any) -> bool:
         return self._core.invalidate(self._owner, (self._owner, *args), kwargs)
