@@ -47,6 +47,12 @@ async def f5(a: int, b: int, c: int, d: int = 4, e: int = 5) -> Any:
     return (a, b, c, d, e)
 
 
+async def f10(
+    a: int, b: int, c: int, d: int, e: int, f: int, g: int, h: int, i: int, j: int = 0
+) -> Any:
+    return (a, b, c, d, e, f, g, h, i, j)
+
+
 CALLS: list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...], dict[str, Any]]] = [
     (f1, (1,), {}),
     (f1, (), {"a": 1}),
@@ -62,6 +68,8 @@ CALLS: list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...], dict[str, Any]
     (k1, ("y",), {}),
     (f5, (1, 2, 3), {"e": 0}),
     (f5, (1,), {}),
+    (f10, tuple(range(9)), {}),
+    (f10, tuple(range(5)), {"f": 5, "g": 6, "h": 7, "i": 8, "j": 0}),
 ]
 
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from offload._cancel import CancelToken
 
 from ._hitpath_templates import FACTORIES, MAX_PARAMS
-from ._keys import make_key, signature_of
+from ._keys import make_key, signature_of, with_signature
 from ._ready import mark_coroutine_function
 
 if TYPE_CHECKING:
@@ -50,8 +50,6 @@ HITS_RETURN_READY = sys.version_info < (3, 12)
 """Hits return the entry's completed future (3.11), else the wrapper is an ``async def``."""
 
 _KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
-_POSITIONAL_ONLY = inspect.Parameter.POSITIONAL_ONLY
-_EMPTY = inspect.Parameter.empty
 
 
 def function_wrapper(core: CacheCore[R]) -> Callable[..., Awaitable[R]]:
@@ -84,16 +82,16 @@ def function_wrapper(core: CacheCore[R]) -> Callable[..., Awaitable[R]]:
     return wrapper
 
 
-def _fixed_params(fn: Callable[..., Any]) -> list[inspect.Parameter] | None:
+def _fixed_params(fn: Callable[..., Any]) -> tuple[inspect.Parameter, ...] | None:
     """``fn``'s parameters when a generated hit path can take its exact signature."""
-    if signature_of(fn) is None:  # variadic, odd names, or no signature
+    sig = signature_of(fn)
+    if sig is None or not 1 <= len(sig.parameters) <= MAX_PARAMS:
         return None
-    params = list(inspect.signature(fn).parameters.values())
-    return params if 1 <= len(params) <= MAX_PARAMS else None
+    return sig.parameters
 
 
 def _generated(
-    core: CacheCore[R], params: list[inspect.Parameter], ready: bool
+    core: CacheCore[R], params: tuple[inspect.Parameter, ...], ready: bool
 ) -> tuple[Callable[..., Awaitable[R]], Callable[[], int]]:
     store = core.store
     exact = store.ttl is not None and store.coarse is None  # a clock read on every hit
@@ -121,37 +119,14 @@ def _generated(
     )
     # Without a TTL entries never expire: compare with a reading that never moves.
     now = store.coarse.cell if store.coarse is not None else types.CellType(-math.inf)
-    return _shaped(wrapper, params, now), hot_hits
-
-
-def _shaped(
-    fn: Callable[..., Any], params: list[inspect.Parameter], now: types.CellType
-) -> Callable[..., Any]:
-    """``fn`` (a generated hit path) with ``params``' names, kinds and defaults.
-
-    Its free variable ``_o_now`` (if it has one) is bound to ``now``.
-    """
-    code = fn.__code__
-    count = len(params)
-    kw_only = sum(p.kind is _KEYWORD_ONLY for p in params)
-    code = code.replace(
-        co_varnames=(*(p.name for p in params), *code.co_varnames[count:]),
-        co_argcount=count - kw_only,
-        co_posonlyargcount=sum(p.kind is _POSITIONAL_ONLY for p in params),
-        co_kwonlyargcount=kw_only,
-    )
+    # The free variable _o_now (if any) becomes the clock's cell.
     closure = tuple(
         now if name == "_o_now" else cell
-        for name, cell in zip(code.co_freevars, cast(Any, fn).__closure__ or (), strict=True)
+        for name, cell in zip(
+            wrapper.__code__.co_freevars, cast(Any, wrapper).__closure__ or (), strict=True
+        )
     )
-    defaults = tuple(
-        p.default for p in params if p.kind is not _KEYWORD_ONLY and p.default is not _EMPTY
-    )
-    shaped = types.FunctionType(code, cast(Any, fn).__globals__, fn.__name__, defaults, closure)
-    shaped.__kwdefaults__ = {
-        p.name: p.default for p in params if p.kind is _KEYWORD_ONLY and p.default is not _EMPTY
-    } or None
-    return shaped
+    return with_signature(wrapper, params, closure), hot_hits
 
 
 def _variadic_ready(
@@ -248,7 +223,7 @@ def method_hit_paths(core: CacheCore[R]) -> tuple[MethodHit, MethodHit]:
     keyfn = core.keyfn
     rest_keyfn = core.rest_keyfn
     rest = signature_of(core.fn, skip_first=True)
-    single = not custom and rest is not None and len(rest.names) == 1 and rest.key.isidentifier()
+    single = not custom and rest is not None and rest.single
     bounded = store.maxsize is not None
     exact = store.ttl is not None and store.coarse is None
     clock = store.clock

@@ -1,4 +1,4 @@
-"""Writes ``_hitpath_templates.py``: the hit paths of cached functions, one per shape.
+"""Writes ``_hitpath_templates.py``: key functions and cached functions' hit paths, by shape.
 
 Run ``python -m offload._recipes._hitpath_generator`` after changing this file; a test
 checks that the module in the repository is what this generator writes.
@@ -14,6 +14,10 @@ a call binds exactly like a call of the function itself. The key of one paramete
 the argument itself; of several, the tuple of them, in signature order (what
 :func:`~offload._recipes._keys.signature_of` computes).
 
+The module also holds the key functions ``key_N`` for N parameters (0 to
+:data:`MAX_KEY_PARAMS`), renamed the same way by :func:`~offload._recipes._keys.compile_key`:
+``key_1`` returns its argument, the others the tuple of theirs.
+
 Each factory takes the store's ``data`` and ``move_to_end``, the clock, the slow path
 (``slow(key, *params)``: exact time check, then a miss) and the error path
 (``fail(exc, *params)``: for an unhashable argument) and returns ``(wrapper, count)``:
@@ -28,6 +32,7 @@ import sys
 from pathlib import Path
 
 MAX_PARAMS = 3
+MAX_KEY_PARAMS = 8
 TARGET = Path(__file__).with_name("_hitpath_templates.py")
 
 HEADER = '''"""Hit paths of cached functions, one per shape. GENERATED: do not edit.
@@ -44,6 +49,7 @@ from typing import Any
 Factory = Callable[..., tuple[Callable[..., Any], Callable[[], int]]]
 
 MAX_PARAMS = {max_params}
+MAX_KEY_PARAMS = {max_key_params}
 '''
 
 TEMPLATE = """
@@ -71,6 +77,15 @@ def {name}(
 
     return _o_wrapper, _o_count
 """
+
+
+def key_function(arity: int) -> str:
+    """The source of ``key_<arity>``."""
+    # No other names inside, so the parameters need no reserved prefix.
+    params = [f"a{i}" for i in range(arity)]
+    result = params[0] if arity == 1 else f"({', '.join(params)})"
+    signature = ", ".join(f"{p}: Any" for p in params)
+    return f"\n\ndef key_{arity}({signature}) -> Any:\n    return {result}\n"
 
 
 def name_of(mode: str, fresh: str, move: bool, arity: int) -> str:
@@ -112,7 +127,8 @@ def generate() -> str:
             ("ready", "async"), ("cell", "call"), (True, False), range(1, MAX_PARAMS + 1)
         )
     )
-    parts = [HEADER.format(max_params=MAX_PARAMS)]
+    parts = [HEADER.format(max_params=MAX_PARAMS, max_key_params=MAX_KEY_PARAMS)]
+    parts.extend(key_function(arity) for arity in range(MAX_KEY_PARAMS + 1))
     parts.extend(factory(*shape) for shape in shapes)
     table = "".join(
         f'\n    ("{mode}", "{fresh}", {move}, {arity}): {name_of(mode, fresh, move, arity)},'
@@ -121,6 +137,11 @@ def generate() -> str:
     parts.append(
         "\n\n# (mode, fresh, move, parameters) -> factory\n"
         f"FACTORIES: dict[tuple[str, str, bool, int], Factory] = {{{table}\n}}\n"
+    )
+    keys = "".join(f"\n    {arity}: key_{arity}," for arity in range(MAX_KEY_PARAMS + 1))
+    parts.append(
+        "\n# parameters -> key function\n"
+        f"KEY_FUNCTIONS: dict[int, Callable[..., Any]] = {{{keys}\n}}\n"
     )
     return "".join(parts)
 

@@ -12,6 +12,43 @@ from typing import Any
 Factory = Callable[..., tuple[Callable[..., Any], Callable[[], int]]]
 
 MAX_PARAMS = 3
+MAX_KEY_PARAMS = 8
+
+
+def key_0() -> Any:
+    return ()
+
+
+def key_1(a0: Any) -> Any:
+    return a0
+
+
+def key_2(a0: Any, a1: Any) -> Any:
+    return (a0, a1)
+
+
+def key_3(a0: Any, a1: Any, a2: Any) -> Any:
+    return (a0, a1, a2)
+
+
+def key_4(a0: Any, a1: Any, a2: Any, a3: Any) -> Any:
+    return (a0, a1, a2, a3)
+
+
+def key_5(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any) -> Any:
+    return (a0, a1, a2, a3, a4)
+
+
+def key_6(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> Any:
+    return (a0, a1, a2, a3, a4, a5)
+
+
+def key_7(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any) -> Any:
+    return (a0, a1, a2, a3, a4, a5, a6)
+
+
+def key_8(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, a7: Any) -> Any:
+    return (a0, a1, a2, a3, a4, a5, a6, a7)
 
 
 def ready_cell_move_1(
@@ -656,4 +693,17 @@ FACTORIES: dict[tuple[str, str, bool, int], Factory] = {
     ("async", "call", False, 1): async_call_keep_1,
     ("async", "call", False, 2): async_call_keep_2,
     ("async", "call", False, 3): async_call_keep_3,
+}
+
+# parameters -> key function
+KEY_FUNCTIONS: dict[int, Callable[..., Any]] = {
+    0: key_0,
+    1: key_1,
+    2: key_2,
+    3: key_3,
+    4: key_4,
+    5: key_5,
+    6: key_6,
+    7: key_7,
+    8: key_8,
 }
