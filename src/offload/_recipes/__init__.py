@@ -7,7 +7,7 @@ Layout, from the bottom up::
     _inflight.py          key -> the one in-flight call that concurrent callers share
     _store.py             bounded LRU map with expiry times, one sweep timer, no timer per key
     _methods.py           instances inside keys; descriptors of cached methods
-    _hitpath_generator.py writes _hitpath_templates.py (generated: one hit path per shape)
+    _hitpath_generator.py writes _hitpath_templates.py (generated: key functions, hit paths)
     _hitpath.py           picks and shapes a hit path for a cached function
     _coalesce.py          offload.coalesce, offload.Coalescer     (on _inflight)
     _cached.py            offload.cached                          (on _inflight, _store, _hitpath)

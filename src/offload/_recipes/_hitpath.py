@@ -11,8 +11,8 @@ For a function with a fixed signature of 1 to ``MAX_PARAMS`` parameters the publ
 callable is one of the generated hit paths of :mod:`._hitpath_templates`, renamed to
 the function's parameter names with its defaults and parameter kinds, so no ``*args``
 tuple or ``**kwargs`` dict is built and a one-parameter function's argument is its own
-key. Other functions (variadic, more parameters, a custom ``key=``) get
-:func:`_variadic_ready` or :func:`_variadic_async`.
+key. Other functions (variadic, none or more parameters, a custom ``key=``) get the
+generated hit path taking any arguments, which calls the key function first.
 
 Whether a hit returns the entry's completed future or the value is decided by
 ``HITS_RETURN_READY``: on Python 3.11 the wrapper is a plain function and a hit returns
@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from offload._cancel import CancelToken
 
-from ._hitpath_templates import FACTORIES, MAX_PARAMS
-from ._keys import make_key, signature_of, with_signature
+from ._hitpath_templates import ANY, FACTORIES, MAX_PARAMS
+from ._keys import signature_of, with_signature
 from ._ready import mark_coroutine_function
 
 if TYPE_CHECKING:
@@ -55,12 +55,7 @@ _KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
 def function_wrapper(core: CacheCore[R]) -> Callable[..., Awaitable[R]]:
     """The public callable of a cached plain function, with its cache controls."""
     ready = HITS_RETURN_READY
-    params = _fixed_params(core.fn) if core.key is None else None
-    wrapper: Callable[..., Awaitable[R]]
-    if params is not None:
-        wrapper, hot_hits = _generated(core, params, ready)
-    else:
-        wrapper, hot_hits = _variadic_ready(core) if ready else _variadic_async(core)
+    wrapper, hot_hits = _generated(core, _fixed_params(core), ready)
     core.hot_hits = hot_hits
 
     def invalidate(*args: Any, **kwargs: Any) -> bool:
@@ -82,41 +77,52 @@ def function_wrapper(core: CacheCore[R]) -> Callable[..., Awaitable[R]]:
     return wrapper
 
 
-def _fixed_params(fn: Callable[..., Any]) -> tuple[inspect.Parameter, ...] | None:
-    """``fn``'s parameters when a generated hit path can take its exact signature."""
-    sig = signature_of(fn)
+def _fixed_params(core: CacheCore[Any]) -> tuple[inspect.Parameter, ...] | None:
+    """The function's parameters when a generated hit path can take its exact signature.
+
+    None for the hit path taking any arguments: ``key=``, ``*args``/``**kwargs``, none
+    or more than ``MAX_PARAMS`` parameters.
+    """
+    sig = signature_of(core.fn) if core.key is None else None
     if sig is None or not 1 <= len(sig.parameters) <= MAX_PARAMS:
         return None
     return sig.parameters
 
 
 def _generated(
-    core: CacheCore[R], params: tuple[inspect.Parameter, ...], ready: bool
+    core: CacheCore[R], params: tuple[inspect.Parameter, ...] | None, ready: bool
 ) -> tuple[Callable[..., Awaitable[R]], Callable[[], int]]:
+    """The generated hit path for ``params`` (any arguments if None), shaped to fit."""
     store = core.store
     exact = store.ttl is not None and store.coarse is None  # a clock read on every hit
     mode = "ready" if ready else "async"
-    factory = FACTORIES[mode, "call" if exact else "cell", store.maxsize is not None, len(params)]
-    positional = sum(p.kind is not _KEYWORD_ONLY for p in params)
-    by_name = tuple(p.name for p in params[positional:])
+    shape = ANY if params is None else len(params)
+    factory = FACTORIES[mode, "call" if exact else "cell", store.maxsize is not None, shape]
+    slow: Callable[..., Awaitable[R]]
+    fail: Callable[..., Any]
+    if params is None:
+        slow = core.slow
 
-    # The generated code passes every parameter positionally to the slow paths.
-    def split(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        return values[:positional], dict(zip(by_name, values[positional:], strict=True))
+        def fail(exc: TypeError, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            return core.fail(args, kwargs, exc) if ready else core.lookup_error(args, kwargs, exc)
 
-    def slow(key: Hashable, *values: Any) -> Awaitable[R]:
-        return core.slow(key, *split(values))
+    else:
+        positional = sum(p.kind is not _KEYWORD_ONLY for p in params)
+        by_name = tuple(p.name for p in params[positional:])
 
-    def fail_ready(exc: TypeError, *values: Any) -> Coroutine[Any, Any, R]:
-        return core.fail(*split(values), exc)
+        # The generated code passes every parameter positionally to the slow paths.
+        def split(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+            return values[:positional], dict(zip(by_name, values[positional:], strict=True))
 
-    def fail_async(exc: TypeError, *values: Any) -> TypeError:
-        return core.lookup_error(*split(values), exc)
+        def slow(key: Hashable, *values: Any) -> Awaitable[R]:
+            return core.slow(key, *split(values))
+
+        def fail(exc: TypeError, *values: Any) -> Any:
+            args, kwargs = split(values)
+            return core.fail(args, kwargs, exc) if ready else core.lookup_error(args, kwargs, exc)
 
     data = store.data
-    wrapper, hot_hits = factory(
-        data, data.move_to_end, store.clock, slow, fail_ready if ready else fail_async
-    )
+    wrapper, hot_hits = factory(data, data.move_to_end, store.clock, slow, fail, core.keyfn)
     # Without a TTL entries never expire: compare with a reading that never moves.
     now = store.coarse.cell if store.coarse is not None else types.CellType(-math.inf)
     # The free variable _o_now (if any) becomes the clock's cell.
@@ -126,79 +132,11 @@ def _generated(
             wrapper.__code__.co_freevars, cast(Any, wrapper).__closure__ or (), strict=True
         )
     )
+    if params is None:
+        return types.FunctionType(
+            wrapper.__code__, wrapper.__globals__, wrapper.__name__, None, closure
+        ), hot_hits
     return with_signature(wrapper, params, closure), hot_hits
-
-
-def _variadic_ready(
-    core: CacheCore[R],
-) -> tuple[Callable[..., Awaitable[R]], Callable[[], int]]:
-    """The hit path for other signatures and ``key=``; a hit returns the entry's future."""
-    store = core.store
-    data = store.data
-    get = data.get
-    coarse = store.coarse
-    clock = store.clock if coarse is None else (lambda: coarse.now)
-    slow = core.slow
-    keyfn = core.keyfn
-    # A variadic function without key=: build its key inline (no call of keyfn).
-    inline = core.key is None and signature_of(core.fn) is None
-    ttl = store.ttl is not None
-    bounded = store.maxsize is not None
-    hits = 0
-
-    def wrapper(*args: Any, **kwargs: Any) -> Awaitable[R]:
-        nonlocal hits
-        key = make_key(args, kwargs) if inline else keyfn(*args, **kwargs)
-        try:
-            entry = get(key)
-        except TypeError as exc:
-            return core.fail(args, kwargs, exc)
-        if entry is None or (ttl and not entry[1] > clock()):
-            return slow(key, args, kwargs)
-        if bounded and not store.touch(key):
-            return slow(key, args, kwargs)
-        hits += 1
-        return entry[3] or store.ready_of(key, entry)
-
-    def hot_hits() -> int:
-        return hits
-
-    return wrapper, hot_hits
-
-
-def _variadic_async(
-    core: CacheCore[R],
-) -> tuple[Callable[..., Awaitable[R]], Callable[[], int]]:
-    """:func:`_variadic_ready` as an ``async def`` returning the value."""
-    store = core.store
-    data = store.data
-    get = data.get
-    coarse = store.coarse
-    clock = store.clock if coarse is None else (lambda: coarse.now)
-    keyfn = core.keyfn
-    inline = core.key is None and signature_of(core.fn) is None
-    ttl = store.ttl is not None
-    bounded = store.maxsize is not None
-    hits = 0
-
-    async def wrapper(*args: Any, **kwargs: Any) -> R:
-        nonlocal hits
-        key = make_key(args, kwargs) if inline else keyfn(*args, **kwargs)
-        try:
-            entry = get(key)
-        except TypeError as exc:
-            raise core.lookup_error(args, kwargs, exc) from exc
-        if entry is None or (ttl and not entry[1] > clock()):
-            return await core.slow(key, args, kwargs)
-        if bounded and not store.touch(key):
-            return await core.slow(key, args, kwargs)
-        hits += 1
-        return entry[0]
-
-    def hot_hits() -> int:
-        return hits
-
-    return wrapper, hot_hits
 
 
 MethodHit = Callable[[object, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]

@@ -13,6 +13,7 @@ Factory = Callable[..., tuple[Callable[..., Any], Callable[[], int]]]
 
 MAX_PARAMS = 3
 MAX_KEY_PARAMS = 8
+ANY = 0  # the shape of a hit path taking any arguments
 
 
 def key_0() -> Any:
@@ -52,7 +53,7 @@ def key_8(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, a7: Any
 
 
 def ready_cell_move_1(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -78,7 +79,7 @@ def ready_cell_move_1(
 
 
 def ready_cell_move_2(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -105,7 +106,7 @@ def ready_cell_move_2(
 
 
 def ready_cell_move_3(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -131,8 +132,35 @@ def ready_cell_move_3(
     return _o_wrapper, _o_count
 
 
+def ready_cell_move_any(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = _o_keyfn(*_o_args, **_o_kwargs)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_now:
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_args, _o_kwargs)
+        return _o_slow(_o_key, _o_args, _o_kwargs)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def ready_cell_keep_1(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -157,7 +185,7 @@ def ready_cell_keep_1(
 
 
 def ready_cell_keep_2(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -183,7 +211,7 @@ def ready_cell_keep_2(
 
 
 def ready_cell_keep_3(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -208,8 +236,34 @@ def ready_cell_keep_3(
     return _o_wrapper, _o_count
 
 
+def ready_cell_keep_any(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = _o_keyfn(*_o_args, **_o_kwargs)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_now:
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_args, _o_kwargs)
+        return _o_slow(_o_key, _o_args, _o_kwargs)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def ready_call_move_1(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -234,7 +288,7 @@ def ready_call_move_1(
 
 
 def ready_call_move_2(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -260,7 +314,7 @@ def ready_call_move_2(
 
 
 def ready_call_move_3(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -285,8 +339,34 @@ def ready_call_move_3(
     return _o_wrapper, _o_count
 
 
+def ready_call_move_any(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = _o_keyfn(*_o_args, **_o_kwargs)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_clock():
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_args, _o_kwargs)
+        return _o_slow(_o_key, _o_args, _o_kwargs)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def ready_call_keep_1(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -310,7 +390,7 @@ def ready_call_keep_1(
 
 
 def ready_call_keep_2(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -335,7 +415,7 @@ def ready_call_keep_2(
 
 
 def ready_call_keep_3(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -359,8 +439,33 @@ def ready_call_keep_3(
     return _o_wrapper, _o_count
 
 
+def ready_call_keep_any(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = _o_keyfn(*_o_args, **_o_kwargs)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_clock():
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_args, _o_kwargs)
+        return _o_slow(_o_key, _o_args, _o_kwargs)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def async_cell_move_1(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -386,7 +491,7 @@ def async_cell_move_1(
 
 
 def async_cell_move_2(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -413,7 +518,7 @@ def async_cell_move_2(
 
 
 def async_cell_move_3(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -439,8 +544,35 @@ def async_cell_move_3(
     return _o_wrapper, _o_count
 
 
+def async_cell_move_any(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    async def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = _o_keyfn(*_o_args, **_o_kwargs)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_now:
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_args, _o_kwargs) from _o_exc
+        return await _o_slow(_o_key, _o_args, _o_kwargs)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def async_cell_keep_1(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -465,7 +597,7 @@ def async_cell_keep_1(
 
 
 def async_cell_keep_2(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -491,7 +623,7 @@ def async_cell_keep_2(
 
 
 def async_cell_keep_3(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
     _o_now: float = 0.0  # replaced by the clock's cell
@@ -516,8 +648,34 @@ def async_cell_keep_3(
     return _o_wrapper, _o_count
 
 
+def async_cell_keep_any(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    async def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = _o_keyfn(*_o_args, **_o_kwargs)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_now:
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_args, _o_kwargs) from _o_exc
+        return await _o_slow(_o_key, _o_args, _o_kwargs)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def async_call_move_1(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -542,7 +700,7 @@ def async_call_move_1(
 
 
 def async_call_move_2(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -568,7 +726,7 @@ def async_call_move_2(
 
 
 def async_call_move_3(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -593,8 +751,34 @@ def async_call_move_3(
     return _o_wrapper, _o_count
 
 
+def async_call_move_any(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    async def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = _o_keyfn(*_o_args, **_o_kwargs)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_clock():
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_args, _o_kwargs) from _o_exc
+        return await _o_slow(_o_key, _o_args, _o_kwargs)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def async_call_keep_1(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -618,7 +802,7 @@ def async_call_keep_1(
 
 
 def async_call_keep_2(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -643,7 +827,7 @@ def async_call_keep_2(
 
 
 def async_call_keep_3(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
     _o_hits = 0
 
@@ -667,32 +851,65 @@ def async_call_keep_3(
     return _o_wrapper, _o_count
 
 
-# (mode, fresh, move, parameters) -> factory
+def async_call_keep_any(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    async def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = _o_keyfn(*_o_args, **_o_kwargs)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_clock():
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_args, _o_kwargs) from _o_exc
+        return await _o_slow(_o_key, _o_args, _o_kwargs)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+# (mode, fresh, move, parameters or ANY) -> factory
 FACTORIES: dict[tuple[str, str, bool, int], Factory] = {
     ("ready", "cell", True, 1): ready_cell_move_1,
     ("ready", "cell", True, 2): ready_cell_move_2,
     ("ready", "cell", True, 3): ready_cell_move_3,
+    ("ready", "cell", True, 0): ready_cell_move_any,
     ("ready", "cell", False, 1): ready_cell_keep_1,
     ("ready", "cell", False, 2): ready_cell_keep_2,
     ("ready", "cell", False, 3): ready_cell_keep_3,
+    ("ready", "cell", False, 0): ready_cell_keep_any,
     ("ready", "call", True, 1): ready_call_move_1,
     ("ready", "call", True, 2): ready_call_move_2,
     ("ready", "call", True, 3): ready_call_move_3,
+    ("ready", "call", True, 0): ready_call_move_any,
     ("ready", "call", False, 1): ready_call_keep_1,
     ("ready", "call", False, 2): ready_call_keep_2,
     ("ready", "call", False, 3): ready_call_keep_3,
+    ("ready", "call", False, 0): ready_call_keep_any,
     ("async", "cell", True, 1): async_cell_move_1,
     ("async", "cell", True, 2): async_cell_move_2,
     ("async", "cell", True, 3): async_cell_move_3,
+    ("async", "cell", True, 0): async_cell_move_any,
     ("async", "cell", False, 1): async_cell_keep_1,
     ("async", "cell", False, 2): async_cell_keep_2,
     ("async", "cell", False, 3): async_cell_keep_3,
+    ("async", "cell", False, 0): async_cell_keep_any,
     ("async", "call", True, 1): async_call_move_1,
     ("async", "call", True, 2): async_call_move_2,
     ("async", "call", True, 3): async_call_move_3,
+    ("async", "call", True, 0): async_call_move_any,
     ("async", "call", False, 1): async_call_keep_1,
     ("async", "call", False, 2): async_call_keep_2,
     ("async", "call", False, 3): async_call_keep_3,
+    ("async", "call", False, 0): async_call_keep_any,
 }
 
 # parameters -> key function
