@@ -34,7 +34,7 @@ import itertools
 import sys
 from pathlib import Path
 
-MAX_PARAMS = 3
+MAX_PARAMS = 5
 MAX_KEY_PARAMS = 8
 ANY = 0  # the shape of a hit path taking any arguments
 TARGET = Path(__file__).with_name("_hitpath_templates.py")

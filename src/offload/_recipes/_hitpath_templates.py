@@ -11,7 +11,7 @@ from typing import Any
 
 Factory = Callable[..., tuple[Callable[..., Any], Callable[[], int]]]
 
-MAX_PARAMS = 3
+MAX_PARAMS = 5
 MAX_KEY_PARAMS = 8
 ANY = 0  # the shape of a hit path taking any arguments
 
@@ -132,6 +132,60 @@ def ready_cell_move_3(
     return _o_wrapper, _o_count
 
 
+def ready_cell_move_4(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_now:
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3)
+        return _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+def ready_cell_move_5(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_now:
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        return _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def ready_cell_move_any(
     _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
@@ -229,6 +283,58 @@ def ready_cell_keep_3(
         except TypeError as _o_exc:
             return _o_fail(_o_exc, _o_p0, _o_p1, _o_p2)
         return _o_slow(_o_key, _o_p0, _o_p1, _o_p2)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+def ready_cell_keep_4(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_now:
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3)
+        return _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+def ready_cell_keep_5(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_now:
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        return _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
 
     def _o_count() -> int:
         return _o_hits
@@ -339,6 +445,58 @@ def ready_call_move_3(
     return _o_wrapper, _o_count
 
 
+def ready_call_move_4(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_clock():
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3)
+        return _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+def ready_call_move_5(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_clock():
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        return _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def ready_call_move_any(
     _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
@@ -432,6 +590,56 @@ def ready_call_keep_3(
         except TypeError as _o_exc:
             return _o_fail(_o_exc, _o_p0, _o_p1, _o_p2)
         return _o_slow(_o_key, _o_p0, _o_p1, _o_p2)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+def ready_call_keep_4(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_clock():
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3)
+        return _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+def ready_call_keep_5(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_clock():
+                _o_hits += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        return _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
 
     def _o_count() -> int:
         return _o_hits
@@ -544,6 +752,60 @@ def async_cell_move_3(
     return _o_wrapper, _o_count
 
 
+def async_cell_move_4(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_now:
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3) from _o_exc
+        return await _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+def async_cell_move_5(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_now:
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4) from _o_exc
+        return await _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def async_cell_move_any(
     _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
@@ -641,6 +903,58 @@ def async_cell_keep_3(
         except TypeError as _o_exc:
             raise _o_fail(_o_exc, _o_p0, _o_p1, _o_p2) from _o_exc
         return await _o_slow(_o_key, _o_p0, _o_p1, _o_p2)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+def async_cell_keep_4(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_now:
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3) from _o_exc
+        return await _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+def async_cell_keep_5(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+    _o_now: float = 0.0  # replaced by the clock's cell
+
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_now:
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4) from _o_exc
+        return await _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
 
     def _o_count() -> int:
         return _o_hits
@@ -751,6 +1065,58 @@ def async_call_move_3(
     return _o_wrapper, _o_count
 
 
+def async_call_move_4(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_clock():
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3) from _o_exc
+        return await _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+def async_call_move_5(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_clock():
+                _o_move(_o_key)
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4) from _o_exc
+        return await _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def async_call_move_any(
     _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
@@ -851,6 +1217,56 @@ def async_call_keep_3(
     return _o_wrapper, _o_count
 
 
+def async_call_keep_4(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_clock():
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3) from _o_exc
+        return await _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
+def async_call_keep_5(
+    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
+) -> tuple[Any, Any]:
+    _o_hits = 0
+
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
+        nonlocal _o_hits
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_clock():
+                _o_hits += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4) from _o_exc
+        return await _o_slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+
+    def _o_count() -> int:
+        return _o_hits
+
+    return _o_wrapper, _o_count
+
+
 def async_call_keep_any(
     _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
 ) -> tuple[Any, Any]:
@@ -881,34 +1297,50 @@ FACTORIES: dict[tuple[str, str, bool, int], Factory] = {
     ("ready", "cell", True, 1): ready_cell_move_1,
     ("ready", "cell", True, 2): ready_cell_move_2,
     ("ready", "cell", True, 3): ready_cell_move_3,
+    ("ready", "cell", True, 4): ready_cell_move_4,
+    ("ready", "cell", True, 5): ready_cell_move_5,
     ("ready", "cell", True, 0): ready_cell_move_any,
     ("ready", "cell", False, 1): ready_cell_keep_1,
     ("ready", "cell", False, 2): ready_cell_keep_2,
     ("ready", "cell", False, 3): ready_cell_keep_3,
+    ("ready", "cell", False, 4): ready_cell_keep_4,
+    ("ready", "cell", False, 5): ready_cell_keep_5,
     ("ready", "cell", False, 0): ready_cell_keep_any,
     ("ready", "call", True, 1): ready_call_move_1,
     ("ready", "call", True, 2): ready_call_move_2,
     ("ready", "call", True, 3): ready_call_move_3,
+    ("ready", "call", True, 4): ready_call_move_4,
+    ("ready", "call", True, 5): ready_call_move_5,
     ("ready", "call", True, 0): ready_call_move_any,
     ("ready", "call", False, 1): ready_call_keep_1,
     ("ready", "call", False, 2): ready_call_keep_2,
     ("ready", "call", False, 3): ready_call_keep_3,
+    ("ready", "call", False, 4): ready_call_keep_4,
+    ("ready", "call", False, 5): ready_call_keep_5,
     ("ready", "call", False, 0): ready_call_keep_any,
     ("async", "cell", True, 1): async_cell_move_1,
     ("async", "cell", True, 2): async_cell_move_2,
     ("async", "cell", True, 3): async_cell_move_3,
+    ("async", "cell", True, 4): async_cell_move_4,
+    ("async", "cell", True, 5): async_cell_move_5,
     ("async", "cell", True, 0): async_cell_move_any,
     ("async", "cell", False, 1): async_cell_keep_1,
     ("async", "cell", False, 2): async_cell_keep_2,
     ("async", "cell", False, 3): async_cell_keep_3,
+    ("async", "cell", False, 4): async_cell_keep_4,
+    ("async", "cell", False, 5): async_cell_keep_5,
     ("async", "cell", False, 0): async_cell_keep_any,
     ("async", "call", True, 1): async_call_move_1,
     ("async", "call", True, 2): async_call_move_2,
     ("async", "call", True, 3): async_call_move_3,
+    ("async", "call", True, 4): async_call_move_4,
+    ("async", "call", True, 5): async_call_move_5,
     ("async", "call", True, 0): async_call_move_any,
     ("async", "call", False, 1): async_call_keep_1,
     ("async", "call", False, 2): async_call_keep_2,
     ("async", "call", False, 3): async_call_keep_3,
+    ("async", "call", False, 4): async_call_keep_4,
+    ("async", "call", False, 5): async_call_keep_5,
     ("async", "call", False, 0): async_call_keep_any,
 }
 
