@@ -8,12 +8,9 @@ This module only re-exports; the code lives in private modules named for what th
 
 import contextlib
 
-from ._batch import Batcher
-from ._cache import CacheInfo, cached
 from ._cancel import CancelToken, current_token
 from ._cancelable import CancelableCall, cancelable
 from ._cluster import serve
-from ._coalesce import Coalescer, coalesce
 from ._errors import (
     BatchError,
     Cancelled,
@@ -52,6 +49,7 @@ from ._process import (
     run,
     spawn,
 )
+from ._recipes import Batcher, CacheInfo, Coalescer, cached, coalesce
 from ._report import report
 from ._shm import SharedArray, SharedBuffer, SharedCounter, SharedLock, transfer
 
