@@ -33,6 +33,7 @@ class Task:
         "fn_name",
         "future",
         "id",
+        "on_start",
         "oob",
         "payload",
         "progress",
@@ -81,6 +82,9 @@ class Task:
         # Set when the caller gave up on a task that a worker may be running: the worker
         # is killed if the task is still running at this (monotonic) time.
         self.cancel_deadline: float | None = None
+        # Told when a worker takes the task (maybe from the worker's thread); False means
+        # "do not run it" (the caller gave up on it just before).
+        self.on_start: Callable[[Task], bool] | None = None
 
     @property
     def token(self) -> CancelToken:

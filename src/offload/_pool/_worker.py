@@ -251,6 +251,8 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 out = w.frame(w.ERR, seq, _error_payload(exc, perf() - started))
             running.pack_into(page, 0, 0)
             conn.send(out)
+            # Keep nothing of the task alive while waiting for the next one.
+            args = ctx = result = None
             if stdout is not None:  # printed lines must not die with a killed worker
                 with contextlib.suppress(Exception):
                     stdout.flush()
