@@ -280,12 +280,12 @@ class _Core:
     def submit(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> _Future[Any]:
         future: _Future[Any] = _Future()
         with self.lock:
+            if _exiting and self.owned:
+                raise ClosedError("cannot schedule new futures after interpreter shutdown")
             if self.shut or self.pool._closing:
                 raise ClosedError(
                     "cannot schedule new futures after shutdown; create a new executor"
                 )
-            if _exiting and self.owned:
-                raise ClosedError("cannot schedule new futures after interpreter shutdown")
             loop = self.loop if self.loop is not None else self._start_thread()
             future._loop_thread = self.loop_thread
             here = _running_in(loop)
