@@ -271,6 +271,17 @@ async def test_waiting_on_the_pools_own_loop_thread_raises_instead_of_hanging() 
         assert future.result() == 16  # done: fine anywhere
 
 
+async def test_pool_executor_first_used_from_another_thread_waits_there() -> None:
+    async with offload.Pool("thread", max_workers=1) as pool:
+        await pool.run(h.square, 1)  # started; its executor not made yet
+
+        def from_thread() -> int:
+            return pool.executor.submit(h.slow_square, 5, 0.01).result(timeout=30)
+
+        assert await asyncio.to_thread(from_thread) == 25
+        assert await asyncio.to_thread(from_thread) == 25
+
+
 # -- invariant: a cancel that succeeded means the call never ran --------------------------
 
 

@@ -197,7 +197,7 @@ class PoolExecutor(concurrent.futures.Executor):
 class _Future(concurrent.futures.Future[T]):
     """A future that refuses to block the one thread that can resolve it."""
 
-    _loop_thread: int | None = None
+    _core: _Core | None = None
 
     def result(self, timeout: float | None = None) -> T:
         self._check_thread(timeout)
@@ -208,10 +208,13 @@ class _Future(concurrent.futures.Future[T]):
         return super().exception(timeout)
 
     def _check_thread(self, timeout: float | None) -> None:
+        core = self._core
         if (
-            (timeout is None or timeout > 0)
-            and threading.get_ident() == self._loop_thread
+            core is not None
+            and (timeout is None or timeout > 0)
             and not self.done()
+            and core.loop is not None
+            and (threading.get_ident() == core.loop_thread or _running_in(core.loop))
         ):
             raise RuntimeError(
                 "waiting for this future would block forever: it is resolved by the "
@@ -270,7 +273,8 @@ class _Core:
         self.pool = pool
         self.owned = loop is None  # True: runs its own loop thread, made on first submit
         self.loop = loop
-        self.loop_thread = threading.get_ident() if loop is not None else None
+        # The thread that runs the loop (known once it has run something of ours).
+        self.loop_thread = threading.get_ident() if loop is not None and _running_in(loop) else None
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
         self.pending: set[concurrent.futures.Future[Any]] = set()
@@ -287,7 +291,7 @@ class _Core:
                     "cannot schedule new futures after shutdown; create a new executor"
                 )
             loop = self.loop if self.loop is not None else self._start_thread()
-            future._loop_thread = self.loop_thread
+            future._core = self
             here = _running_in(loop)
             if not here:
                 # Scheduled under the lock: always ahead of a shutdown's close.
@@ -311,6 +315,7 @@ class _Core:
         self, future: concurrent.futures.Future[Any], fn: Callable[..., Any], args: tuple[Any, ...]
     ) -> None:
         """On the loop: queue the task, unless the future was cancelled on the way."""
+        self.loop_thread = threading.get_ident()
         if future.done():
             return
         assert self.loop is not None
