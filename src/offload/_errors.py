@@ -4,7 +4,7 @@ The hierarchy::
 
     OffloadError                      base of everything offload raises itself
     ├── Cancelled                     work was cancelled through a CancelToken / cancelable
-    ├── ClosedError                   the pool, channel or process was already closed
+    ├── ClosedError                   the pool, channel or process was closed (a RuntimeError)
     ├── QueueFull                     a bounded queue is full and the caller asked not to wait
     ├── SerializationError            an argument or result could not be pickled / unpickled
     ├── WorkerError                   a worker could not do its job
@@ -72,8 +72,12 @@ class Cancelled(OffloadError):
         return (type(self), (self.reason,))
 
 
-class ClosedError(OffloadError):
-    """The pool, channel or process was closed before or while the operation ran."""
+class ClosedError(OffloadError, RuntimeError):
+    """The pool, channel or process was closed before or while the operation ran.
+
+    Also a ``RuntimeError``, like ``concurrent.futures`` executors' "cannot schedule new
+    futures after shutdown".
+    """
 
 
 class QueueFull(OffloadError):

@@ -433,6 +433,7 @@ class Pool:
         *,
         progress: bool,
         watch: bool = True,
+        on_start: Callable[[Task], bool] | None = None,
     ) -> Task:
         if self._closing:
             raise ClosedError(f"{self.name} is closed; create a new Pool to run more work")
@@ -454,6 +455,7 @@ class Pool:
         assert loop is not None
         task = Task(self._next_task, fn, args, loop.create_future(), timeout, time.monotonic())
         self._next_task += 1
+        task.on_start = on_start
         if self._context and self.kind == "process":
             task.ctx = tuple(var.get(None) for var in self._context)
         backend.prepare(task)  # may raise SerializationError: nothing is queued then
@@ -595,6 +597,9 @@ class Pool:
 
     def _mark_running(self, task: Task, now: float) -> None:
         task.started = now
+        if task.on_start is not None and not task.on_start(task):
+            task.future.cancel()  # its caller gave up just before (counted when that lands)
+            self._abandon(task, grace=0.0, count=False)  # now: before the worker sees it
         if task.cancel_deadline is not None:
             self._kill_later(task)
         elif task.timeout is not None and self._loop is not None:
@@ -953,7 +958,8 @@ class Pool:
         """A ``concurrent.futures.Executor`` running on this pool (for ``run_in_executor``).
 
         Its ``submit`` may be called from any thread; keyword arguments are passed on
-        to the function.
+        to the function. Its futures must not be waited for (``result()``) on this
+        pool's own loop thread; synchronous programs use ``offload.PoolExecutor()``.
 
         Example::
 
@@ -966,7 +972,7 @@ class Pool:
             if self._loop is None:
                 self.start()
             assert self._loop is not None
-            self._executor = PoolExecutor(self, self._loop)
+            self._executor = PoolExecutor._attach(self, self._loop)
         return self._executor
 
 

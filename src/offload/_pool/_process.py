@@ -427,6 +427,7 @@ class ProcessBackend(Backend):
             "preload": ["offload._pool._worker"],
             "shm_root": _shm.root_pid(),
             "name": pool.name,  # for the process titles: offload: worker 2 (pool web ...)
+            "authkey": _authkey(),
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.ctl: socket.socket | None = None
@@ -646,3 +647,10 @@ def _locate(var: ContextVar[Any]) -> tuple[str, str]:
         f"context variable {var.name!r} must be a module-level global of an importable "
         "module (not __main__) so workers can find it"
     )
+
+
+def _authkey() -> bytes | None:
+    """This process's multiprocessing authkey, if it uses multiprocessing: workers share
+    it, so multiprocessing.Manager proxies passed to tasks can connect."""
+    process = sys.modules.get("multiprocessing.process")
+    return None if process is None else bytes(process.current_process().authkey)

@@ -34,6 +34,7 @@ class Task:
         "fn_name",
         "future",
         "id",
+        "on_start",
         "oob",
         "payload",
         "progress",
@@ -84,6 +85,9 @@ class Task:
         self.cancel_deadline: float | None = None
         # Workers that died on their own (not killed) before this task started on them.
         self.deaths = 0
+        # Told when a worker takes the task (maybe from the worker's thread); False means
+        # "do not run it" (the caller gave up on it just before).
+        self.on_start: Callable[[Task], bool] | None = None
 
     @property
     def token(self) -> CancelToken:

@@ -55,6 +55,10 @@ def _main(ctl_fd: int) -> None:
     init: dict[str, Any] = pickle.loads(message[1:])
     set_title(f"offload: pool template ({_pool_of(init, parent)})")
     sys.path[:] = init["sys_path"]
+    if init.get("authkey") is not None:
+        import multiprocessing.process
+
+        multiprocessing.process.current_process().authkey = init["authkey"]
     for name in init.get("preload", ()):
         with contextlib.suppress(BaseException):
             importlib.import_module(name)

@@ -61,8 +61,10 @@ class ThreadWorker(Worker):
             task = self.queue.get()
             if task is _STOP:
                 break
-            if task.token.cancelled:  # cancelled while it waited here: skip it
+            # Cancelled while it waited here, or its caller's future was: skip it.
+            if task.token.cancelled or (task.on_start is not None and not task.on_start(task)):
                 self._post(task, False, None, 0.0)
+                del task
                 continue
             ctx = task.ctx if isinstance(task.ctx, contextvars.Context) else None
             started = time.perf_counter()
@@ -79,6 +81,7 @@ class ThreadWorker(Worker):
                 value, ok = TaskExited.from_exception(exc, task.fn_name), False
             if not self._post(task, ok, value, time.perf_counter() - started):
                 return
+            del task, value  # hold neither the call nor its result while idle
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
             self.loop.call_soon_threadsafe(self._exit, None)
 

@@ -277,7 +277,7 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 out = w.frame(w.ERR, seq, _error_payload(exc, perf() - started))
             # The task's own copy of its callable, its arguments and its result die with
             # it: a worker must not hold the last task's data until the next one comes.
-            fn = args = result = None
+            fn = args = ctx = result = None
             conn.send(out)
             out = b""
             # Cleared only once the answer is written: a worker that dies in between is
