@@ -124,13 +124,8 @@ SKIPPED = {
         "equivalent is in test_pool_executor.py"
     ),
 }
-# Skipped for process workers only, until the pool's callable cache stops holding the
-# callables it has sent (a bound method keeps its object alive there; a separate fix).
-SKIPPED_PROCESS = {
-    "test_no_stale_references": (
-        "the process backend caches sent callables by object; passes for threads"
-    ),
-}
+# Skipped for process workers only: none.
+SKIPPED_PROCESS: dict[str, str] = {}
 # Skipped for thread workers only: run for process workers, and covered for threads
 # by test_executor_map_current_future_cancel (the same executor front, 6 s of sleeps).
 SKIPPED_THREAD = {
