@@ -1,6 +1,6 @@
 """SharedBuffer and SharedArray: memory allocated once and mapped by every task that gets it.
 
-The SharedArrayBuffer of the source notes. The application creates one; passing it to
+JavaScript's SharedArrayBuffer, for processes. The application creates one; passing it to
 tasks pickles only its name, and each worker process maps the segment once (a per-process
 cache by name) and views it without a copy. The creating object is the *owner*: the
 segment's name is unlinked when the owner is closed, garbage collected, or its process
