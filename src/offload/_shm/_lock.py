@@ -1,6 +1,6 @@
 """SharedLock and SharedCounter: safe updates of shared memory from several processes.
 
-The Atomics of the source notes. Pure Python has no atomic instructions on shared
+JavaScript's Atomics, for processes. Pure Python has no atomic instructions on shared
 memory, so the lock is an open-file-description (OFD) byte-range lock (``fcntl``
 ``F_OFD_SETLKW``) on the shared segment's file:
 
