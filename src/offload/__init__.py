@@ -15,9 +15,13 @@ from ._cancelable import CancelableCall, cancelable
 from ._coalesce import Coalescer, coalesce
 from ._errors import (
     BatchError,
+    BrokerUnavailable,
     Cancelled,
     ChannelClosed,
     ClosedError,
+    JobError,
+    JobFailed,
+    JobRejected,
     LoopBlocked,
     OffloadError,
     ProcessError,
@@ -32,6 +36,7 @@ from ._errors import (
     WorkerStartFailed,
 )
 from ._interleave import checkpoint, interleave
+from ._jobs import JobHandle, JobInfo, JobQueue, JobWorker, current_job
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
 from ._pool import Pool, PoolExecutor, PoolStats, TaskHandle
 from ._process import (
@@ -58,6 +63,7 @@ __all__ = [
     "BatchError",
     "Batcher",
     "BlockReport",
+    "BrokerUnavailable",
     "CacheInfo",
     "CancelToken",
     "CancelableCall",
@@ -68,6 +74,13 @@ __all__ = [
     "ClosedError",
     "Coalescer",
     "InputStream",
+    "JobError",
+    "JobFailed",
+    "JobHandle",
+    "JobInfo",
+    "JobQueue",
+    "JobRejected",
+    "JobWorker",
     "Limits",
     "LoopBlocked",
     "LoopStats",
@@ -99,6 +112,7 @@ __all__ = [
     "cancelable",
     "checkpoint",
     "coalesce",
+    "current_job",
     "current_token",
     "fork",
     "interleave",

@@ -25,6 +25,16 @@ def _build_parser() -> argparse.ArgumentParser:
             "load; --compare loads one server per strategy and prints a table.",
         )
     )
+    from ._jobs._command import add_arguments as add_worker_arguments
+
+    add_worker_arguments(
+        sub.add_parser(
+            "worker",
+            help="run the jobs of a JobQueue from RabbitMQ",
+            description="Consume a JobQueue's jobs from RabbitMQ and run each in an "
+            "offload.Pool; SIGTERM stops gracefully.",
+        )
+    )
     return parser
 
 
@@ -46,5 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._demo._command import run as demo
 
         return demo(args)
+    if args.command == "worker":
+        from ._jobs._command import run as worker
+
+        return worker(args)
     parser.print_help(sys.stderr)
     return 2
