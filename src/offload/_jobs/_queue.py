@@ -39,6 +39,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # RabbitMQ closes the channel of a consumer that holds a message longer than its
 # consumer_timeout (30 minutes by default); a job must end (or be killed) before that.
 DEFAULT_MAX_TIMEOUT = 25 * 60.0
+BROKER_DELIVERY_LIMIT = 20
 
 
 class JobQueue:
@@ -105,8 +106,11 @@ class JobQueue:
         ):
             if not value > 0:
                 raise ValueError(f"{label} must be > 0 seconds, got {value!r}")
-        if max_redeliveries < 0:
-            raise ValueError(f"max_redeliveries must be >= 0, got {max_redeliveries!r}")
+        if not 0 <= max_redeliveries <= BROKER_DELIVERY_LIMIT - 2:
+            raise ValueError(
+                f"max_redeliveries must be from 0 to {BROKER_DELIVERY_LIMIT - 2}, "
+                f"got {max_redeliveries!r}"
+            )
         self.url = url
         self.name = name
         self.codec = Codec(serializer, secret)
@@ -116,8 +120,9 @@ class JobQueue:
         self.max_retry_delay = max_retry_delay
         self.max_redeliveries = max_redeliveries
         self.outage_timeout = outage_timeout
-        # The broker's own delivery limit is the backstop behind the worker's check.
-        self.topology = Topology(name, result_ttl, max_redeliveries + 2, queue_type)
+        # The broker's own delivery limit is the backstop behind the worker's check; it
+        # is fixed, so producers and workers with other settings declare the same queue.
+        self.topology = Topology(name, result_ttl, BROKER_DELIVERY_LIMIT, queue_type)
         self.link = Link(url, outage_timeout=outage_timeout, name=f"offload jobs {name}")
         self._jobs: dict[str, Callable[..., Any]] = {}
         self._names: dict[Callable[..., Any], str] = {}

@@ -140,9 +140,9 @@ class JobWorker:
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=grace)
             if self._tasks:
+                # Past the grace: stop the jobs at once; their messages go back.
                 self._abandoning = True
-                for token in list(self._tokens.values()):
-                    token.cancel("the worker is stopping")
+                await self.pool.close(force=True)
                 await asyncio.wait(set(self._tasks))
             await self.pool.close(force=True)
             if self._channel is not None:
