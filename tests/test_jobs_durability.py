@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-import offload
 from tests import _jobs_app as app
 from tests._rabbitmq import Broker, amqp_url, private_broker, queue_name  # noqa: F401
+
+import offload
 
 pytestmark = pytest.mark.timeout(90)
 
