@@ -208,6 +208,7 @@ async def test_a_forged_pickle_message_is_never_loaded_and_is_dead_lettered(
     secret: str | None,
 ) -> None:
     marker = tmp_path / "pwned"
+    forged_id = f"{int(time.time() * 1000):012x}" + "f" * 20
     options = {"secret": secret, "serializer": "pickle"} if secret else {}
     async with make_queue(amqp_url, queue_name, **options) as jobs:
         body = pickle.dumps({"fn": "tests._jobs_app.add", "args": [_Evil(str(marker)), 1]})
@@ -217,7 +218,7 @@ async def test_a_forged_pickle_message_is_never_loaded_and_is_dead_lettered(
             await channel.default_exchange.publish(
                 aio_pika.Message(
                     body,
-                    message_id="forged1",
+                    message_id=forged_id,
                     content_type="application/x-offload-pickle",
                     headers={"x-offload-signature": "0" * 64},
                 ),
@@ -225,9 +226,9 @@ async def test_a_forged_pickle_message_is_never_loaded_and_is_dead_lettered(
             )
         async with jobs.worker(concurrency=1, kind="thread"):
             with pytest.raises(offload.JobRejected, match=r"signature|no secret"):
-                await (await jobs.get("forged1")).result(timeout=20)
+                await (await jobs.get(forged_id)).result(timeout=20)
         assert not marker.exists()
-        assert [m.message_id for m in await dead_letters(amqp_url, queue_name)] == ["forged1"]
+        assert [m.message_id for m in await dead_letters(amqp_url, queue_name)] == [forged_id]
 
 
 async def test_signed_pickle_jobs_carry_python_values(

@@ -77,6 +77,7 @@ class Link:
         self.name = name
         self.connection: AbstractRobustConnection | None = None
         self.channel: AbstractRobustChannel | None = None
+        self.closing = False
 
     async def open(self) -> None:
         aio_pika = import_aio_pika()
@@ -110,6 +111,7 @@ class Link:
         return channel
 
     async def close(self) -> None:
+        self.closing = True
         if self.connection is not None:
             await self.connection.close()
         self.connection = None

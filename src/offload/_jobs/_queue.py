@@ -6,16 +6,15 @@ Data flow of one job (see ``_topology`` for the broker objects)::
                                                                      │
     worker ◀── delivery (prefetch = concurrency) ◀───────────────────┘
       │ decode + verify (``_wire``), look the name up in the registry
-      │ run in an offload.Pool; report() values ──▶ result queue (``_results``)
-      │ result / last error ──▶ result queue, confirmed ──▶ then ack
-    JobHandle.result() ◀── result queue (kept result_ttl, readable by id)
+      │ run in an offload.Pool; report() values ──▶ events stream (``_results``)
+      │ result / last error ──▶ events stream, confirmed ──▶ then ack
+    JobHandle.result() ◀── events stream (kept result_ttl, readable by id)
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -23,7 +22,7 @@ from offload._errors import ClosedError, JobError
 
 from ._handle import JobHandle
 from ._link import Link
-from ._results import Reader, declare_results, properties, record
+from ._results import Hub, Reader, job_time, new_job_id, properties, record
 from ._topology import DELAY_REDECLARE_MS, Topology, delay_bucket
 from ._wire import ATTEMPT, Codec, Serializer, job_body
 
@@ -126,7 +125,7 @@ class JobQueue:
         self.link = Link(url, outage_timeout=outage_timeout, name=f"offload jobs {name}")
         self._jobs: dict[str, Callable[..., Any]] = {}
         self._names: dict[Callable[..., Any], str] = {}
-        self._readers: dict[str, Reader] = {}
+        self._hub: Hub | None = None
         self._delays: dict[int, float] = {}
         self._open = False
         self._closed = False
@@ -222,15 +221,18 @@ class JobQueue:
                 f"could not declare queue {topo.work!r}: {exc}; it exists with other "
                 "settings (queue_type?); delete it or use the same settings"
             ) from exc
-        await channel.declare_exchange(topo.control, "fanout", durable=True)
+        for stream in (topo.events, topo.cancels):
+            await channel.declare_queue(stream, durable=True, arguments=topo.stream_args())
+        self._hub = Hub(self.link, self.codec, topo)
+        await self._hub.start()
         self._open = True
 
     async def close(self) -> None:
         """Stop reading results and disconnect."""
         self._closed = True
-        for reader in list(self._readers.values()):
-            await reader.close()
-        self._readers.clear()
+        if self._hub is not None:
+            await self._hub.close()
+            self._hub = None
         if self._open:
             self._open = False
             await self.link.close()
@@ -330,11 +332,14 @@ class JobQueue:
         for args, kwargs in calls:
             body = job_body(name, args, kwargs, timeout, retries or 0)
             bodies.append(self.codec.encode(body, what=f"arguments of job {name}"))
-        ids = [uuid.uuid4().hex for _ in bodies]
+        ids = [new_job_id() for _ in bodies]
         if key is not None:
             existing = await self._claim(key, ids[0])
             if existing is not None:
                 return [JobHandle(self, existing)]
+        assert self._hub is not None
+        for job_id in ids:  # followed live from before the publish: no scan needed
+            self._hub.watch(job_id, scan=False)
         routing = self.topology.work
         if delay:
             ms = delay_bucket(delay)
@@ -453,20 +458,17 @@ class JobQueue:
             print(await handle.result())
         """
         self._check_open()
-        if not job_id or not all(c.isalnum() or c in "-_" for c in job_id):
-            raise ValueError(f"not a job id: {job_id!r}")
+        if job_time(job_id) is None:
+            raise ValueError(f"not a job id: {job_id!r} (ids are 32 hex digits, from handle.id)")
         return JobHandle(self, job_id)
 
     def _reader(self, job_id: str) -> Reader:
         self._check_open()
-        reader = self._readers.get(job_id)
-        if reader is None:
-            reader = self._readers[job_id] = Reader(self.link, self.codec, self.topology, job_id)
-        return reader
+        assert self._hub is not None
+        return self._hub.watch(job_id, scan=True)
 
     async def _cancel(self, job_id: str, reason: str | None) -> None:
         self._check_open()
-        await declare_results(self.link, self.topology, job_id)
         await record(
             self.link,
             self.codec,
@@ -478,11 +480,11 @@ class JobQueue:
             },
         )
         body = job_id.encode()
-        exchange = self.topology.control
+        stream = self.topology.cancels
         props = properties(self.codec, "text/plain", body)
 
         async def notify(ch: aiormq.abc.AbstractChannel) -> None:
-            await ch.basic_publish(body, exchange=exchange, routing_key="", properties=props)
+            await ch.basic_publish(body, exchange="", routing_key=stream, properties=props)
 
         await self.link.call(notify, f"cancelling job {job_id}")
 

@@ -1,22 +1,31 @@
-"""The results store: each job's events in its own durable queue, kept ``result_ttl``.
+"""The results store: every job event in one RabbitMQ stream per queue, kept ``result_ttl``.
 
-The worker appends events (progress values, then one final event: result, error or
-cancelled) to ``offload.<name>.r.<job id>``; the queue exists as long as someone used
-it within ``result_ttl`` (RabbitMQ's queue expiry), so a producer that restarts can
-read a job's progress and result by id alone.
+Workers append events (progress values, then one final event: result, error or
+cancelled) to the stream ``offload.<name>.events``, each tagged with its job id in the
+``x-offload-job`` header. A stream is an append-only log: reading does not remove
+anything, so any number of readers, now or after a restart, can read a job's events
+until the broker drops them for age (``x-max-age`` = ``result_ttl``). Nothing is
+declared per job, so recording a result costs one confirmed publish.
 
-A reader consumes the queue without acknowledging, keeps what it saw, and once the
-final event is in, cancels its consumer and hands every message back (nack with
-requeue): the events stay for the next reader. Events carry an id, so the ones seen
-twice (redelivered after a reconnect) are dropped.
+A producer follows the stream live from where it joined (:class:`Hub`) and hands each
+event to the reader of its job, if someone asked; a job asked for by id alone (``get``
+after a restart) is read by a scan that starts at the job's submit time (job ids begin
+with it) and goes on live until the final event. Events carry an id, so one seen twice
+(after a reconnect, or by the live follower and a scan) is dropped.
+
+``follow`` is the one loop that reads a stream, resuming after a reconnect from the
+last offset it saw; workers use it too, for the stream of cancellations.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from ._wire import SIGNATURE, BadMessage, Codec
@@ -27,9 +36,27 @@ if TYPE_CHECKING:
     from ._link import Link
     from ._topology import Topology
 
-__all__ = ["FINAL", "Reader", "declare_results", "record", "scan_final"]
+__all__ = ["FINAL", "JOB", "Hub", "Reader", "follow", "job_time", "new_job_id", "record"]
 
 FINAL = frozenset({"result", "error", "cancelled"})
+JOB = "x-offload-job"
+_KEEP_READERS = 100_000
+_SCAN_MARGIN = 5.0  # seconds before the submit time a scan starts (clock skew)
+
+
+def new_job_id() -> str:
+    """32 hex digits: the submit time in milliseconds, then randomness."""
+    return f"{int(time.time() * 1000):012x}{uuid.uuid4().hex[:20]}"
+
+
+def job_time(job_id: str) -> float | None:
+    """The submit time encoded in ``job_id`` (None for an id of another shape)."""
+    if len(job_id) != 32:
+        return None
+    try:
+        return int(job_id[:12], 16) / 1000
+    except ValueError:
+        return None
 
 
 def properties(codec: Codec, content_type: str, body: bytes, **extra: Any) -> Any:
@@ -44,22 +71,10 @@ def properties(codec: Codec, content_type: str, body: bytes, **extra: Any) -> An
     )
 
 
-async def declare_results(link: Link, topo: Topology, job_id: str) -> int:
-    """Declare the job's result queue (renewing its lease); the number of events in it."""
-    name = topo.results(job_id)
-    args = topo.results_args()
-
-    async def declare(ch: aiormq.abc.AbstractChannel) -> int:
-        ok = await ch.queue_declare(name, durable=True, arguments=args)
-        return int(ok.message_count or 0)
-
-    return await link.call(declare, f"declaring the result queue of job {job_id}")
-
-
 async def record(
     link: Link, codec: Codec, topo: Topology, job_id: str, event: dict[str, Any]
 ) -> None:
-    """Append ``event`` to the job's result queue; returns once the broker confirmed it."""
+    """Append ``event`` of ``job_id`` to the events stream; returns once confirmed."""
     event = {"n": uuid.uuid4().hex[:16], **event}
     try:
         body, content_type = codec.encode(event, what=f"{event['type']} of job {job_id}")
@@ -78,73 +93,110 @@ async def record(
             },
             what="error",
         )
-    props = properties(codec, content_type, body)
-    routing_key = topo.results(job_id)
+    props = properties(codec, content_type, body, headers={JOB: job_id})
+    stream = topo.events
 
     async def publish(ch: aiormq.abc.AbstractChannel) -> None:
-        await ch.basic_publish(body, exchange="", routing_key=routing_key, properties=props)
+        await ch.basic_publish(body, exchange="", routing_key=stream, properties=props)
 
     await link.call(publish, f"recording the {event['type']} of job {job_id}")
 
 
-async def scan_final(link: Link, codec: Codec, topo: Topology, job_id: str, count: int) -> bool:
-    """Whether the job's result queue already holds a final event (looked at, put back)."""
-    name = topo.results(job_id)
+async def follow(
+    link: Link,
+    stream: str,
+    offset: str | int | datetime.datetime,
+    handle: Callable[[Any], bool],
+    *,
+    ready: asyncio.Future[None] | None = None,
+) -> None:
+    """Read ``stream`` from ``offset`` ("first", "next", a datetime or a number), calling
+    ``handle(message)`` for each message until it returns True. Survives reconnects."""
+    from ._link import _is_transient
+
     assert link.connection is not None
     channel = await link.connection.channel(publisher_confirms=False)
-    found = False
+    last: int | None = None
+    # Resuming before anything was seen: from a little before we started (the events
+    # seen twice are dropped by their ids).
+    began = datetime.datetime.now(tz=datetime.UTC) - datetime.timedelta(seconds=_SCAN_MARGIN)
+    first = True
     try:
-        ch = await channel.get_underlay_channel()
-        for _ in range(count):
-            msg = await ch.basic_get(name, no_ack=False)
-            if msg.delivery_tag is None or msg.body is None:
-                break
-            with contextlib.suppress(BadMessage):
-                event = codec.decode(
-                    msg.body, msg.header.properties.content_type, _sig(msg.header.properties)
+        while True:
+            try:
+                ch = await channel.get_underlay_channel()
+                await ch.basic_qos(prefetch_count=1000)
+                inbox: asyncio.Queue[Any] = asyncio.Queue()
+
+                async def deliver(message: Any, inbox: asyncio.Queue[Any] = inbox) -> None:
+                    inbox.put_nowait(message)
+
+                start = last + 1 if last is not None else offset if first else began
+                first = False
+                await ch.basic_consume(
+                    stream, deliver, no_ack=False, arguments={"x-stream-offset": start}
                 )
-                if isinstance(event, dict) and event.get("type") in FINAL:
-                    found = True
-                    break
+                if ready is not None and not ready.done():
+                    ready.set_result(None)
+                while True:
+                    getter = asyncio.ensure_future(inbox.get())
+                    done, _ = await asyncio.wait(
+                        {getter, ch.closing}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if getter not in done:
+                        getter.cancel()
+                        raise ConnectionError("the channel closed while following a stream")
+                    message = getter.result()
+                    headers = message.header.properties.headers or {}
+                    position = headers.get("x-stream-offset")
+                    if isinstance(position, int):
+                        last = position
+                    await ch.basic_ack(message.delivery.delivery_tag)
+                    if handle(message):
+                        return
+            except Exception as exc:
+                if link.closing or not (_is_transient(exc) or isinstance(exc, RuntimeError)):
+                    raise
+                await asyncio.sleep(0.1)  # the link reconnects; resume after `last`
     finally:
-        await channel.close()  # unacknowledged messages go back to the queue
-    return found
+        with contextlib.suppress(Exception):
+            await channel.close()
 
 
-def _sig(props: Any) -> object:
-    return (props.headers or {}).get(SIGNATURE)
+def _decode(codec: Codec, message: Any) -> Any:
+    props = message.header.properties
+    return codec.decode(message.body, props.content_type, (props.headers or {}).get(SIGNATURE))
 
 
 class Reader:
-    """Collects one job's events; shared by every handle of that job in one JobQueue."""
+    """Collects one job's events, in order, without duplicates."""
 
-    def __init__(self, link: Link, codec: Codec, topo: Topology, job_id: str) -> None:
-        self._link = link
-        self._codec = codec
-        self._topo = topo
+    def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         self.events: list[dict[str, Any]] = []
         self.final: dict[str, Any] | None = None
+        self.error: BaseException | None = None
         self._seen: set[str] = set()
         self._changed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.error: BaseException | None = None
 
-    def start(self) -> None:
-        if self._task is None and self.final is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"offload-job-reader-{self.job_id}"
-            )
+    def add(self, event: Any) -> None:
+        if not isinstance(event, dict):
+            return
+        n = event.get("n")
+        if isinstance(n, str):
+            if n in self._seen:
+                return
+            self._seen.add(n)
+        self.events.append(event)
+        if event.get("type") in FINAL and self.final is None:
+            self.final = event
+        self._changed.set()
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self._changed.set()
 
     async def wait_final(self) -> dict[str, Any]:
-        self.start()
         while self.final is None:
             if self.error is not None:
                 raise self.error
@@ -153,7 +205,6 @@ class Reader:
         return self.final
 
     async def progress(self) -> AsyncIterator[Any]:
-        self.start()
         index = 0
         while True:
             while index < len(self.events):
@@ -168,70 +219,91 @@ class Reader:
             self._changed.clear()
             await self._changed.wait()
 
-    def _add(self, event: Any) -> None:
-        if not isinstance(event, dict):
-            return
-        n = event.get("n")
-        if isinstance(n, str):
-            if n in self._seen:
-                return
-            self._seen.add(n)
-        self.events.append(event)
-        if event.get("type") in FINAL and self.final is None:
-            self.final = event
-        self._changed.set()
 
-    async def _run(self) -> None:
-        try:
-            while self.final is None:
-                try:
-                    await self._consume()
-                except Exception as exc:
-                    from ._link import _is_transient
+class Hub:
+    """A producer's view of the events stream: one live follower, scans on demand."""
 
-                    if not _is_transient(exc):
-                        raise
-                    await asyncio.sleep(0.1)  # the link reconnects; consume again
-        except Exception as exc:
-            self.error = exc
-            self._changed.set()
+    def __init__(self, link: Link, codec: Codec, topo: Topology) -> None:
+        self._link = link
+        self._codec = codec
+        self._topo = topo
+        self._readers: OrderedDict[str, Reader] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._error: BaseException | None = None
 
-    async def _consume(self) -> None:
-        await declare_results(self._link, self._topo, self.job_id)
-        ch = await self._link.underlay()
-        inbox: asyncio.Queue[Any] = asyncio.Queue()
+    async def start(self) -> None:
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        async def deliver(message: Any) -> None:
-            inbox.put_nowait(message)
+        async def live() -> None:
+            try:
+                await follow(self._link, self._topo.events, "next", self._on_live, ready=ready)
+            except Exception as exc:
+                if not ready.done():
+                    ready.set_exception(exc)
+                self._error = exc
+                for reader in self._readers.values():
+                    reader.fail(exc)
 
-        name = self._topo.results(self.job_id)
-        ok = await ch.basic_consume(name, deliver, no_ack=False)
-        tags: list[int] = []
-        try:
-            while self.final is None:
-                getter = asyncio.ensure_future(inbox.get())
-                done, _ = await asyncio.wait(
-                    {getter, ch.closing}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if getter not in done:
-                    getter.cancel()
-                    raise ConnectionError("the channel closed while reading results")
-                message = getter.result()
-                tags.append(message.delivery.delivery_tag)
-                try:
-                    event = self._codec.decode(
-                        message.body,
-                        message.header.properties.content_type,
-                        _sig(message.header.properties),
-                    )
-                except BadMessage:
-                    continue  # not ours to read (forged or corrupt); leave it
-                self._add(event)
-        finally:
-            if not ch.is_closed:
-                with contextlib.suppress(Exception):
-                    await ch.basic_cancel(ok.consumer_tag or "")
-                    while not inbox.empty():
-                        tags.append(inbox.get_nowait().delivery.delivery_tag)
-                    for tag in tags:
-                        await ch.basic_nack(tag, multiple=False, requeue=True)
+        self._spawn(live(), "live")
+        await ready
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    def _spawn(self, coro: Any, what: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro, name=f"offload-jobs-{what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def watch(self, job_id: str, *, scan: bool) -> Reader:
+        """The reader of ``job_id``; ``scan``: read its past from the stream first."""
+        reader = self._readers.get(job_id)
+        if reader is not None:
+            self._readers.move_to_end(job_id)
+            return reader
+        reader = self._readers[job_id] = Reader(job_id)
+        if self._error is not None:
+            reader.fail(self._error)
+        while len(self._readers) > _KEEP_READERS:
+            self._readers.popitem(last=False)
+        if scan:
+            self._scan(reader)
+        return reader
+
+    def _scan(self, reader: Reader) -> None:
+        submitted = job_time(reader.job_id)
+        start: str | datetime.datetime = "first"
+        if submitted is not None:
+            start = datetime.datetime.fromtimestamp(
+                max(0.0, submitted - _SCAN_MARGIN), tz=datetime.UTC
+            )
+
+        def on_message(message: Any) -> bool:
+            headers = message.header.properties.headers or {}
+            if headers.get(JOB) == reader.job_id:
+                with contextlib.suppress(BadMessage):
+                    reader.add(_decode(self._codec, message))
+            return reader.final is not None
+
+        async def run() -> None:
+            try:
+                await follow(self._link, self._topo.events, start, on_message)
+            except Exception as exc:
+                reader.fail(exc)
+
+        self._spawn(run(), f"scan-{reader.job_id}")
+
+    def _on_live(self, message: Any) -> bool:
+        headers = message.header.properties.headers or {}
+        job_id = headers.get(JOB)
+        reader = self._readers.get(job_id) if isinstance(job_id, str) else None
+        if reader is not None and reader.final is None:
+            with contextlib.suppress(BadMessage):
+                reader.add(_decode(self._codec, message))
+        return False

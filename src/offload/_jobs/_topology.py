@@ -10,15 +10,16 @@ For ``JobQueue(url, name="mail")``::
                            ▼
                         worker ──retry──▶ offload.mail.delay.<backoff ms>
                            │ ──last failure / bad message──▶ offload.mail.dead
-                           │ ──events──▶ offload.mail.r.<job id>   results and progress,
-                           │                                      kept result_ttl
-    cancel ──▶ offload.mail.control (fanout) ──▶ each worker's own exclusive queue
+                           │ ──events──▶ offload.mail.events   stream: results and progress
+                           │                                  of every job, kept result_ttl
+    cancel ──▶ offload.mail.events (the final "cancelled") and offload.mail.cancels
+               (stream every worker follows from its start: queued jobs never start)
     key=   ──▶ offload.mail.key.<hash>  holds one claim (max-length 1, reject-publish):
                                         the broker decides which submit wins
 
-Every publish goes through the default exchange except cancellations. All queues are
-durable and all messages persistent; the delay queues are quorum queues so that
-dead-lettering back to the work queue is at-least-once.
+Every publish goes through the default exchange. All queues are durable and all
+messages persistent; the delay queues are quorum queues so that dead-lettering back to
+the work queue is at-least-once.
 """
 
 from __future__ import annotations
@@ -58,14 +59,15 @@ class Topology:
         return f"offload.{self.name}.dead"
 
     @property
-    def control(self) -> str:
-        return f"offload.{self.name}.control"
+    def events(self) -> str:
+        return f"offload.{self.name}.events"
+
+    @property
+    def cancels(self) -> str:
+        return f"offload.{self.name}.cancels"
 
     def delay(self, ms: int) -> str:
         return f"offload.{self.name}.delay.{ms}"
-
-    def results(self, job_id: str) -> str:
-        return f"offload.{self.name}.r.{job_id}"
 
     def claim(self, key: str) -> str:
         digest = hashlib.sha256(key.encode()).hexdigest()[:40]
@@ -98,8 +100,8 @@ class Topology:
             "x-expires": ms + 2 * DELAY_REDECLARE_MS,
         }
 
-    def results_args(self) -> dict[str, Any]:
-        return {"x-expires": max(1, round(self.result_ttl * 1000))}
+    def stream_args(self) -> dict[str, Any]:
+        return {"x-queue-type": "stream", "x-max-age": f"{max(1, math.ceil(self.result_ttl))}s"}
 
     def claim_args(self) -> dict[str, Any]:
         return {

@@ -9,7 +9,8 @@ A job message::
              x-delivery-count     set by the broker on a redelivery (crash, requeue)
     props    message_id = job id, content_type, persistent, priority
 
-A result event (published to the job's own result queue, see ``_results``)::
+A job event (published to the queue's events stream with header x-offload-job, see
+``_results``)::
 
     {"type": "progress" | "result" | "error" | "cancelled", "value": ..., "n": event id,
      "attempt": N, ...}

@@ -3,10 +3,10 @@
 Per delivery::
 
     decode + verify ──bad──▶ error recorded, copy to .dead, ack
-    cancelled, or a final event already recorded (a redelivery) ──▶ ack, skip
+    cancelled (the worker follows the stream of cancellations) ──▶ ack, skip
     died too often (x-delivery-count > max_redeliveries) ──▶ error, .dead, ack
-    pool.submit(job, timeout, token) ── report() values ──▶ result queue
-      ok      ──▶ result recorded (confirmed) ──▶ ack
+    pool.submit(job, timeout, token) ── report() values ──▶ events stream
+      ok      ──▶ result recorded in the events stream (confirmed) ──▶ ack
       failed  ──▶ attempts left: copy to a delay queue (back-off + jitter) ──▶ ack
                   none left: error recorded, copy to .dead ──▶ ack
       stopped by a worker shutdown ──▶ nack, requeue (another worker runs it)
@@ -23,7 +23,6 @@ import contextlib
 import logging
 import random
 import traceback
-import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,7 +31,7 @@ from offload._errors import Cancelled, ClosedError, SerializationError
 from offload._pool import Pool
 
 from ._context import JobInfo, run_job
-from ._results import declare_results, record, scan_final
+from ._results import follow, record
 from ._topology import delay_bucket
 from ._wire import ATTEMPT, DELIVERY_COUNT, SIGNATURE, BadMessage, header_int, parse_job
 
@@ -87,6 +86,7 @@ class JobWorker:
         self._stopping = False
         self._stopped = asyncio.Event()
         self._owns_queue = False
+        self._follower: asyncio.Task[None] | None = None
         self.completed = 0
         self.failed = 0
 
@@ -111,11 +111,12 @@ class JobWorker:
         topo = self.queue.topology
         self.pool.start()
         channel = self._channel = await self.queue.link.new_channel(prefetch=self.concurrency)
-        control = await channel.declare_queue(
-            f"{topo.control}.{uuid.uuid4().hex[:12]}", exclusive=True, auto_delete=True
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._follower = asyncio.get_running_loop().create_task(
+            follow(self.queue.link, topo.cancels, "first", self._on_cancel, ready=ready),
+            name=f"offload-jobs-cancels-{topo.name}",
         )
-        await control.bind(topo.control)
-        await control.consume(self._on_control, no_ack=True)
+        await ready
         self._work = await channel.declare_queue(
             topo.work, durable=True, arguments=topo.work_args()
         )
@@ -145,6 +146,10 @@ class JobWorker:
                 await self.pool.close(force=True)
                 await asyncio.wait(set(self._tasks))
             await self.pool.close(force=True)
+            if self._follower is not None:
+                self._follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._follower
             if self._channel is not None:
                 with contextlib.suppress(Exception):
                     await self._channel.close()
@@ -155,19 +160,21 @@ class JobWorker:
 
     # -- control messages ------------------------------------------------------------
 
-    async def _on_control(self, message: AbstractIncomingMessage) -> None:
+    def _on_cancel(self, message: Any) -> bool:
+        body: bytes = message.body
         if self.queue.codec.signs:
-            expected = self.queue.codec.sign("text/plain", message.body)
-            if (message.headers or {}).get(SIGNATURE) != expected:
+            headers = message.header.properties.headers or {}
+            if headers.get(SIGNATURE) != self.queue.codec.sign("text/plain", body):
                 _log.warning("ignored a cancel notice with a bad signature")
-                return
-        job_id = message.body.decode(errors="replace")
+                return False
+        job_id = body.decode(errors="replace")
         self._cancelled[job_id] = None
         while len(self._cancelled) > _REMEMBER_CANCELLED:
             self._cancelled.popitem(last=False)
         token = self._tokens.get(job_id)
         if token is not None:
             token.cancel("cancelled by the producer")
+        return False
 
     # -- jobs ------------------------------------------------------------------------
 
@@ -185,7 +192,6 @@ class JobWorker:
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         queue = self.queue
-        topo = queue.topology
         job_id = message.message_id or ""
         headers = dict(message.headers or {})
         attempt = header_int(headers, ATTEMPT, 1)
@@ -212,10 +218,6 @@ class JobWorker:
         if running is not None:  # a redelivery of a job still running here
             await asyncio.wait({running})
             await _settle(message.ack())
-            return
-        count = await declare_results(queue.link, topo, job_id)
-        if count and await scan_final(queue.link, queue.codec, topo, job_id, count):
-            await _settle(message.ack())  # done (or cancelled) already
             return
         if redeliveries > queue.max_redeliveries:
             await self._dead(
@@ -380,7 +382,6 @@ class JobWorker:
         if rejected and not error_type:
             error_type = "JobRejected"
         if job_id:
-            await declare_results(queue.link, topo, job_id)
             await record(
                 queue.link,
                 queue.codec,
