@@ -198,6 +198,9 @@ async def test_submit_during_an_outage_waits_then_raises_a_clear_error(
             assert 0.9 <= time.monotonic() - started < 20
         finally:
             await asyncio.to_thread(private_broker.start)
-        handle = await jobs.submit(app.add, 2, 2)
-        async with jobs.worker(concurrency=1, kind="thread"):
-            assert await handle.result(timeout=30) == 4
+    # Once the broker is back, a producer and a worker connect and work again.
+    async with (
+        make_queue(private_broker.url, queue_name) as jobs,
+        jobs.worker(concurrency=1, kind="thread"),
+    ):
+        assert await (await jobs.submit(app.add, 2, 2)).result(timeout=30) == 4

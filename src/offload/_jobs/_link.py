@@ -52,6 +52,8 @@ def _transient() -> tuple[type[BaseException], ...]:
 def _is_transient(exc: BaseException) -> bool:
     import aiormq.exceptions as e
 
+    if isinstance(exc, e.ChannelNotFoundEntity) and "down or inaccessible" in str(exc):
+        return True  # a replicated queue or stream still starting after a broker restart
     if isinstance(exc, e.ChannelClosed):
         # A channel closed under us (the connection went away) is transient; one closed
         # for what we asked (bad arguments, missing queue, access) is not.

@@ -209,20 +209,32 @@ class JobQueue:
         if self._open:
             return
         await self.link.open()
-        channel = self.link.channel
-        assert channel is not None
         topo = self.topology
-        await channel.declare_queue(topo.dead, durable=True)
-        try:
-            await channel.declare_queue(topo.work, durable=True, arguments=topo.work_args())
-        except Exception as exc:
-            await self.link.close()
-            raise JobError(
-                f"could not declare queue {topo.work!r}: {exc}; it exists with other "
-                "settings (queue_type?); delete it or use the same settings"
-            ) from exc
-        for stream in (topo.events, topo.cancels):
-            await channel.declare_queue(stream, durable=True, arguments=topo.stream_args())
+        declarations = [
+            (topo.dead, {}),
+            (topo.work, topo.work_args()),
+            (topo.events, topo.stream_args()),
+            (topo.cancels, topo.stream_args()),
+        ]
+        for queue_name, arguments in declarations:
+
+            async def declare(
+                ch: aiormq.abc.AbstractChannel,
+                queue_name: str = queue_name,
+                arguments: dict[str, Any] = arguments,
+            ) -> None:
+                await ch.queue_declare(queue_name, durable=True, arguments=arguments)
+
+            try:
+                await self.link.call(declare, f"declaring queue {queue_name}")
+            except Exception as exc:
+                await self.link.close()
+                if isinstance(exc, JobError):
+                    raise
+                raise JobError(
+                    f"could not declare queue {queue_name!r}: {exc}; it exists with other "
+                    "settings (queue_type?); delete it or use the same settings"
+                ) from exc
         self._hub = Hub(self.link, self.codec, topo)
         await self._hub.start()
         self._open = True
@@ -348,7 +360,15 @@ class JobQueue:
         try:
             await asyncio.gather(
                 *(
-                    self.publish_job(job_id, body, ctype, routing, attempt=1, priority=priority)
+                    self.publish_job(
+                        job_id,
+                        body,
+                        ctype,
+                        routing,
+                        attempt=1,
+                        priority=priority,
+                        reply_to=self._hub.reply_queue,
+                    )
                     for job_id, (body, ctype) in zip(ids, bodies, strict=True)
                 )
             )
@@ -368,6 +388,7 @@ class JobQueue:
         attempt: int,
         priority: int | None = None,
         headers: dict[str, Any] | None = None,
+        reply_to: str | None = None,
     ) -> None:
         """Publish one job message and wait for the broker's confirm (internal)."""
         props = properties(
@@ -376,6 +397,7 @@ class JobQueue:
             body,
             message_id=job_id,
             priority=priority,
+            reply_to=reply_to,
             headers={ATTEMPT: attempt, **(headers or {})},
         )
 

@@ -72,9 +72,19 @@ def properties(codec: Codec, content_type: str, body: bytes, **extra: Any) -> An
 
 
 async def record(
-    link: Link, codec: Codec, topo: Topology, job_id: str, event: dict[str, Any]
+    link: Link,
+    codec: Codec,
+    topo: Topology,
+    job_id: str,
+    event: dict[str, Any],
+    reply_to: str | None = None,
 ) -> None:
-    """Append ``event`` of ``job_id`` to the events stream; returns once confirmed."""
+    """Append ``event`` of ``job_id`` to the events stream; returns once confirmed.
+
+    ``reply_to``: the reply queue of the producer that submitted the job, which gets a
+    copy at once (streams hand events to readers a few milliseconds later); the
+    stream stays the record.
+    """
     event = {"n": uuid.uuid4().hex[:16], **event}
     try:
         body, content_type = codec.encode(event, what=f"{event['type']} of job {job_id}")
@@ -100,6 +110,15 @@ async def record(
         await ch.basic_publish(body, exchange="", routing_key=stream, properties=props)
 
     await link.call(publish, f"recording the {event['type']} of job {job_id}")
+    if reply_to:
+        from pamqp.commands import Basic
+
+        copy = Basic.Properties(
+            content_type=props.content_type, delivery_mode=1, headers=props.headers
+        )
+        with contextlib.suppress(Exception):  # the producer may be gone: the stream has it
+            ch = await link.underlay()
+            await ch.basic_publish(body, exchange="", routing_key=reply_to, properties=copy)
 
 
 async def follow(
@@ -230,6 +249,7 @@ class Hub:
         self._readers: OrderedDict[str, Reader] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         self._error: BaseException | None = None
+        self.reply_queue: str | None = None
 
     async def start(self) -> None:
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -246,6 +266,24 @@ class Hub:
 
         self._spawn(live(), "live")
         await ready
+        # The fast path: workers copy events of our jobs to this queue.
+        assert self._link.channel is not None
+        self.reply_queue = f"{self._topo.events}.reply.{uuid.uuid4().hex[:16]}"
+        queue = await self._link.channel.declare_queue(
+            self.reply_queue, exclusive=True, auto_delete=True
+        )
+        await queue.consume(self._on_reply, no_ack=True)
+
+    async def _on_reply(self, message: Any) -> None:
+        job_id = (message.headers or {}).get(JOB)
+        reader = self._readers.get(job_id) if isinstance(job_id, str) else None
+        if reader is not None and reader.final is None:
+            with contextlib.suppress(BadMessage):
+                reader.add(
+                    self._codec.decode(
+                        message.body, message.content_type, (message.headers or {}).get(SIGNATURE)
+                    )
+                )
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -259,7 +259,9 @@ class JobWorker:
         except ClosedError:
             await _settle(message.nack(requeue=True))
             return
-        forward = asyncio.get_running_loop().create_task(self._forward(handle, job.id, info))
+        forward = asyncio.get_running_loop().create_task(
+            self._forward(handle, job.id, info, message.reply_to)
+        )
         outcome: BaseException | None = None
         value: Any = None
         try:
@@ -287,6 +289,7 @@ class JobWorker:
                     "value": value,
                     "attempt": info.attempt,
                 },
+                message.reply_to,
             )
             self.completed += 1
             await _settle(message.ack())
@@ -306,7 +309,7 @@ class JobWorker:
             attempt=info.attempt,
         )
 
-    async def _forward(self, handle: Any, job_id: str, info: JobInfo) -> None:
+    async def _forward(self, handle: Any, job_id: str, info: JobInfo, reply_to: str | None) -> None:
         queue = self.queue
         async for value in handle.progress():
             try:
@@ -320,6 +323,7 @@ class JobWorker:
                         "value": value,
                         "attempt": info.attempt,
                     },
+                    reply_to,
                 )
             except SerializationError as exc:
                 _log.warning("job %s reported a value that cannot travel: %s", job_id, exc)
@@ -348,6 +352,7 @@ class JobWorker:
             queue.topology.delay(ms),
             attempt=attempt + 1,
             priority=message.priority,
+            reply_to=message.reply_to,
         )
         with contextlib.suppress(SerializationError):
             await record(
@@ -395,6 +400,7 @@ class JobWorker:
                     "rejected": rejected,
                     "attempt": attempt,
                 },
+                None if rejected else message.reply_to,
             )
         headers = dict(message.headers or {})
         headers["x-offload-error"] = f"{error_type}: {error}"[:4000]
