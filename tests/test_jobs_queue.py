@@ -42,8 +42,13 @@ async def dead_letters(url: str, name: str) -> list[aio_pika.abc.AbstractIncomin
         return found
 
 
-async def test_a_confirmed_job_runs_and_its_result_arrives(jobs: offload.JobQueue) -> None:
-    async with jobs.worker(concurrency=2, kind="thread"):
+async def test_a_confirmed_job_runs_and_its_result_arrives(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    no_leaks: None,
+) -> None:
+    jobs = make_queue(amqp_url, queue_name)
+    async with jobs, jobs.worker(concurrency=2, kind="process"):
         handle = await jobs.submit(app.add, 2, 3)
         assert isinstance(handle, offload.JobHandle)
         assert await handle.result(timeout=20) == 5

@@ -106,11 +106,27 @@ class Link:
         self.channel = await self.new_channel()
 
     async def new_channel(self, prefetch: int | None = None) -> AbstractRobustChannel:
+        """A new channel; waits for a reconnect in progress (up to ``outage_timeout``)."""
         assert self.connection is not None
-        channel = await self.connection.channel(publisher_confirms=True)
-        if prefetch is not None:
-            await channel.set_qos(prefetch_count=prefetch)
-        return channel
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.outage_timeout
+        while True:
+            try:
+                async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
+                    await self.connection.connected.wait()
+                    channel = await self.connection.channel(publisher_confirms=True)
+                    if prefetch is not None:
+                        await channel.set_qos(prefetch_count=prefetch)
+                    return channel
+            except Exception as exc:
+                if not (_is_transient(exc) or isinstance(exc, RuntimeError)):
+                    raise
+                if loop.time() >= deadline:
+                    raise BrokerUnavailable(
+                        f"opening a channel: the broker at {_safe_url(self.url)} stayed "
+                        f"unreachable for {self.outage_timeout} s ({exc})"
+                    ) from exc
+                await asyncio.sleep(0.05)
 
     async def close(self) -> None:
         self.closing = True

@@ -133,8 +133,7 @@ async def follow(
     ``handle(message)`` for each message until it returns True. Survives reconnects."""
     from ._link import _is_transient
 
-    assert link.connection is not None
-    channel = await link.connection.channel(publisher_confirms=False)
+    channel = await link.new_channel()
     last: int | None = None
     # Resuming before anything was seen: from a little before we started (the events
     # seen twice are dropped by their ids).
