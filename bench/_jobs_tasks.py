@@ -26,7 +26,11 @@ def _count() -> None:
         os.close(fd)
 
 
-jobs = offload.JobQueue(_url(), name="bench")
+jobs = offload.JobQueue(
+    _url(),
+    name=os.environ.get("BENCH_QUEUE", "bench"),
+    queue_type="quorum" if os.environ.get("BENCH_QUEUE_TYPE") == "quorum" else "classic",
+)
 
 
 @jobs.job(name="noop")
@@ -54,18 +58,18 @@ def _celery():  # type: ignore[no-untyped-def]
     return app, celery_noop
 
 
-def _dramatiq():  # type: ignore[no-untyped-def]
+def _dramatiq(confirm: bool = False):  # type: ignore[no-untyped-def]
     import dramatiq
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-    broker = RabbitmqBroker(url=_url())
+    broker = RabbitmqBroker(url=_url(), confirm_delivery=confirm)
     dramatiq.set_broker(broker)
 
-    @dramatiq.actor(queue_name="bench_dramatiq", max_retries=0)
     def dramatiq_noop() -> None:
         _count()
 
-    return broker, dramatiq_noop
+    actor = dramatiq.actor(dramatiq_noop, queue_name="bench_dramatiq", max_retries=0, broker=broker)
+    return broker, actor
 
 
 def _taskiq():  # type: ignore[no-untyped-def]

@@ -1,11 +1,17 @@
 """Durable jobs on one RabbitMQ: offload vs Celery, dramatiq and taskiq; confirmed submits.
 
 Run: ``python bench/bench_jobs.py`` (starts a private broker with scripts/rabbitmq.sh
-unless OFFLOAD_AMQP_URL is set). Each framework gets a worker of 2 processes on the same
-broker, runs no-op jobs, and is measured the same way:
+unless OFFLOAD_AMQP_URL is set). Every framework runs 2 jobs at once (2 worker
+processes, or offload's worker with a pool of 2 processes), all workers are started
+first, then the frameworks take turns for BENCH_ROUNDS rounds; each round measures:
 
-- throughput: submit N no-op jobs, wait until all are done (jobs/s);
-- round trip: submit one job, wait until it is done, N times (p50).
+- throughput: submit BENCH_JOBS no-op jobs, wait until all are done (jobs/s);
+- round trip: submit one job, wait until it is done, BENCH_TRIPS times.
+
+The table gives the median throughput over the rounds, the p50 of all round trips,
+and the CPU time per job of every process involved (broker, worker processes,
+submitter) over the throughput runs: on a shared machine the rates move with the
+load, the CPU time much less.
 
 "Done" is the result in the caller's hands for offload and Celery (rpc:// results over
 AMQP). dramatiq and taskiq have no RabbitMQ result backend, so their jobs append a byte
@@ -20,11 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from _common import fmt_time, machine, percentile, table
@@ -32,23 +40,52 @@ from _common import fmt_time, machine, percentile, table
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE.parent / "scripts" / "rabbitmq.sh"
 N = int(os.environ.get("BENCH_JOBS", "400"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "60"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+TRIPS = int(os.environ.get("BENCH_TRIPS", "20"))
+CONCURRENCY = 2
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
-def broker() -> Iterator[str]:
+def broker() -> Iterator[tuple[str, int | None]]:
+    """The broker's URL, and its pid when it is the private node started here."""
     url = os.environ.get("OFFLOAD_AMQP_URL")
     if url:
-        yield url
+        yield url, None
         return
     directory = tempfile.mkdtemp(prefix="offload-bench-rabbitmq-")
     url = subprocess.run(
         ["sh", str(SCRIPT), "start", directory], capture_output=True, text=True, check=True
     ).stdout.strip()
     try:
-        yield url
+        yield url, int(Path(directory, "node.pid").read_text().strip())
     finally:
         subprocess.run(["sh", str(SCRIPT), "stop", directory], check=False)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
 
 
 @contextlib.contextmanager
@@ -91,47 +128,49 @@ class Counter:
             await asyncio.sleep(0.0002)
 
 
-async def measure(
-    submit_all: Callable[[int], Awaitable[None]], one: Callable[[], Awaitable[None]]
-) -> tuple[float, float]:
-    await submit_all(20)  # warm up workers and connections
-    started = time.perf_counter()
-    await submit_all(N)
-    rate = N / (time.perf_counter() - started)
-    samples = []
-    for _ in range(ROUNDS):
-        t = time.perf_counter()
-        await one()
-        samples.append(time.perf_counter() - t)
-    return rate, percentile(samples, 50)
+@dataclass
+class Contender:
+    """One framework (with one way of counting a job done), measured round after round."""
+
+    name: str
+    burst: Callable[[int], Awaitable[None]]
+    one: Callable[[], Awaitable[None]]
+    pid: int
+    rates: list[float] = field(default_factory=list)
+    trips: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    async def round(self, broker_pid: int | None) -> None:
+        pids = process_tree(self.pid) + ([broker_pid] if broker_pid else [])
+        before = sum(cpu_seconds(p) for p in pids) + _own_cpu()
+        started = time.perf_counter()
+        await self.burst(N)
+        self.rates.append(N / (time.perf_counter() - started))
+        self.cpu.append((sum(cpu_seconds(p) for p in pids) + _own_cpu() - before) / N)
+        for _ in range(TRIPS):
+            t = time.perf_counter()
+            await self.one()
+            self.trips.append(time.perf_counter() - t)
 
 
-async def bench_offload(url: str, counter: Counter) -> dict[str, tuple[float, float]]:
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+@contextlib.asynccontextmanager
+async def offload_contenders(url: str, counter: Counter) -> AsyncIterator[list[Contender]]:
     os.environ["BENCH_AMQP_URL"] = url
     import _jobs_tasks as tasks
     import offload
 
     env = {"BENCH_AMQP_URL": url, "BENCH_COUNTER": str(counter.path)}
-    argv = [
-        sys.executable,
-        "-m",
-        "offload",
-        "worker",
-        url,
-        "--queue",
-        "bench",
-        "--app",
-        "_jobs_tasks",
-        "--concurrency",
-        "2",
-        "--kind",
-        "process",
-    ]
-    out = {}
+    argv = [sys.executable, "-m", "offload", "worker", url, "--queue", "bench"]
+    argv += ["--app", "_jobs_tasks", "--concurrency", str(CONCURRENCY), "--kind", "process"]
     jobs = offload.JobQueue(url, name="bench")
-    for name in tasks.jobs.registered:
-        jobs.register(tasks.jobs.registered[name], name=name)
-    with worker(argv, env):
+    for name, fn in tasks.jobs.registered.items():
+        jobs.register(fn, name=name)
+    with worker(argv, env) as proc:
         async with jobs:
 
             async def all_results(n: int) -> None:
@@ -140,8 +179,6 @@ async def bench_offload(url: str, counter: Counter) -> dict[str, tuple[float, fl
 
             async def one_result() -> None:
                 await (await jobs.submit("noop")).result()
-
-            out["offload (results)"] = await measure(all_results, one_result)
 
             async def all_counted(n: int) -> None:
                 target = counter.value() + n
@@ -153,33 +190,23 @@ async def bench_offload(url: str, counter: Counter) -> dict[str, tuple[float, fl
                 await jobs.submit("noop_counted")
                 await counter.reach(target)
 
-            out["offload (counted)"] = await measure(all_counted, one_counted)
-    return out
+            await all_results(20)  # the worker is up and connected
+            yield [
+                Contender("offload (results)", all_results, one_result, proc.pid),
+                Contender("offload (counted)", all_counted, one_counted, proc.pid),
+            ]
 
 
-async def bench_celery(url: str) -> tuple[float, float]:
+@contextlib.asynccontextmanager
+async def celery_contenders(url: str) -> AsyncIterator[list[Contender]]:
     os.environ["BENCH_AMQP_URL"] = url
     from _jobs_tasks import _celery
 
     app, noop = _celery()
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "_jobs_tasks:celery_app",
-        "worker",
-        "-c",
-        "2",
-        "-P",
-        "prefork",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-l",
-        "warning",
-    ]
-    with worker(argv, {"BENCH_AMQP_URL": url, "BENCH_FRAMEWORK": "celery"}):
+    argv = [sys.executable, "-m", "celery", "-A", "_jobs_tasks:celery_app", "worker"]
+    argv += ["-c", str(CONCURRENCY), "-P", "prefork", "--without-gossip", "--without-mingle"]
+    argv += ["--without-heartbeat", "-l", "warning"]
+    with worker(argv, {"BENCH_AMQP_URL": url, "BENCH_FRAMEWORK": "celery"}) as proc:
 
         async def all_results(n: int) -> None:
             def run() -> None:
@@ -193,46 +220,58 @@ async def bench_celery(url: str) -> tuple[float, float]:
             noop.delay().get(timeout=60)
 
         try:
-            return await measure(all_results, one)
+            await all_results(20)
+            yield [Contender("Celery (rpc:// results)", all_results, one, proc.pid)]
         finally:
             app.close()
 
 
-async def bench_dramatiq(url: str, counter: Counter) -> tuple[float, float]:
+@contextlib.asynccontextmanager
+async def dramatiq_contenders(url: str, counter: Counter) -> AsyncIterator[list[Contender]]:
     os.environ["BENCH_AMQP_URL"] = url
     from _jobs_tasks import _dramatiq
 
-    broker, noop = _dramatiq()
-    argv = [sys.executable, "-m", "dramatiq", "_jobs_tasks", "--processes", "2", "--threads", "1"]
+    plain, noop = _dramatiq(confirm=False)
+    confirming, noop_confirmed = _dramatiq(confirm=True)
+    argv = [sys.executable, "-m", "dramatiq", "_jobs_tasks"]
+    argv += ["--processes", str(CONCURRENCY), "--threads", "1"]
     env = {"BENCH_AMQP_URL": url, "BENCH_FRAMEWORK": "dramatiq", "BENCH_COUNTER": str(counter.path)}
-    with worker(argv, env):
+    with worker(argv, env) as proc:
 
-        async def all_counted(n: int) -> None:
-            target = counter.value() + n
-            for _ in range(n):
-                noop.send()
-            await counter.reach(target)
+        def contender(name: str, actor: object) -> Contender:
+            async def all_counted(n: int) -> None:
+                target = counter.value() + n
+                for _ in range(n):
+                    actor.send()  # type: ignore[attr-defined]
+                await counter.reach(target)
 
-        async def one() -> None:
-            target = counter.value() + 1
-            noop.send()
-            await counter.reach(target)
+            async def one() -> None:
+                target = counter.value() + 1
+                actor.send()  # type: ignore[attr-defined]
+                await counter.reach(target)
+
+            return Contender(name, all_counted, one, proc.pid)
 
         try:
-            return await measure(all_counted, one)
+            first = contender("dramatiq (counted)", noop)
+            await first.burst(20)
+            yield [first, contender("dramatiq, confirm_delivery (counted)", noop_confirmed)]
         finally:
-            broker.close()
+            plain.close()
+            confirming.close()
 
 
-async def bench_taskiq(url: str, counter: Counter) -> tuple[float, float]:
+@contextlib.asynccontextmanager
+async def taskiq_contenders(url: str, counter: Counter) -> AsyncIterator[list[Contender]]:
     os.environ["BENCH_AMQP_URL"] = url
     from _jobs_tasks import _taskiq
 
     broker, noop = _taskiq()
     await broker.startup()
-    argv = [sys.executable, "-m", "taskiq", "worker", "_jobs_tasks:taskiq_broker", "--workers", "2"]
+    argv = [sys.executable, "-m", "taskiq", "worker", "_jobs_tasks:taskiq_broker"]
+    argv += ["--workers", str(CONCURRENCY), "--max-async-tasks", "1"]
     env = {"BENCH_AMQP_URL": url, "BENCH_FRAMEWORK": "taskiq", "BENCH_COUNTER": str(counter.path)}
-    with worker(argv, env):
+    with worker(argv, env) as proc:
 
         async def all_counted(n: int) -> None:
             target = counter.value() + n
@@ -245,9 +284,29 @@ async def bench_taskiq(url: str, counter: Counter) -> tuple[float, float]:
             await counter.reach(target)
 
         try:
-            return await measure(all_counted, one)
+            await all_counted(20)
+            yield [Contender("taskiq-aio-pika (counted)", all_counted, one, proc.pid)]
         finally:
             await broker.shutdown()
+
+
+SETTINGS = [
+    (
+        "offload",
+        "confirmed persistent submits to a durable classic queue; result recorded in a "
+        "stream (confirmed) before the ack; prefetch = 2 running + results being recorded",
+    ),
+    ("Celery", "acks before running (default), rpc:// transient results, prefetch 2"),
+    (
+        "dramatiq",
+        "persistent, durable; submits unconfirmed by default (confirm_delivery=False), "
+        "ack after running, prefetch 2 per process (4 for 2 jobs at once)",
+    ),
+    (
+        "taskiq-aio-pika",
+        "persistent, durable, confirmed submits; ack after running; prefetch 10 per process",
+    ),
+]
 
 
 async def bench_submits(url: str) -> list[tuple[str, float]]:
@@ -287,38 +346,57 @@ async def bench_submits(url: str) -> list[tuple[str, float]]:
 
 
 async def main() -> None:
-    print(f"machine: {machine()}; {N} jobs for throughput, {ROUNDS} round trips\n")
-    with broker() as url, tempfile.TemporaryDirectory() as tmp:
-        results: dict[str, tuple[float, float]] = {}
-        results.update(await bench_offload(url, Counter(Path(tmp) / "offload")))
-        for name, run in (
-            ("Celery (rpc:// results)", lambda: bench_celery(url)),
-            ("dramatiq (counted)", lambda: bench_dramatiq(url, Counter(Path(tmp) / "dramatiq"))),
-            ("taskiq-aio-pika (counted)", lambda: bench_taskiq(url, Counter(Path(tmp) / "taskiq"))),
-        ):
-            try:
-                results[name] = await run()
-            except Exception as exc:  # a missing framework is reported, not fatal
-                print(f"{name}: not measured ({type(exc).__name__}: {exc})")
-        best_other = max(
-            (r for k, (r, _) in results.items() if not k.startswith("offload")), default=0
-        )
+    print(
+        f"machine: {machine()}; {CONCURRENCY} jobs at once per framework; {ROUNDS} rounds of "
+        f"{N} jobs (throughput) and {TRIPS} round trips, frameworks taking turns\n"
+    )
+    with broker() as (url, broker_pid), tempfile.TemporaryDirectory() as tmp:
+        contenders: list[Contender] = []
+        async with contextlib.AsyncExitStack() as stack:
+            for name, setup in (
+                ("offload", lambda: offload_contenders(url, Counter(Path(tmp) / "offload"))),
+                ("Celery", lambda: celery_contenders(url)),
+                ("dramatiq", lambda: dramatiq_contenders(url, Counter(Path(tmp) / "dramatiq"))),
+                ("taskiq", lambda: taskiq_contenders(url, Counter(Path(tmp) / "taskiq"))),
+            ):
+                try:
+                    contenders += await stack.enter_async_context(setup())
+                except Exception as exc:  # a missing framework is reported, not fatal
+                    print(f"{name}: not measured ({type(exc).__name__}: {exc})")
+            for _ in range(ROUNDS):
+                for contender in contenders:
+                    await contender.round(broker_pid)
+        rates = {c.name: statistics.median(c.rates) for c in contenders}
+        best_other = max((r for k, r in rates.items() if not k.startswith("offload")), default=0)
         rows = [
             (
-                name,
-                f"{rate:,.0f}",
-                fmt_time(p50),
-                f"{rate / best_other:.2f}x" if best_other else "-",
+                c.name,
+                f"{rates[c.name]:,.0f}",
+                " ".join(f"{r:,.0f}" for r in c.rates),
+                fmt_time(percentile(c.trips, 50)),
+                f"{statistics.median(c.cpu) * 1e6:,.0f} µs" if broker_pid else "-",
+                f"{rates[c.name] / best_other:.2f}x" if best_other else "-",
             )
-            for name, (rate, p50) in results.items()
+            for c in contenders
         ]
         print(
             table(
-                "No-op jobs, 2 worker processes each, one broker",
-                ["framework", "jobs/s", "round trip p50", "jobs/s vs best other"],
+                f"No-op jobs, {CONCURRENCY} at once per framework, one broker",
+                [
+                    "framework",
+                    "jobs/s (median)",
+                    "each round",
+                    "round trip p50",
+                    "CPU per job",
+                    "vs best other",
+                ],
                 rows,
             )
         )
+        print()
+        for name, text in SETTINGS:
+            print(f"- {name}: {text}")
+        print()
         submits = await bench_submits(url)
         base = submits[-1][1]
         print(

@@ -105,8 +105,18 @@ class Link:
                 delay = min(delay * 2, 1.0)
         self.channel = await self.new_channel()
 
-    async def new_channel(self, prefetch: int | None = None) -> AbstractRobustChannel:
-        """A new channel; waits for a reconnect in progress (up to ``outage_timeout``)."""
+    async def new_channel(
+        self,
+        prefetch: int | None = None,
+        *,
+        global_qos: bool = False,
+        confirms: bool = True,
+    ) -> AbstractRobustChannel:
+        """A new channel; waits for a reconnect in progress (up to ``outage_timeout``).
+
+        ``prefetch`` with ``global_qos``: a limit for the whole channel, which the broker
+        applies at once when it changes (classic queues only); without: per consumer,
+        fixed when the consumer starts."""
         assert self.connection is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.outage_timeout
@@ -114,9 +124,9 @@ class Link:
             try:
                 async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
                     await self.connection.connected.wait()
-                    channel = await self.connection.channel(publisher_confirms=True)
+                    channel = await self.connection.channel(publisher_confirms=confirms)
                     if prefetch is not None:
-                        await channel.set_qos(prefetch_count=prefetch)
+                        await channel.set_qos(prefetch_count=prefetch, global_=global_qos)
                     return channel
             except Exception as exc:
                 if not (_is_transient(exc) or isinstance(exc, RuntimeError)):

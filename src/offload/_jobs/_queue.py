@@ -90,7 +90,7 @@ class JobQueue:
         max_retry_delay: float = 300.0,
         max_redeliveries: int = 3,
         outage_timeout: float = 30.0,
-        queue_type: Literal["quorum", "classic"] = "quorum",
+        queue_type: Literal["classic", "quorum"] = "classic",
     ) -> None:
         if not name or not all(c.isalnum() or c in "-_" for c in name):
             raise ValueError(f"JobQueue name must be letters, digits, '-' or '_', got {name!r}")

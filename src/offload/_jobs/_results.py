@@ -36,11 +36,24 @@ if TYPE_CHECKING:
     from ._link import Link
     from ._topology import Topology
 
-__all__ = ["FINAL", "JOB", "Hub", "Reader", "follow", "job_time", "new_job_id", "record"]
+__all__ = [
+    "FINAL",
+    "JOB",
+    "Hub",
+    "Reader",
+    "append",
+    "copy_to",
+    "event_message",
+    "follow",
+    "job_time",
+    "new_job_id",
+    "record",
+]
 
 FINAL = frozenset({"result", "error", "cancelled"})
 JOB = "x-offload-job"
 _KEEP_READERS = 100_000
+_ACK_EVERY = 200
 _SCAN_MARGIN = 5.0  # seconds before the submit time a scan starts (clock skew)
 
 
@@ -71,20 +84,9 @@ def properties(codec: Codec, content_type: str, body: bytes, **extra: Any) -> An
     )
 
 
-async def record(
-    link: Link,
-    codec: Codec,
-    topo: Topology,
-    job_id: str,
-    event: dict[str, Any],
-    reply_to: str | None = None,
-) -> None:
-    """Append ``event`` of ``job_id`` to the events stream; returns once confirmed.
-
-    ``reply_to``: the reply queue of the producer that submitted the job, which gets a
-    copy at once (streams hand events to readers a few milliseconds later); the
-    stream stays the record.
-    """
+def event_message(codec: Codec, job_id: str, event: dict[str, Any]) -> tuple[bytes, Any]:
+    """``(body, properties)`` of ``event`` of ``job_id``, ready to publish; a result
+    value that cannot travel becomes the job's error."""
     event = {"n": uuid.uuid4().hex[:16], **event}
     try:
         body, content_type = codec.encode(event, what=f"{event['type']} of job {job_id}")
@@ -103,22 +105,50 @@ async def record(
             },
             what="error",
         )
-    props = properties(codec, content_type, body, headers={JOB: job_id})
+    return body, properties(codec, content_type, body, headers={JOB: job_id})
+
+
+async def append(link: Link, topo: Topology, job_id: str, body: bytes, props: Any) -> None:
+    """Publish one prepared event to the events stream; returns once confirmed."""
     stream = topo.events
 
     async def publish(ch: aiormq.abc.AbstractChannel) -> None:
         await ch.basic_publish(body, exchange="", routing_key=stream, properties=props)
 
-    await link.call(publish, f"recording the {event['type']} of job {job_id}")
-    if reply_to:
-        from pamqp.commands import Basic
+    await link.call(publish, f"recording an event of job {job_id}")
 
-        copy = Basic.Properties(
-            content_type=props.content_type, delivery_mode=1, headers=props.headers
-        )
-        with contextlib.suppress(Exception):  # the producer may be gone: the stream has it
-            ch = await link.underlay()
-            await ch.basic_publish(body, exchange="", routing_key=reply_to, properties=copy)
+
+async def copy_to(
+    channel: aiormq.abc.AbstractChannel, reply_to: str, body: bytes, props: Any
+) -> None:
+    """Send a transient copy of a recorded event to a producer's reply queue (best
+    effort: the producer may be gone, and the stream has the event)."""
+    from pamqp.commands import Basic
+
+    copy = Basic.Properties(content_type=props.content_type, delivery_mode=1, headers=props.headers)
+    with contextlib.suppress(Exception):
+        await channel.basic_publish(body, exchange="", routing_key=reply_to, properties=copy)
+
+
+async def record(
+    link: Link,
+    codec: Codec,
+    topo: Topology,
+    job_id: str,
+    event: dict[str, Any],
+    reply_to: str | None = None,
+) -> None:
+    """Append ``event`` of ``job_id`` to the events stream; returns once confirmed.
+
+    ``reply_to``: the reply queue of the producer that submitted the job, which gets a
+    copy at once (streams hand events to readers a few milliseconds later); the
+    stream stays the record.
+    """
+    body, props = event_message(codec, job_id, event)
+    await append(link, topo, job_id, body, props)
+    if reply_to:
+        with contextlib.suppress(Exception):
+            await copy_to(await link.underlay(), reply_to, body, props)
 
 
 async def follow(
@@ -156,20 +186,29 @@ async def follow(
                 )
                 if ready is not None and not ready.done():
                     ready.set_result(None)
+                unacked = 0
                 while True:
-                    getter = asyncio.ensure_future(inbox.get())
-                    done, _ = await asyncio.wait(
-                        {getter, ch.closing}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if getter not in done:
-                        getter.cancel()
-                        raise ConnectionError("the channel closed while following a stream")
-                    message = getter.result()
+                    if inbox.empty():
+                        getter = asyncio.ensure_future(inbox.get())
+                        done, _ = await asyncio.wait(
+                            {getter, ch.closing}, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        if getter not in done:
+                            getter.cancel()
+                            raise ConnectionError("the channel closed while following a stream")
+                        message = getter.result()
+                    else:
+                        message = inbox.get_nowait()
                     headers = message.header.properties.headers or {}
                     position = headers.get("x-stream-offset")
                     if isinstance(position, int):
                         last = position
-                    await ch.basic_ack(message.delivery.delivery_tag)
+                    # Acks only hand the stream its credit back: one for what has
+                    # arrived so far, not one per message.
+                    unacked += 1
+                    if inbox.empty() or unacked >= _ACK_EVERY:
+                        await ch.basic_ack(message.delivery.delivery_tag, multiple=True)
+                        unacked = 0
                     if handle(message):
                         return
             except Exception as exc:

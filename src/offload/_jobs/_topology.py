@@ -48,7 +48,7 @@ class Topology:
     name: str
     result_ttl: float
     delivery_limit: int
-    queue_type: str = "quorum"
+    queue_type: str = "classic"
 
     @property
     def work(self) -> str:

@@ -6,7 +6,10 @@ A job message::
               "timeout": 30.0, "retries": 3}           JSON (default) or pickle (opt-in)
     headers  x-offload-attempt    1, 2, ... (a retry republishes with attempt + 1)
              x-offload-signature  hex HMAC-SHA256 of content type + body (with a secret)
-             x-delivery-count     set by the broker on a redelivery (crash, requeue)
+             x-delivery-count     set by a quorum queue on a redelivery (crash, requeue)
+             x-offload-redeliveries  the same count for a classic queue: a worker that
+                                  gets a redelivered message republishes it with the
+                                  count + 1 (confirmed) before running it
     props    message_id = job id, content_type, persistent, priority
 
 A job event (published to the queue's events stream with header x-offload-job, see
@@ -45,6 +48,7 @@ PICKLE = "application/x-offload-pickle"
 ATTEMPT = "x-offload-attempt"
 SIGNATURE = "x-offload-signature"
 DELIVERY_COUNT = "x-delivery-count"
+REDELIVERIES = "x-offload-redeliveries"
 
 Serializer = Literal["json", "pickle"]
 

@@ -4,16 +4,28 @@ Per delivery::
 
     decode + verify ──bad──▶ error recorded, copy to .dead, ack
     cancelled (the worker follows the stream of cancellations) ──▶ ack, skip
-    died too often (x-delivery-count > max_redeliveries) ──▶ error, .dead, ack
+    redelivered (classic queue) ──▶ republished with x-offload-redeliveries + 1, ack
+    died too often (redeliveries > max_redeliveries) ──▶ error, .dead, ack
     pool.submit(job, timeout, token) ── report() values ──▶ events stream
-      ok      ──▶ result recorded in the events stream (confirmed) ──▶ ack
+      ok      ──▶ the pool slot is free at once; the settler records the result
+                  (events stream, confirmed, a batch at a time), then acks
       failed  ──▶ attempts left: copy to a delay queue (back-off + jitter) ──▶ ack
                   none left: error recorded, copy to .dead ──▶ ack
       stopped by a worker shutdown ──▶ nack, requeue (another worker runs it)
 
 The event loop only moves messages: the jobs run in the pool, so heartbeats are never
-missed however long a job runs. Prefetch equals concurrency: a worker never holds a
-job it cannot start.
+missed however long a job runs.
+
+Prefetch, exactly: a delivery is "parked" once it no longer needs a pool slot (its job
+ended and its result is being recorded, or it is being skipped, dead-lettered or
+retried) and until its ack or nack is sent. On a classic queue the channel's prefetch
+(global QoS, which the broker applies at once) follows ``concurrency + parked``: raised
+when a delivery parks, lowered *before* the ack that unparks it is sent. So the broker
+never holds more unacked deliveries than ``running + parked + free slots``, and a
+delivery never waits here behind a running job: a long job holds nobody hostage, while
+the next job starts as soon as a slot frees, not after two confirmed writes. Quorum
+queues refuse a global QoS: there prefetch is ``concurrency`` for the consumer's life,
+and a slot's next delivery waits for the previous job's ack.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ import contextlib
 import logging
 import random
 import traceback
+import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,9 +44,17 @@ from offload._errors import Cancelled, ClosedError, SerializationError
 from offload._pool import Pool
 
 from ._context import JobInfo, run_job
-from ._results import follow, record
+from ._results import append, copy_to, event_message, follow, properties, record
 from ._topology import delay_bucket
-from ._wire import ATTEMPT, DELIVERY_COUNT, SIGNATURE, BadMessage, header_int, parse_job
+from ._wire import (
+    ATTEMPT,
+    DELIVERY_COUNT,
+    REDELIVERIES,
+    SIGNATURE,
+    BadMessage,
+    header_int,
+    parse_job,
+)
 
 if TYPE_CHECKING:
     import aiormq.abc
@@ -45,6 +66,39 @@ __all__ = ["JobWorker"]
 
 _log = logging.getLogger("offload.jobs")
 _REMEMBER_CANCELLED = 10_000
+_MARKER = "x-offload-marker"
+
+
+class _Delivery:
+    """One delivery and the channel it came on (acks go to that channel only)."""
+
+    __slots__ = ("channel", "message", "tag")
+
+    def __init__(self, message: AbstractIncomingMessage) -> None:
+        self.message = message
+        self.channel: aiormq.abc.AbstractChannel = message.channel
+        self.tag: int = message.delivery_tag or 0
+
+
+class _Done:
+    """A job that ended well: its result event waits to be recorded, then the ack."""
+
+    __slots__ = ("body", "delivery", "job_id", "props", "reply_to", "settled")
+
+    def __init__(
+        self,
+        delivery: _Delivery,
+        job_id: str,
+        body: bytes,
+        props: Any,
+        settled: asyncio.Future[bool],
+    ) -> None:
+        self.delivery = delivery
+        self.job_id = job_id
+        self.body = body
+        self.props = props
+        self.reply_to = delivery.message.reply_to
+        self.settled = settled
 
 
 class JobWorker:
@@ -75,18 +129,36 @@ class JobWorker:
         )
         self.concurrency = self.pool.max_workers
         self.stop_grace = stop_grace
+        self._classic = queue.topology.queue_type == "classic"
         self._channel: AbstractRobustChannel | None = None
+        self._copies: AbstractRobustChannel | None = None
         self._work: AbstractQueue | None = None
         self._tag: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._helpers: set[asyncio.Task[None]] = set()
+        # job id -> resolved once that job's delivery is settled (True: acked, False:
+        # handed back to the queue)
+        self._running: dict[str, asyncio.Future[bool]] = {}
         self._tokens: dict[str, CancelToken] = {}
         self._cancelled: OrderedDict[str, None] = OrderedDict()
+        # Per channel: unacked delivery tags, the parked ones, the prefetch last sent.
+        self._held: dict[Any, set[int]] = {}
+        self._parked: dict[Any, set[int]] = {}
+        self._limit: dict[Any, int] = {}
+        self._raising: set[Any] = set()
+        self._qos_lock = asyncio.Lock()
+        self._outbox: list[_Done] = []
+        self._outbox_ready = asyncio.Event()
+        self._outbox_idle = asyncio.Event()
+        self._outbox_idle.set()
+        self._settler: asyncio.Task[None] | None = None
         self._abandoning = False
         self._stopping = False
         self._stopped = asyncio.Event()
         self._owns_queue = False
         self._follower: asyncio.Task[None] | None = None
+        self._caught_up: asyncio.Future[None] | None = None
+        self._marker = ""
         self.completed = 0
         self.failed = 0
 
@@ -110,13 +182,34 @@ class JobWorker:
             self._owns_queue = True
         topo = self.queue.topology
         self.pool.start()
-        channel = self._channel = await self.queue.link.new_channel(prefetch=self.concurrency)
-        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._follower = asyncio.get_running_loop().create_task(
-            follow(self.queue.link, topo.cancels, "first", self._on_cancel, ready=ready),
+        loop = asyncio.get_running_loop()
+        self._settler = loop.create_task(
+            self._settle_loop(), name=f"offload-jobs-settler-{topo.name}"
+        )
+        self._copies = await self.queue.link.new_channel(confirms=False)
+        channel = self._channel = await self.queue.link.new_channel(
+            prefetch=self.concurrency, global_qos=self._classic
+        )
+        # Read every cancellation recorded so far before taking a job: append a marker
+        # to the stream and follow it from the start until the marker comes by.
+        caught_up = self._caught_up = loop.create_future()
+        self._marker = uuid.uuid4().hex
+        marker = self._marker.encode()
+        props = properties(self.queue.codec, "text/plain", marker, headers={_MARKER: "1"})
+
+        async def publish(ch: aiormq.abc.AbstractChannel) -> None:
+            await ch.basic_publish(marker, exchange="", routing_key=topo.cancels, properties=props)
+
+        await self.queue.link.call(publish, "starting to follow the cancellations")
+        self._follower = loop.create_task(
+            follow(self.queue.link, topo.cancels, "first", self._on_cancel),
             name=f"offload-jobs-cancels-{topo.name}",
         )
-        await ready
+        done, _ = await asyncio.wait(
+            {caught_up, self._follower}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if caught_up not in done:
+            await self._follower  # raises what stopped it
         self._work = await channel.declare_queue(
             topo.work, durable=True, arguments=topo.work_args()
         )
@@ -145,14 +238,19 @@ class JobWorker:
                 self._abandoning = True
                 await self.pool.close(force=True)
                 await asyncio.wait(set(self._tasks))
+            # Results of finished jobs: recorded and acked before the channel closes
+            # (each record gives up after the queue's outage_timeout).
+            await self._outbox_idle.wait()
             await self.pool.close(force=True)
-            if self._follower is not None:
-                self._follower.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._follower
-            if self._channel is not None:
-                with contextlib.suppress(Exception):
-                    await self._channel.close()
+            for task in [self._follower, self._settler, *self._helpers]:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+            for channel in (self._channel, self._copies):
+                if channel is not None:
+                    with contextlib.suppress(Exception):
+                        await channel.close()
             if self._owns_queue:
                 await self.queue.close()
         finally:
@@ -162,6 +260,12 @@ class JobWorker:
 
     def _on_cancel(self, message: Any) -> bool:
         body: bytes = message.body
+        if (message.header.properties.headers or {}).get(_MARKER):
+            caught_up = self._caught_up
+            mine = body.decode(errors="replace") == self._marker
+            if mine and caught_up is not None and not caught_up.done():
+                caught_up.set_result(None)
+            return False
         if self.queue.codec.signs:
             headers = message.header.properties.headers or {}
             if headers.get(SIGNATURE) != self.queue.codec.sign("text/plain", body):
@@ -176,28 +280,138 @@ class JobWorker:
             token.cancel("cancelled by the producer")
         return False
 
+    # -- prefetch: concurrency + parked deliveries -----------------------------------
+
+    def _park(self, delivery: _Delivery) -> None:
+        """``delivery`` no longer needs a pool slot (and is not settled yet)."""
+        parked = self._parked.setdefault(delivery.channel, set())
+        if delivery.tag in parked:
+            return
+        parked.add(delivery.tag)
+        if self._classic and delivery.channel not in self._raising:
+            self._raising.add(delivery.channel)
+            task = asyncio.get_running_loop().create_task(self._raise(delivery.channel))
+            self._helpers.add(task)
+            task.add_done_callback(self._helpers.discard)
+
+    async def _raise(self, channel: Any) -> None:
+        async with self._qos_lock:
+            self._raising.discard(channel)
+            limit = self.concurrency + len(self._parked.get(channel, ()))
+            if limit > self._limit.get(channel, self.concurrency):
+                with contextlib.suppress(Exception):  # closed: its deliveries went back
+                    await channel.basic_qos(prefetch_count=limit, global_=True)
+                    self._limit[channel] = limit
+
+    async def _settle(self, deliveries: list[_Delivery], *, requeue: bool = False) -> None:
+        """Ack (or nack and requeue) ``deliveries``; on a classic queue, lower the
+        prefetch first, so that the freed credit never exceeds the free slots."""
+        groups: dict[Any, list[int]] = {}
+        for delivery in deliveries:
+            groups.setdefault(delivery.channel, []).append(delivery.tag)
+        for channel, tags in groups.items():
+            async with self._qos_lock:
+                parked = self._parked.get(channel, set())
+                held = self._held.get(channel, set())
+                parked.difference_update(tags)
+                try:
+                    if self._classic:
+                        limit = self.concurrency + len(parked)
+                        if limit < self._limit.get(channel, self.concurrency):
+                            await channel.basic_qos(prefetch_count=limit, global_=True)
+                            self._limit[channel] = limit
+                    if requeue:
+                        for tag in tags:
+                            await channel.basic_nack(tag, requeue=True, wait=False)
+                    else:
+                        top = max(tags)
+                        chosen = set(tags)
+                        if all(tag in chosen for tag in held if tag <= top):
+                            # Every unacked delivery up to `top` is in this batch.
+                            await channel.basic_ack(top, multiple=True, wait=False)
+                        else:
+                            for tag in tags:
+                                await channel.basic_ack(tag, wait=False)
+                except Exception as exc:
+                    # The channel that delivered them is gone: the broker has requeued
+                    # them already, and a redelivery finds the result recorded.
+                    _log.debug("could not settle %d message(s): %r", len(tags), exc)
+                finally:
+                    held.difference_update(tags)
+                    if not held and channel.is_closed:
+                        self._held.pop(channel, None)
+                        self._parked.pop(channel, None)
+                        self._limit.pop(channel, None)
+
+    # -- results: recorded a batch at a time, then acked -----------------------------
+
+    async def _settle_loop(self) -> None:
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            while self._outbox:
+                batch, self._outbox = self._outbox, []
+                try:
+                    await self._record_batch(batch)
+                except Exception:  # pragma: no cover - a bug; keep settling the rest
+                    _log.exception("recording %d results failed", len(batch))
+                    for done in batch:
+                        if not done.settled.done():
+                            done.settled.set_result(False)
+            self._outbox_idle.set()
+
+    async def _record_batch(self, batch: list[_Done]) -> None:
+        queue = self.queue
+        outcomes = await asyncio.gather(
+            *(append(queue.link, queue.topology, d.job_id, d.body, d.props) for d in batch),
+            return_exceptions=True,
+        )
+        recorded = [d for d, out in zip(batch, outcomes, strict=True) if out is None]
+        lost = [d for d, out in zip(batch, outcomes, strict=True) if out is not None]
+        self.completed += len(recorded)
+        if any(d.reply_to for d in recorded) and self._copies is not None:
+            with contextlib.suppress(Exception):
+                channel = await self._copies.get_underlay_channel()
+                for d in recorded:
+                    if d.reply_to:
+                        await copy_to(channel, d.reply_to, d.body, d.props)
+        if recorded:
+            await self._settle([d.delivery for d in recorded])
+        for d, out in zip(batch, outcomes, strict=True):
+            if out is not None:
+                _log.warning("the result of job %s could not be recorded: %r", d.job_id, out)
+        if lost:
+            await self._settle([d.delivery for d in lost], requeue=True)
+        for d in batch:
+            if not d.settled.done():
+                d.settled.set_result(d in recorded)
+
     # -- jobs ------------------------------------------------------------------------
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        delivery = _Delivery(message)
+        self._held.setdefault(delivery.channel, set()).add(delivery.tag)
         try:
-            await self._handle(message)
+            await self._handle(delivery)
         except Exception:
             _log.exception("job message %s could not be handled", message.message_id)
-            await _settle(message.nack(requeue=True))
+            self._park(delivery)
+            await self._settle([delivery], requeue=True)
         finally:
             self._tasks.discard(task)
 
-    async def _handle(self, message: AbstractIncomingMessage) -> None:
+    async def _handle(self, delivery: _Delivery) -> None:
         queue = self.queue
+        message = delivery.message
         job_id = message.message_id or ""
         headers = dict(message.headers or {})
         attempt = header_int(headers, ATTEMPT, 1)
-        redeliveries = header_int(headers, DELIVERY_COUNT, 0)
+        redeliveries = header_int(headers, DELIVERY_COUNT, 0) + header_int(headers, REDELIVERIES, 0)
         if not job_id or not all(c.isalnum() or c in "-_" for c in job_id):
-            await self._dead(message, "", "the message has no valid message id")
+            await self._dead(delivery, "", "the message has no valid message id")
             return
         try:
             decoded = queue.codec.decode(message.body, message.content_type, headers.get(SIGNATURE))
@@ -206,46 +420,77 @@ class JobWorker:
             if fn is None:
                 raise BadMessage(f"no job named {job.fn!r} is registered on this worker")
         except BadMessage as exc:
-            await self._dead(message, job_id, str(exc), rejected=True, attempt=attempt)
+            await self._dead(delivery, job_id, str(exc), rejected=True, attempt=attempt)
             return
         if self._stopping and self._abandoning:
-            await _settle(message.nack(requeue=True))
+            self._park(delivery)
+            await self._settle([delivery], requeue=True)
             return
         if job_id in self._cancelled:
-            await _settle(message.ack())
+            self._park(delivery)
+            await self._settle([delivery])
             return
         running = self._running.get(job_id)
-        if running is not None:  # a redelivery of a job still running here
-            await asyncio.wait({running})
-            await _settle(message.ack())
+        if running is not None:  # a redelivery of a job still running (or settling) here
+            self._park(delivery)
+            # Acked there (result recorded, or failed for good): ack this copy too.
+            # Handed back there: hand this one back as well.
+            acked = await asyncio.shield(running)
+            await self._settle([delivery], requeue=not acked)
             return
+        if self._classic and message.redelivered:
+            # Count the redelivery where the next delivery sees it: republish with the
+            # count + 1 (confirmed), then ack this one.
+            redeliveries += 1
+            if redeliveries <= queue.max_redeliveries:
+                self._park(delivery)
+                await queue.publish_job(
+                    job_id,
+                    message.body,
+                    message.content_type or "application/json",
+                    queue.topology.work,
+                    attempt=attempt,
+                    priority=message.priority,
+                    reply_to=message.reply_to,
+                    headers={REDELIVERIES: redeliveries},
+                )
+                await self._settle([delivery])
+                return
         if redeliveries > queue.max_redeliveries:
             await self._dead(
-                message,
+                delivery,
                 job_id,
                 f"the worker running it died {redeliveries} times; not trying again",
                 error_type="WorkerCrashed",
                 attempt=attempt + redeliveries,
             )
             return
-        task = asyncio.current_task()
-        assert task is not None
-        self._running[job_id] = task
+        settled: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._running[job_id] = settled
         try:
-            await self._run(message, job, fn, attempt, redeliveries)
+            await self._run(delivery, job, fn, attempt, redeliveries, settled)
         finally:
-            self._running.pop(job_id, None)
             self._tokens.pop(job_id, None)
+            if not settled.done():
+                settled.set_result(False)
+            if self._running.get(job_id) is settled:
+                settled.add_done_callback(lambda _: self._forget(job_id, settled))
+
+    def _forget(self, job_id: str, settled: asyncio.Future[bool]) -> None:
+        if self._running.get(job_id) is settled:
+            del self._running[job_id]
 
     async def _run(
         self,
-        message: AbstractIncomingMessage,
+        delivery: _Delivery,
         job: Any,
         fn: Any,
         attempt: int,
         redeliveries: int,
+        settled: asyncio.Future[bool],
     ) -> None:
         queue = self.queue
+        message = delivery.message
         topo = queue.topology
         info = JobInfo(job.id, attempt + redeliveries, topo.name)
         token = self._tokens[job.id] = CancelToken()
@@ -257,7 +502,8 @@ class JobWorker:
                 run_job, fn, info, job.args, job.kwargs, timeout=timeout, token=token
             )
         except ClosedError:
-            await _settle(message.nack(requeue=True))
+            self._park(delivery)
+            await self._settle([delivery], requeue=True)
             return
         forward = asyncio.get_running_loop().create_task(
             self._forward(handle, job.id, info, message.reply_to)
@@ -270,44 +516,41 @@ class JobWorker:
             outcome = exc
         except Exception as exc:
             outcome = exc
+        self._park(delivery)  # the pool slot is free: the broker may send the next job
         with contextlib.suppress(Exception):
             await forward
         if isinstance(outcome, Cancelled) or (self._abandoning and outcome is not None):
             if self._abandoning:
-                await _settle(message.nack(requeue=True))  # another worker runs it
+                await self._settle([delivery], requeue=True)  # another worker runs it
             else:
-                await _settle(message.ack())  # the producer recorded the cancel
+                await self._settle([delivery])  # the producer recorded the cancel
+                settled.set_result(True)
             return
         if outcome is None:
-            await record(
-                queue.link,
+            body, props = event_message(
                 queue.codec,
-                topo,
                 job.id,
-                {
-                    "type": "result",
-                    "value": value,
-                    "attempt": info.attempt,
-                },
-                message.reply_to,
+                {"type": "result", "value": value, "attempt": info.attempt},
             )
-            self.completed += 1
-            await _settle(message.ack())
+            self._outbox.append(_Done(delivery, job.id, body, props, settled))
+            self._outbox_idle.clear()
+            self._outbox_ready.set()
             return
         self.failed += 1
         error_type = type(outcome).__qualname__
         text = "".join(traceback.format_exception(outcome))
         if attempt <= job.retries:
-            await self._retry(message, job, attempt, error_type, str(outcome))
-            return
-        await self._dead(
-            message,
-            job.id,
-            str(outcome),
-            error_type=error_type,
-            remote_traceback=text,
-            attempt=info.attempt,
-        )
+            await self._retry(delivery, job, attempt, error_type, str(outcome))
+        else:
+            await self._dead(
+                delivery,
+                job.id,
+                str(outcome),
+                error_type=error_type,
+                remote_traceback=text,
+                attempt=info.attempt,
+            )
+        settled.set_result(True)
 
     async def _forward(self, handle: Any, job_id: str, info: JobInfo, reply_to: str | None) -> None:
         queue = self.queue
@@ -334,7 +577,7 @@ class JobWorker:
 
     async def _retry(
         self,
-        message: AbstractIncomingMessage,
+        delivery: _Delivery,
         job: Any,
         attempt: int,
         error_type: str,
@@ -342,6 +585,8 @@ class JobWorker:
     ) -> None:
         """Hand the job to the broker for its next attempt after a back-off."""
         queue = self.queue
+        message = delivery.message
+        self._park(delivery)
         ms = delay_bucket(self._backoff(attempt))
         await queue._ensure_delay(ms)
         content_type = message.content_type or "application/json"
@@ -368,11 +613,11 @@ class JobWorker:
                     "delay": ms / 1000,
                 },
             )
-        await _settle(message.ack())
+        await self._settle([delivery])
 
     async def _dead(
         self,
-        message: AbstractIncomingMessage,
+        delivery: _Delivery,
         job_id: str,
         error: str,
         *,
@@ -383,7 +628,9 @@ class JobWorker:
     ) -> None:
         """Record the failure, copy the message to the dead-letter queue, ack it."""
         queue = self.queue
+        message = delivery.message
         topo = queue.topology
+        self._park(delivery)
         if rejected and not error_type:
             error_type = "JobRejected"
         if job_id:
@@ -419,13 +666,4 @@ class JobWorker:
 
         await queue.link.call(publish, f"dead-lettering job {job_id or '(no id)'}")
         _log.warning("job %s dead-lettered: %s: %s", job_id or "(no id)", error_type, error)
-        await _settle(message.ack())
-
-
-async def _settle(operation: Any) -> None:
-    """Ack or nack; when the channel that delivered the message is gone the broker has
-    requeued it already, and the redelivery finds its result recorded."""
-    try:
-        await operation
-    except Exception as exc:
-        _log.debug("could not settle a message: %r", exc)
+        await self._settle([delivery])
