@@ -159,17 +159,21 @@ def _own_cpu() -> float:
 
 
 @contextlib.asynccontextmanager
-async def offload_contenders(url: str, counter: Counter) -> AsyncIterator[list[Contender]]:
+async def offload_contenders(
+    url: str, counter: Counter, queue_type: str = "classic"
+) -> AsyncIterator[list[Contender]]:
     os.environ["BENCH_AMQP_URL"] = url
     import _jobs_tasks as tasks
     import offload
 
-    env = {"BENCH_AMQP_URL": url, "BENCH_COUNTER": str(counter.path)}
-    argv = [sys.executable, "-m", "offload", "worker", url, "--queue", "bench"]
+    name = "bench" if queue_type == "classic" else f"bench{queue_type}"
+    env = {"BENCH_AMQP_URL": url, "BENCH_COUNTER": str(counter.path), "BENCH_QUEUE": name}
+    env["BENCH_QUEUE_TYPE"] = queue_type
+    argv = [sys.executable, "-m", "offload", "worker", url, "--queue", name]
     argv += ["--app", "_jobs_tasks", "--concurrency", str(CONCURRENCY), "--kind", "process"]
-    jobs = offload.JobQueue(url, name="bench")
-    for name, fn in tasks.jobs.registered.items():
-        jobs.register(fn, name=name)
+    jobs = offload.JobQueue(url, name=name, queue_type=queue_type)  # type: ignore[arg-type]
+    for job_name, fn in tasks.jobs.registered.items():
+        jobs.register(fn, name=job_name)
     with worker(argv, env) as proc:
         async with jobs:
 
@@ -191,6 +195,13 @@ async def offload_contenders(url: str, counter: Counter) -> AsyncIterator[list[C
                 await counter.reach(target)
 
             await all_results(20)  # the worker is up and connected
+            if queue_type != "classic":
+                yield [
+                    Contender(
+                        f"offload, {queue_type} queue (results)", all_results, one_result, proc.pid
+                    )
+                ]
+                return
             yield [
                 Contender("offload (results)", all_results, one_result, proc.pid),
                 Contender("offload (counted)", all_counted, one_counted, proc.pid),
@@ -294,7 +305,8 @@ SETTINGS = [
     (
         "offload",
         "confirmed persistent submits to a durable classic queue; result recorded in a "
-        "stream (confirmed) before the ack; prefetch = 2 running + results being recorded",
+        "stream (confirmed) before the ack; prefetch = 2 running + results being recorded; "
+        "the quorum row: a quorum queue, prefetch 2 fixed",
     ),
     ("Celery", "acks before running (default), rpc:// transient results, prefetch 2"),
     (
@@ -355,6 +367,10 @@ async def main() -> None:
         async with contextlib.AsyncExitStack() as stack:
             for name, setup in (
                 ("offload", lambda: offload_contenders(url, Counter(Path(tmp) / "offload"))),
+                (
+                    "offload (quorum)",
+                    lambda: offload_contenders(url, Counter(Path(tmp) / "quorum"), "quorum"),
+                ),
                 ("Celery", lambda: celery_contenders(url)),
                 ("dramatiq", lambda: dramatiq_contenders(url, Counter(Path(tmp) / "dramatiq"))),
                 ("taskiq", lambda: taskiq_contenders(url, Counter(Path(tmp) / "taskiq"))),

@@ -14,6 +14,7 @@ jobs = offload.JobQueue(
     name=os.environ.get("OFFLOAD_TEST_QUEUE", "test"),
     retry_delay=float(os.environ.get("OFFLOAD_TEST_RETRY_DELAY", "0.05")),
     max_redeliveries=int(os.environ.get("OFFLOAD_TEST_MAX_REDELIVERIES", "3")),
+    queue_type="quorum" if os.environ.get("OFFLOAD_TEST_QUEUE_TYPE") == "quorum" else "classic",
 )
 
 

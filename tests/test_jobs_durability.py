@@ -89,20 +89,23 @@ async def wait_for(path: Path, timeout: float = 30) -> None:
         await asyncio.sleep(0.02)
 
 
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
 async def test_a_worker_killed_mid_job_hands_it_to_another_worker(
     amqp_url: str,  # noqa: F811
     queue_name: str,  # noqa: F811
     workers: list[WorkerProcess],
     tmp_path: Path,
+    queue_type: str,
 ) -> None:
     started, go = tmp_path / "started", tmp_path / "go"
-    async with make_queue(amqp_url, queue_name) as jobs:
-        first = WorkerProcess(amqp_url, queue_name)
+    env = {"OFFLOAD_TEST_QUEUE_TYPE": queue_type}
+    async with make_queue(amqp_url, queue_name, queue_type=queue_type) as jobs:
+        first = WorkerProcess(amqp_url, queue_name, env=env)
         workers.append(first)
         await first.ready()
         handle = await jobs.submit(app.wait_for_file, str(started), str(go))
         await wait_for(started)
-        second = WorkerProcess(amqp_url, queue_name)
+        second = WorkerProcess(amqp_url, queue_name, env=env)
         workers.append(second)
         await second.ready()
         started.unlink()
@@ -112,15 +115,17 @@ async def test_a_worker_killed_mid_job_hands_it_to_another_worker(
         assert await handle.result(timeout=30) == 2  # the job saw it is a second attempt
 
 
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
 async def test_a_job_whose_workers_keep_dying_is_dead_lettered(
     amqp_url: str,  # noqa: F811
     queue_name: str,  # noqa: F811
     workers: list[WorkerProcess],
     tmp_path: Path,
+    queue_type: str,
 ) -> None:
     started, go = tmp_path / "started", tmp_path / "go"
-    env = {"OFFLOAD_TEST_MAX_REDELIVERIES": "0"}
-    async with make_queue(amqp_url, queue_name) as jobs:
+    env = {"OFFLOAD_TEST_MAX_REDELIVERIES": "0", "OFFLOAD_TEST_QUEUE_TYPE": queue_type}
+    async with make_queue(amqp_url, queue_name, queue_type=queue_type) as jobs:
         first = WorkerProcess(amqp_url, queue_name, env=env)
         workers.append(first)
         await first.ready()

@@ -244,3 +244,40 @@ async def test_signed_pickle_jobs_carry_python_values(
     async with jobs, jobs.worker(concurrency=1, kind="thread"):
         handle = await jobs.submit(app.add, (1,), (2,))
         assert await handle.result(timeout=20) == (1, 2)
+
+
+async def _appears(path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+async def test_a_long_job_holds_no_other_job_hostage(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    tmp_path: Path,
+    queue_type: str,
+) -> None:
+    started, go = tmp_path / "started", tmp_path / "go"
+    async with (
+        make_queue(amqp_url, queue_name, queue_type=queue_type) as jobs,
+        jobs.worker(concurrency=1, kind="thread") as busy,
+    ):
+        # Short jobs first, so that results are being recorded while others start.
+        warm = await jobs.submit_many(app.add, [(i, 1) for i in range(30)])
+        assert [await h.result(timeout=30) for h in warm] == [i + 1 for i in range(30)]
+        long = await jobs.submit(app.wait_for_file, str(started), str(go))
+        await _appears(started)
+        short = await jobs.submit_many(app.add, [(i, 2) for i in range(20)])
+        try:
+            async with jobs.worker(concurrency=1, kind="thread") as other:
+                # Every short job runs on the other worker: none waits behind the long one.
+                results = [await h.result(timeout=30) for h in short]
+                assert results == [i + 2 for i in range(20)]
+                assert other.completed == 20
+                assert busy.completed == 30
+        finally:
+            go.write_text("")
+        assert await long.result(timeout=30) == 1

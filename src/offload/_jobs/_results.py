@@ -190,9 +190,13 @@ async def follow(
                 while True:
                     if inbox.empty():
                         getter = asyncio.ensure_future(inbox.get())
-                        done, _ = await asyncio.wait(
-                            {getter, ch.closing}, return_when=asyncio.FIRST_COMPLETED
-                        )
+                        try:
+                            done, _ = await asyncio.wait(
+                                {getter, ch.closing}, return_when=asyncio.FIRST_COMPLETED
+                            )
+                        except BaseException:
+                            getter.cancel()  # stopped while waiting: no task left behind
+                            raise
                         if getter not in done:
                             getter.cancel()
                             raise ConnectionError("the channel closed while following a stream")
