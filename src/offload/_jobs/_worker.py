@@ -206,10 +206,15 @@ class JobWorker:
             name=f"offload-jobs-cancels-{topo.name}",
         )
         done, _ = await asyncio.wait(
-            {caught_up, self._follower}, return_when=asyncio.FIRST_COMPLETED
+            {caught_up, self._follower},
+            timeout=self.queue.outage_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
         )
-        if caught_up not in done:
+        if self._follower in done:
             await self._follower  # raises what stopped it
+        if not done:
+            # Start anyway: cancellations still reach running and later jobs.
+            _log.warning("the stream of cancellations was not read up to now in time")
         self._work = await channel.declare_queue(
             topo.work, durable=True, arguments=topo.work_args()
         )
