@@ -17,8 +17,9 @@ arguments in shared memory); only starting and stopping differ::
              │ control page (memfd): running seq, cancel flags
              └ ◀── call_soon_threadsafe(exit status) when exec() returns
 
-A thread cannot be killed. When a task must stop (timeout, cancel grace over, force
-close) and ignores its token, its worker is *abandoned*: the pool closes its end of the
+A thread cannot be killed. A task told to stop (timeout, cancel, force close) sees its
+token cancelled and gets ``cancel_grace`` seconds to return (none at a force close); one
+that is still running then has its worker *abandoned*: the pool closes its end of the
 socket and treats the worker as gone (the caller already has its answer, a new worker
 takes the next tasks); the sub-interpreter keeps running that one task, cannot send its
 result (the socket is closed), and its thread destroys it once the task returns. At most
@@ -189,6 +190,8 @@ class InterpreterWorker(ProcessWorker):
         # Interpreter workers' own state.
         self.ended = False  # the thread has returned: exit_status is final
         self.abandoned = False
+        self.stop_asked: tuple[int, float] | None = None  # (seq, when) told to stop
+        self.grace_timer: asyncio.TimerHandle | None = None
         child_fd = child_sock.detach()
         self.thread = threading.Thread(
             target=self._main,
@@ -244,6 +247,9 @@ class InterpreterWorker(ProcessWorker):
         self.thread.join()
         self.backend.threads.discard(self.thread)
         self.ended = True
+        if self.grace_timer is not None:
+            self.grace_timer.cancel()
+            self.grace_timer = None
         if self.abandoned:
             self.backend.abandoned -= 1
         self.on_exit_status(status)
@@ -254,13 +260,34 @@ class InterpreterWorker(ProcessWorker):
 
     # -- control -------------------------------------------------------------------
 
+    def request_cancel(self, task: Task) -> None:
+        super().request_cancel(task)
+        if self.stop_asked is None or self.stop_asked[0] != task.seq:
+            self.stop_asked = (task.seq, time.monotonic())
+
     def kill_if_running(self, task: Task) -> bool:
-        """Abandon this worker if it runs ``task`` now (see the module docstring)."""
+        """Abandon this worker if it runs ``task`` and ``cancel_grace`` has passed since
+        the task was told to stop (later, by a timer, if it has not)."""
+        if not self._runs(task):
+            return False
+        now = time.monotonic()
+        asked = self.stop_asked[1] if self.stop_asked and self.stop_asked[0] == task.seq else now
+        wait = asked + self.pool.cancel_grace - now
+        if wait > 0:
+            if self.grace_timer is None:
+                self.grace_timer = self.loop.call_later(wait, self._grace_over, task)
+            return True
+        return self._abandon()
+
+    def _grace_over(self, task: Task) -> None:
+        self.grace_timer = None
+        if self._runs(task) and self.inflight and self.inflight[0] is task:
+            self._abandon()
+
+    def _runs(self, task: Task) -> bool:
         if self.state == GONE or self.page.closed or self.abandoned:
             return False
-        if w.RUNNING.unpack_from(self.page, 0)[0] != task.seq:
-            return False
-        return self._abandon()
+        return bool(w.RUNNING.unpack_from(self.page, 0)[0] == task.seq)
 
     def _abandon(self) -> bool:
         backend = self.backend
@@ -275,6 +302,9 @@ class InterpreterWorker(ProcessWorker):
             return False
         self.abandoned = True
         backend.abandoned += 1
+        if self.grace_timer is not None:
+            self.grace_timer.cancel()
+            self.grace_timer = None
         self.retiring = True
         # Its task can no longer answer; the pool learns now that the worker is gone.
         self.eof = True
