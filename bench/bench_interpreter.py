@@ -179,10 +179,11 @@ class Piscina:
         if done.returncode != 0:
             self.why_not = f"npm install piscina failed: {done.stderr.strip()[-300:]}"
             return False
-        version = json.loads(
-            Path(self.dir, "node_modules", "piscina", "package.json").read_text()
-        )["version"]
-        self.name = f"piscina {version} (Node {subprocess.check_output([node, '--version'], text=True).strip()})"
+        version = json.loads(Path(self.dir, "node_modules", "piscina", "package.json").read_text())[
+            "version"
+        ]
+        node_version = subprocess.check_output([node, "--version"], text=True).strip()
+        self.name = f"piscina {version} (Node {node_version})"
         return True
 
     def measure(self) -> dict[str, float]:
@@ -212,6 +213,11 @@ class Piscina:
 
 def med(rows: list[dict[str, float]], key: str) -> float:
     return statistics.median(row[key] for row in rows)
+
+
+def ratio(rows: list[dict[str, float]], base: list[dict[str, float]], key: str) -> float:
+    """The median over rounds of this round's ``key`` divided by the base's."""
+    return statistics.median(a[key] / b[key] for a, b in zip(rows, base, strict=True))
 
 
 async def main() -> None:
@@ -255,7 +261,7 @@ async def main() -> None:
         table(
             f"CPU-bound: {CPU_TASKS} tasks of ~{CPU_SECONDS * 1000:.0f} ms on 1 and on 2 workers "
             f"(medians of {ROUNDS} rounds; target >= 1.8x for interpreters)",
-            ["contender", "1 worker", "2 workers", "speed-up", "CPUs used by this process (2 workers)"],
+            ["contender", "1 worker", "2 workers", "speed-up", "CPUs used (2 workers)"],
             [
                 [
                     name,
@@ -278,7 +284,7 @@ async def main() -> None:
                 [
                     name,
                     fmt_time(med(results[name], "rtt_p50")),
-                    f"{statistics.median(a['rtt_p50'] / b['rtt_p50'] for a, b in zip(results[name], results[base], strict=True)):.2f}x",
+                    f"{ratio(results[name], results[base], 'rtt_p50'):.2f}x",
                 ]
                 for name in names
             ],
@@ -294,7 +300,7 @@ async def main() -> None:
                 [
                     name,
                     f"{med(results[name], 'tput'):,.0f}",
-                    f"{statistics.median(a['tput'] / b['tput'] for a, b in zip(results[name], results[anyio_name], strict=True)):.2f}x",
+                    f"{ratio(results[name], results[anyio_name], 'tput'):.2f}x",
                 ]
                 for name in names
             ],
