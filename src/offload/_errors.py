@@ -9,7 +9,9 @@ The hierarchy::
     ├── SerializationError            an argument or result could not be pickled / unpickled
     ├── WorkerError                   a worker could not do its job
     │   ├── WorkerCrashed             the worker died while running this task
-    │   └── WorkerStartFailed         workers die during start-up (initializer, import)
+    │   ├── WorkerStartFailed         workers die during start-up (initializer, import)
+    │   └── InterpreterIncompatible   (also ImportError) an extension module the task needs
+    │                                 cannot load in a sub-interpreter: use kind="process"
     ├── TaskTimeout (also TimeoutError)  a task ran longer than its timeout
     ├── TaskExited                    a task raised SystemExit, KeyboardInterrupt or another
     │                                 BaseException that is not an Exception
@@ -42,6 +44,7 @@ __all__ = [
     "Cancelled",
     "ChannelClosed",
     "ClosedError",
+    "InterpreterIncompatible",
     "JobError",
     "JobFailed",
     "JobRejected",
@@ -138,6 +141,15 @@ class WorkerStartFailed(WorkerError):
     """Workers keep failing to start because of the user's code: the initializer raised,
     an import failed, or the worker exited or crashed on its own while starting (the
     message says which). Workers killed from outside while starting are retried."""
+
+
+class InterpreterIncompatible(WorkerError, ImportError):
+    """A task of ``Pool(kind="interpreter")`` needs an extension module that cannot be
+    loaded in a sub-interpreter (NumPy, for one); run that work with ``kind="process"``.
+
+    Also an ``ImportError``, which is what the import raised; its traceback in the
+    worker is the ``__cause__``.
+    """
 
 
 class TaskTimeout(OffloadError, TimeoutError):

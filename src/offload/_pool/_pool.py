@@ -52,7 +52,7 @@ _FAULT_SIGNALS = frozenset(
     if hasattr(_signal, name)
 )
 _PIPELINE_BELOW = 0.0005  # pipeline several tasks per worker when tasks are this short
-_KINDS = ("process", "thread")
+_KINDS = ("process", "thread", "interpreter")
 
 
 def _default_size() -> int:
@@ -63,7 +63,8 @@ def _default_size() -> int:
 
 
 class Pool:
-    """A pool of worker processes or threads for CPU-bound and blocking work.
+    """A pool of worker processes, threads or sub-interpreters (CPython 3.13+) for
+    CPU-bound and blocking work.
 
     A crashed worker fails only its own task (:class:`offload.WorkerCrashed`) and is
     replaced; running process tasks can be cancelled and timed out (the worker is
@@ -88,7 +89,7 @@ class Pool:
 
     def __init__(
         self,
-        kind: Literal["process", "thread"] = "process",
+        kind: Literal["process", "thread", "interpreter"] = "process",
         *,
         max_workers: int | None = None,
         min_workers: int = 0,
@@ -104,7 +105,13 @@ class Pool:
         name: str | None = None,
     ) -> None:
         if kind not in _KINDS:
-            raise ValueError(f"Pool kind must be 'process' or 'thread', got {kind!r}")
+            raise ValueError(
+                f"Pool kind must be 'process', 'thread' or 'interpreter', got {kind!r}"
+            )
+        if kind == "interpreter":  # CPython 3.13+ only: raises ValueError elsewhere
+            from ._interpreter import check_supported
+
+            check_supported(max_memory_per_worker)
         size = _default_size() if max_workers is None else max_workers
         _check_int("max_workers", size, 1)
         _check_int("min_workers", min_workers, 0)
@@ -238,6 +245,16 @@ class Pool:
                 initargs=self._initargs,
                 context_vars=self._context,
                 max_memory=self.max_memory_per_worker,
+            )
+        if self.kind == "interpreter":
+            from ._interpreter import InterpreterBackend
+
+            return InterpreterBackend(
+                self,
+                loop,
+                initializer=self._initializer,
+                initargs=self._initargs,
+                context_vars=self._context,
             )
         from ._thread import ThreadBackend
 
@@ -456,7 +473,7 @@ class Pool:
         task = Task(self._next_task, fn, args, loop.create_future(), timeout, time.monotonic())
         self._next_task += 1
         task.on_start = on_start
-        if self._context and self.kind == "process":
+        if self._context and self.kind in ("process", "interpreter"):
             task.ctx = tuple(var.get(None) for var in self._context)
         backend.prepare(task)  # may raise SerializationError: nothing is queued then
         if progress:

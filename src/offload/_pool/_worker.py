@@ -190,12 +190,16 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     root.setLevel(init["log_level"])
 
     initializer = init.get("initializer")
+    # A worker kind's own reading of some errors (sub-interpreters: unloadable modules).
+    translate: Callable[[BaseException], BaseException] | None = init.get("translate_error")
     try:
         if isinstance(initializer, BaseException):
             raise initializer
         if initializer is not None:
             initializer(*init["initargs"])
     except BaseException as exc:
+        if translate is not None:
+            exc = translate(exc)
         conn.send(w.frame(w.ERR, 0, _error_payload(exc, 0.0)))
         return 3
     conn.send(w.frame(w.HELLO, 0, str(os.getpid()).encode()))
@@ -274,6 +278,8 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                     # sys.exit() or KeyboardInterrupt in the task would stop the caller's
                     # event loop if it arrived as itself: send an ordinary error instead.
                     exc = TaskExited.from_exception(exc, _name_of(fn, fn_id, functions))
+                if translate is not None:
+                    exc = translate(exc)
                 out = w.frame(w.ERR, seq, _error_payload(exc, perf() - started))
             # The task's own copy of its callable, its arguments and its result die with
             # it: a worker must not hold the last task's data until the next one comes.
