@@ -39,7 +39,9 @@ class CancelToken:
     """A thread-safe cancellation flag with a reason and callbacks.
 
     Pass it as ``token=`` to pool tasks, programs, batch loads and cached calls;
-    call :meth:`cancel` to stop all of them.
+    call :meth:`cancel` to stop all of them. :meth:`raise_if_cancelled` raises
+    :class:`offload.Cancelled`; callbacks that fail during :meth:`cancel` are raised
+    together as an ``ExceptionGroup`` after all of them ran.
 
     Example::
 

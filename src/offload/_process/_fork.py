@@ -45,6 +45,12 @@ class Child(ChildHandle):
     :class:`offload.ProcessFailed`, with the child's traceback in the message.
     Leaving ``async with`` disconnects, gives the child ``kill_after`` seconds to exit
     on its own, then ends it (SIGTERM, then SIGKILL).
+
+    Example::
+
+        async with offload.fork(worker) as child:
+            await child.send({"job": 1})
+            reply = await child.recv()
     """
 
     def __init__(

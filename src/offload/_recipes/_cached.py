@@ -64,7 +64,7 @@ class CacheInfo:
     call; ``coalesced``: joined a call already in flight; ``evictions``: entries dropped
     to respect ``maxsize``; ``refreshes``: background refreshes started
     (stale-while-revalidate); ``size``: entries stored now (expired ones not yet
-    reclaimed included).
+    reclaimed included). A plain record: reading it never raises.
 
     Example::
 

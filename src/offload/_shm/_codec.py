@@ -153,7 +153,8 @@ def transfer(obj: object) -> Any:
     "Moved" means what Python allows: the value is not sent through the pipe and the
     receiver owns memory that nothing else uses; the sender's object stays valid
     (Python cannot detach a ``bytes`` object the way JavaScript detaches an
-    ArrayBuffer). If shared memory runs out, the value falls back to the pipe.
+    ArrayBuffer). If shared memory runs out, the value falls back to the pipe, so
+    ``transfer`` itself never raises.
 
     Example::
 
