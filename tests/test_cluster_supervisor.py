@@ -110,6 +110,23 @@ def test_blocked_loop_is_killed_replaced_and_its_stack_logged(tmp_path: Path) ->
     assert "in app (" in c.log
 
 
+def test_blocked_loop_stack_is_known_before_the_kill_with_a_short_timeout(
+    tmp_path: Path,
+) -> None:
+    with cluster(tmp_path, "--timeout", "1", workers=1) as c:
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(c.url + "/block", timeout=8)
+        c.wait_for(r"w1 \(pid \d+\) killed: event loop blocked", timeout=10)
+        c.wait_for(r"w1 \(pid \d+\) ready", timeout=10, count=2)
+        lines = c.lines[:]
+    at = next(i for i, line in enumerate(lines) if "killed: event loop blocked" in line)
+    # The kill's own log entry carries the stack (not the worker's output, prefixed [w1 ..]).
+    entry = "\n".join(lines[at : at + 30])
+    assert "(no stack was reported" not in entry, entry
+    assert "still in app (" in lines[at + 1], entry
+    assert "time.sleep(10)" in entry, entry
+
+
 @pytest.mark.parametrize(
     ("app_text", "error"),
     [

@@ -48,6 +48,9 @@ __all__ = ["Supervisor"]
 logger = logging.getLogger("offload.cluster")
 
 _TICK = 0.1
+# A worker silent for --timeout whose blocking stack has not arrived yet is given this
+# much longer for it (its watchdog sends it within half the timeout, or a second).
+_STACK_GRACE = 1.0
 _HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 
 
@@ -67,7 +70,8 @@ class _Worker:
     request_limit: int | None = None
     error: str | None = None
     config_error: bool = False
-    block: str | None = None
+    block: str | None = None  # the stack of the block in progress, if any
+    stack_wait: float = 0.0  # silent too long: killed at this time if no stack came
     kill_at: float = 0.0
     killed_for: str | None = None
     purpose: str = "start"  # start, restart, reload, recycle
@@ -252,6 +256,8 @@ class Supervisor:
         now = time.monotonic()
         if kind == "beat":
             worker.last_beat = now
+            worker.block = None  # the loop ran: any block reported before has ended
+            worker.stack_wait = 0.0
             worker.requests = int(message.get("requests", 0))
             worker.lag_p99 = float(message.get("lag_p99", 0.0))
         elif kind == "ready":
@@ -329,6 +335,10 @@ class Supervisor:
                 if worker.state == "starting" and now - worker.started > opts.ready_timeout:
                     self._kill(worker, f"not ready within {opts.ready_timeout:g} s")
                 elif worker.state == "serving" and now - worker.last_beat > opts.timeout:
+                    if worker.block is None and worker.stack_wait == 0.0:
+                        worker.stack_wait = now + _STACK_GRACE
+                    if worker.block is None and now < worker.stack_wait:
+                        continue  # its watchdog's stack is on the way
                     stack = worker.block or "(no stack was reported before the timeout)"
                     self._kill(
                         worker,
@@ -505,6 +515,7 @@ class Supervisor:
             graceful_timeout=opts.graceful_timeout,
             log_level=opts.log_level,
             access_log=opts.access_log,
+            timeout=opts.timeout,
         )
         mine, theirs = _messages.pair()
         out_r, out_w = os.pipe()
