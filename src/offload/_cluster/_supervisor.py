@@ -128,7 +128,9 @@ class Supervisor:
 
         opts = self.options
         self._check_module()
-        self._listener = _socket.bind(opts.host, opts.port, opts.uds)
+        self._listener = _socket.bind(
+            opts.host, opts.port, opts.uds, reuseport=opts.socket_model == "reuseport"
+        )
         try:
             self.address = _socket.address_text(self._listener)
             port = self._listener.getsockname()[1] if opts.uds is None else 0
@@ -516,6 +518,7 @@ class Supervisor:
             log_level=opts.log_level,
             access_log=opts.access_log,
             timeout=opts.timeout,
+            reuseport=opts.socket_model == "reuseport",
         )
         mine, theirs = _messages.pair()
         out_r, out_w = os.pipe()

@@ -67,6 +67,7 @@ class WorkerSpec:
     log_level: str
     access_log: bool
     timeout: float = 30.0
+    reuseport: bool = False  # listen on an own SO_REUSEPORT socket (bench only)
 
 
 def load_app(spec: str, factory: bool = False) -> Any:
@@ -144,6 +145,11 @@ def _serve(spec: WorkerSpec, listener: socket.socket, channel: socket.socket) ->
         _messages.send(channel, "error", text=text, config=False)
         sys.stderr.write(text)
         return 1
+    if spec.reuseport:  # joins the address's group now that the app is loaded
+        from ._socket import listen_reuseport
+
+        holder, listener = listener, listen_reuseport(listener)
+        holder.close()
     counted = _Counted(app)
     config = uvicorn.Config(
         counted,
