@@ -87,22 +87,23 @@ def result(proc: subprocess.Popen[str]) -> dict[str, object]:
     return json.loads(out)  # type: ignore[no-any-return]
 
 
-def wrk(url: str, seconds: float, connections: int = 20) -> float | None:
-    """Requests/s that wrk measured (keep-alive); None when wrk is not installed."""
+def wrk(url: str, seconds: float, connections: int = 20) -> tuple[int, float] | None:
+    """(requests, seconds) that wrk measured (keep-alive); None when wrk is not installed."""
     exe = shutil.which("wrk")
     if exe is None:
         return None
     out = subprocess.run(
-        [exe, "-t1", f"-c{connections}", f"-d{seconds:g}s", url],
+        [exe, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
         capture_output=True,
         text=True,
         timeout=seconds + 30,
         check=True,
     ).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    match = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
     if match is None or "Non-2xx" in out:
         raise RuntimeError(f"wrk failed:\n{out}")
-    return float(match.group(1))
+    took = float(match.group(2)) / (1000 if match.group(3) == "ms" else 1)
+    return int(match.group(1)), took
 
 
 def get(port: int, path: str = "/", timeout: float = 5.0) -> str:
