@@ -1,6 +1,6 @@
 """The one listening socket every worker serves, bound by the supervisor.
 
-Why one inherited socket and not SO_REUSEPORT (measured in bench/bench_cluster.py):
+Why one inherited socket and not SO_REUSEPORT (measured in bench/bench_socket_model.py):
 with SO_REUSEPORT each worker owns a listener with its own accept queue, and when a
 worker stops, the connections waiting in its queue are reset. A socket bound once by
 the supervisor and inherited by every worker has a single queue: a worker that stops
