@@ -235,6 +235,7 @@ class Supervisor:
             if self._stopping:
                 logger.warning("second stop signal: killing the workers now")
                 for worker in self._workers():
+                    worker.state = "stopping"
                     worker.kill_at = 0.0
                 return
             self._stop_all(signal.Signals(signum).name)
@@ -307,6 +308,12 @@ class Supervisor:
         return True
 
     def _on_ready(self, worker: _Worker, now: float) -> None:
+        if worker.state == "stopping":
+            # Told to stop while it was starting: it stays stopping (and is killed at
+            # its deadline if it does not stop by itself).
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGTERM)
+            return
         worker.state = "serving"
         worker.ready_at = now
         slot = self._slots[worker.slot - 1]
@@ -522,11 +529,18 @@ class Supervisor:
         )
         mine, theirs = _messages.pair()
         out_r, out_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            mine.close()
-            os.close(out_r)
-            _worker.run(spec, self._listener, theirs, out_w, self._close_in_child)
+        # Signals stay blocked across the fork: a SIGTERM sent to a worker just forked
+        # must not reach the supervisor's handler copied into it (it would be lost and the
+        # worker would serve on); the worker unblocks them once its own handlers are set.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
+        try:
+            pid = os.fork()
+            if pid == 0:  # the child: never returns
+                mine.close()
+                os.close(out_r)
+                _worker.run(spec, self._listener, theirs, out_w, self._close_in_child)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         theirs.close()
         os.close(out_w)
         now = time.monotonic()

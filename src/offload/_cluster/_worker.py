@@ -110,8 +110,11 @@ def run(
     try:
         close_inherited()
         signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+        for sig in handled:
             signal.signal(sig, signal.SIG_DFL)
+        # Blocked by the supervisor across the fork; one sent meanwhile acts now.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
         os.setpgid(0, 0)  # Ctrl-C in a terminal reaches the supervisor only
         set_parent_death_signal(signal.SIGKILL)
         if os.getppid() != spec.supervisor:  # it died before prctl took effect
