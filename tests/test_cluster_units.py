@@ -121,6 +121,8 @@ def _options(**changes: object) -> Options:
         ({"max_requests": 0}, "max_requests"),
         ({"max_requests_jitter": -1}, "max_requests_jitter"),
         ({"start_tries": 0}, "start_tries"),
+        ({"socket_model": "fd"}, "socket_model"),
+        ({"socket_model": "reuseport", "uds": "/tmp/x.sock"}, "reuseport"),
     ],
 )
 def test_bad_options_name_the_problem(changes: dict[str, object], named: str) -> None:
