@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from _cluster_helpers import APP, Cluster, Load, cluster
+from offload._cluster import _control
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -275,3 +276,69 @@ def test_bad_input_is_a_clear_error_with_exit_status_2(tmp_path: Path) -> None:
         in_use = _cli(tmp_path, "app:app", "--port", port)
     assert in_use.returncode == 2
     assert "already in use" in in_use.stderr
+
+
+def test_a_supervisor_whose_stderr_nobody_reads_keeps_serving_and_restarting(
+    tmp_path: Path,
+) -> None:
+    # Each request prints 1 KB: a few hundred fill any pipe. A supervisor blocked on its
+    # stderr would stop relaying, its worker would block on its output, and nothing
+    # would restart it.
+    app = APP.replace(
+        '    path = scope["path"]', "    print('x' * 1000, flush=True)\n    path = scope[\"path\"]"
+    )
+    (tmp_path / "app.py").write_text(app)
+    control = str(tmp_path / "control.sock")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "offload",
+            "cluster",
+            "app:app",
+            "--port",
+            "0",
+            "--workers",
+            "1",
+            "--control",
+            control,
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,  # not read until the end
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status = _control.request(control, "status")
+                if status["workers"] and status["workers"][0]["state"] == "serving":
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the cluster did not come up"
+            time.sleep(0.05)
+        url = str(status["address"])
+        with httpx.Client(timeout=5) as client:
+            for _ in range(300):
+                client.get(url + "/").raise_for_status()
+        victim = status["workers"][0]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while True:
+            workers = _control.request(control, "status", timeout=5)["workers"]
+            if workers and workers[0]["pid"] != victim and workers[0]["state"] == "serving":
+                break
+            assert time.monotonic() < deadline, workers
+            time.sleep(0.05)
+        httpx.get(url + "/", timeout=5).raise_for_status()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
+    text = err.decode()
+    assert text.count("x" * 1000) >= 300
+    assert "crashed (killed by SIGKILL)" in text

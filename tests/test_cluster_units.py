@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
+import os
 import time
 
 import pytest
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from offload._cluster._backoff import Backoff
 from offload._cluster._command import _seconds, _size
 from offload._cluster._options import Options
+from offload._cluster._output import Sink
 from offload._monitor import BlockReport, LoopWatch
 
 # -- back-off ---------------------------------------------------------------------------
@@ -227,3 +230,49 @@ def test_a_block_in_progress_is_reported_with_its_stack_while_it_lasts() -> None
     assert report.duration >= 0.2
     assert "_block_here" in report.function
     assert "time.sleep(seconds)" in report.stack
+
+
+# -- the supervisor's stderr ------------------------------------------------------------
+
+
+def _read_all(fd: int, sink: Sink) -> bytes:
+    got = bytearray()
+    os.set_blocking(fd, False)
+    deadline = time.monotonic() + 10
+    while sink.pending and time.monotonic() < deadline:
+        sink.flush()
+        with contextlib.suppress(BlockingIOError):
+            got += os.read(fd, 1 << 16)
+    with contextlib.suppress(BlockingIOError):
+        while chunk := os.read(fd, 1 << 16):
+            got += chunk
+    return bytes(got)
+
+
+def test_sink_never_blocks_on_a_pipe_nobody_reads_and_keeps_the_order() -> None:
+    r, w = os.pipe()
+    with os.fdopen(w, "w") as stream:
+        sink = Sink(stream)
+        lines = [f"{i:06d} " + "x" * 1000 + "\n" for i in range(300)]  # ~300 KB > a pipe
+        for line in lines:
+            sink.write(line)  # would block at ~64 KB with a plain write
+        assert sink.pending > 0
+        got = _read_all(r, sink)
+        sink.detach()
+    os.close(r)
+    assert got.decode() == "".join(lines)
+
+
+def test_sink_drops_past_its_limit_and_says_how_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("offload._cluster._output._PENDING_LIMIT", 200_000)
+    r, w = os.pipe()
+    with os.fdopen(w, "w") as stream:
+        sink = Sink(stream)
+        for _ in range(400):
+            sink.write("y" * 999 + "\n")
+        got = _read_all(r, sink).decode()
+        sink.detach()
+    os.close(r)
+    kept = got.count("y" * 999 + "\n")
+    assert 60 < kept < 400
+    assert f"[cluster] {400 - kept} lines of output dropped" in got

@@ -41,7 +41,7 @@ from offload._errors import WorkerStartFailed
 from . import _control, _messages, _recycle, _socket, _worker
 from ._backoff import Backoff
 from ._options import Options
-from ._output import Output
+from ._output import Output, stderr_sink
 
 __all__ = ["Supervisor"]
 
@@ -112,6 +112,7 @@ class Supervisor:
         self._retiring: list[_Worker] = []  # replaced, finishing their requests
         self._next_memory_check = 0.0
         self._started = time.monotonic()
+        self._sink = stderr_sink()
         self.address = ""
 
     # -- life cycle -------------------------------------------------------------------
@@ -162,8 +163,10 @@ class Supervisor:
         finally:
             self._close()
         if self._fatal is not None:
+            self._sink.drain()
             raise self._fatal
         logger.warning("stopped")
+        self._sink.drain()
         return 0
 
     def _check_module(self) -> None:
@@ -207,6 +210,7 @@ class Supervisor:
 
     def _loop(self) -> None:
         while True:
+            self._sink.flush()
             for key, _ in self._selector.select(_TICK):
                 callback: Callable[[Any], None] = key.data
                 callback(key.fileobj)
@@ -548,7 +552,7 @@ class Supervisor:
             slot=slot.id,
             pid=pid,
             channel=mine,
-            output=Output(out_r, f"[w{slot.id} {pid}]"),
+            output=Output(out_r, f"[w{slot.id} {pid}]", self._sink),
             started=now,
             purpose=purpose,
             request_limit=_recycle.request_limit(opts.max_requests, opts.max_requests_jitter),
@@ -565,6 +569,7 @@ class Supervisor:
         # Close the supervisor's objects in the fork, so their numbers are free and
         # never closed twice; the listener stays (the worker serves it).
         self._selector.close()
+        self._sink.detach()
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
