@@ -37,7 +37,7 @@ __all__ = ["AppNotFound", "WorkerSpec", "load_app", "run"]
 
 # Exit status of a worker that could not even find its app (bad MODULE:APP).
 EXIT_CONFIG = 3
-# A block this long is reported by offload.monitor (less for a --timeout under 0.4 s).
+# A block this long is reported by offload.monitor.
 _BLOCK_THRESHOLD = 0.1
 # A block still going after this long (capped by half the --timeout) is sent to the
 # supervisor while it lasts, with its stack, so the stack is known before the kill.
@@ -230,7 +230,7 @@ class _Server:  # a uvicorn.Server, built lazily so this module imports without 
                 if not self.started or self.should_exit:
                     return
                 watch = LoopWatch(
-                    threshold=min(_BLOCK_THRESHOLD, spec.timeout / 4),
+                    threshold=_BLOCK_THRESHOLD,
                     hung_after=min(_HUNG_AFTER, spec.timeout / 2),
                     on_hung=lambda report: _send_block(channel, report),
                 )
