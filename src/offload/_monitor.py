@@ -165,7 +165,12 @@ class LoopWatch:
         resolution: float = 0.01,
         max_blocks: int = 100,
         log: bool = True,
+        hung_after: float | None = None,
+        on_hung: BlockCallback | None = None,
     ) -> None:
+        # hung_after / on_hung: a block still going after ``hung_after`` seconds (default
+        # max(1 s, 10 thresholds)) is logged while it lasts and passed to ``on_hung``
+        # (called on the watchdog thread, so it must be thread-safe and quick).
         if not threshold > 0:
             raise ValueError(f"watch() needs threshold > 0 seconds, got {threshold!r}")
         if not resolution > 0:
@@ -176,6 +181,8 @@ class LoopWatch:
         self.resolution = resolution
         self._callback = callback
         self._log = log
+        self._hung_after = hung_after
+        self._on_hung = on_hung
         self._hist = _Histogram()
         self._blocks: deque[BlockReport] = deque(maxlen=max_blocks)
         self._block_count = 0
@@ -320,16 +327,27 @@ class LoopWatch:
                 warned = False
                 self._captured = (expected, *self._capture(loop))
             overdue = time.monotonic() - expected
-            if self._log and not warned and overdue >= max(_HUNG_AFTER, 10 * self.threshold):
+            hung_after = self._hung_after
+            if hung_after is None:
+                hung_after = max(_HUNG_AFTER, 10 * self.threshold)
+            if (self._log or self._on_hung) and not warned and overdue >= hung_after:
                 # A loop that never comes back never reports its block: say so now.
                 warned = True
                 frames = self._captured[1] if self._captured else ()
-                logger.warning(
-                    "event loop blocked for %.1f s so far, still in %s\n%s",
-                    overdue,
-                    BlockReport(overdue, frames, "", time.time()).function,
-                    _format(frames),
-                )
+                task = self._captured[2] if self._captured else None
+                report = BlockReport(overdue, frames, _format(frames), time.time(), task)
+                if self._log:
+                    logger.warning(
+                        "event loop blocked for %.1f s so far, still in %s\n%s",
+                        overdue,
+                        report.function,
+                        report.stack,
+                    )
+                if self._on_hung is not None:
+                    try:
+                        self._on_hung(report)
+                    except Exception:
+                        logger.exception("the on_hung callback of offload.monitor raised")
             # Blocked now: look again once the loop had a chance to tick.
             if self._stop.wait(min(self.threshold, self.resolution)):
                 return

@@ -29,6 +29,10 @@ class Options:
     log_level: str = "warning"
     access_log: bool = False
     start_tries: int = 3
+    # "inherit" (one socket bound here, inherited by every worker) or "reuseport" (each
+    # worker listens on its own SO_REUSEPORT socket). Not an option of the command: the
+    # second exists so bench/bench_socket_model.py can measure why the first is used.
+    socket_model: str = "inherit"
 
     def __post_init__(self) -> None:
         module, sep, attr = self.app.partition(":")
@@ -50,6 +54,12 @@ class Options:
             raise ValueError(f"max_requests must be at least 1, got {self.max_requests}")
         if self.max_requests_jitter < 0:
             raise ValueError(f"max_requests_jitter must be >= 0, got {self.max_requests_jitter}")
+        if self.socket_model not in ("inherit", "reuseport"):
+            raise ValueError(
+                f"socket_model must be inherit or reuseport, got {self.socket_model!r}"
+            )
+        if self.socket_model == "reuseport" and self.uds is not None:
+            raise ValueError("socket_model reuseport needs a TCP address, not uds")
         if self.start_tries < 1:
             raise ValueError(f"start_tries must be at least 1, got {self.start_tries}")
 
