@@ -203,6 +203,8 @@ def test_workers_die_with_a_killed_supervisor(tmp_path: Path) -> None:
 def test_status_over_a_private_control_socket(tmp_path: Path) -> None:
     with cluster(tmp_path, workers=2) as c:
         httpx.get(c.url + "/", timeout=5).raise_for_status()
+        # Workers know how many server processes share the machine (pool sizing).
+        assert httpx.get(c.url + "/concurrency", timeout=5).text == "2"
         assert stat.S_IMODE(os.stat(c.control).st_mode) == 0o600
         status = c.status()
         workers = status["workers"]

@@ -542,6 +542,9 @@ class Supervisor:
             if pid == 0:  # the child: never returns
                 mine.close()
                 os.close(out_r)
+                # The common convention for "how many server processes share this
+                # machine", so the app can size its pool (docs/guides/sizing.md).
+                os.environ["WEB_CONCURRENCY"] = str(opts.workers)
                 _worker.run(spec, self._listener, theirs, out_w, self._close_in_child)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
