@@ -40,7 +40,7 @@ R = TypeVar("R")
 _log = logging.getLogger("offload.pool")
 _MAX_START_FAILURES = 3
 _PIPELINE_BELOW = 0.0005  # pipeline several tasks per worker when tasks are this short
-_KINDS = ("process", "thread")
+_KINDS = ("process", "thread", "dask")
 
 
 def _default_size() -> int:
@@ -70,7 +70,7 @@ class Pool:
 
     def __init__(
         self,
-        kind: Literal["process", "thread"] = "process",
+        kind: Literal["process", "thread", "dask"] = "process",
         *,
         max_workers: int | None = None,
         min_workers: int = 0,
@@ -84,9 +84,17 @@ class Pool:
         initargs: tuple[Any, ...] = (),
         context: Iterable[ContextVar[Any]] = (),
         name: str | None = None,
+        address: Any = None,
     ) -> None:
         if kind not in _KINDS:
-            raise ValueError(f"Pool kind must be 'process' or 'thread', got {kind!r}")
+            raise ValueError(f"Pool kind must be 'process', 'thread' or 'dask', got {kind!r}")
+        if kind == "dask":  # Dask distributed: address= is a scheduler or a Client
+            from ._dask import check_options
+
+            check_options(address, initializer, context)
+        elif address is not None:
+            raise ValueError("address= is only for Pool(kind='dask')")
+        self._address = address
         size = _default_size() if max_workers is None else max_workers
         _check_int("max_workers", size, 1)
         _check_int("min_workers", min_workers, 0)
@@ -188,6 +196,12 @@ class Pool:
                 initargs=self._initargs,
                 context_vars=self._context,
                 max_memory=self.max_memory_per_worker,
+            )
+        if self.kind == "dask":
+            from ._dask import DaskBackend
+
+            return DaskBackend(
+                self, loop, address=self._address, max_memory=self.max_memory_per_worker
             )
         from ._thread import ThreadBackend
 
