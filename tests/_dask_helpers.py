@@ -1,0 +1,128 @@
+"""A real Dask LocalCluster for tests, and functions the Dask tests run in its workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import offload
+
+
+_CLUSTER_MAIN = """
+import sys
+import distributed
+
+cluster = distributed.LocalCluster(
+    n_workers=int(sys.argv[1]),
+    threads_per_worker=1,
+    processes=True,
+    host="127.0.0.1",
+    dashboard_address=":0",
+    memory_limit="1GiB",
+)
+with distributed.Client(cluster) as client:
+    assert client.submit(abs, -1, pure=False).result(timeout=30) == 1
+print(cluster.scheduler_address, flush=True)
+sys.stdin.read()  # until the test session closes our stdin
+cluster.close(timeout=30)
+"""
+
+
+def start_process_singletons() -> None:
+    """Start now what Dask starts once per application and keeps for its whole life.
+
+    multiprocessing's resource tracker (Dask's nannies spawn worker processes, which
+    starts it on first use) and Dask's one "offload" thread. Started before any leak
+    snapshot, they are not mistaken for something a test left behind.
+    """
+    from multiprocessing import resource_tracker
+
+    from distributed import utils
+
+    resource_tracker.ensure_running()
+    utils._offload_executor.submit(int).result()
+
+
+def local_cluster(n_workers: int = 2) -> Iterator[str]:
+    """Run a LocalCluster of worker processes in a process of its own; yield its address.
+
+    In its own process, the scheduler's connections and threads are not this process's,
+    so per-test leak checks see only what a test itself opens. Ends with the fixture.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CLUSTER_MAIN, str(n_workers)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        address = proc.stdout.readline().strip()
+        if not address.startswith("tcp://"):
+            raise RuntimeError("the test LocalCluster did not start")
+        yield address
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def write_until_stopped(path: str, limit: float = 60.0) -> str:
+    """Report this worker's pid, then append a dot to ``path`` every 10 ms, ignoring
+    cancellation; write ``finished`` if it ever gets to the end."""
+    offload.report(os.getpid())
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        with open(path, "a") as f:
+            f.write(".")
+        time.sleep(0.01)
+    with open(path, "a") as f:
+        f.write("finished")
+    return "finished"
+
+
+def wait_for_file(path: str, value: object, limit: float = 30.0) -> object:
+    """Return ``value`` once ``path`` exists (raise if it never does)."""
+    deadline = time.monotonic() + limit
+    while not Path(path).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.005)
+    return value
+
+
+def report_pid_then_sleep(seconds: float) -> int:
+    offload.report(os.getpid())
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def report_values(count: int) -> str:
+    for i in range(count):
+        offload.report({"step": i})
+    return "done"
+
+
+def length(data: bytes) -> int:
+    return len(data)
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie counts as gone)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
