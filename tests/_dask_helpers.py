@@ -11,7 +11,6 @@ from pathlib import Path
 
 import offload
 
-
 _CLUSTER_MAIN = """
 import sys
 import distributed

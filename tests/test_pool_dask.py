@@ -141,16 +141,20 @@ async def test_big_arguments_are_scattered_once_and_reused(address: str) -> None
 async def test_shared_memory_arguments_are_refused_clearly(address: str) -> None:
     pytest.importorskip("numpy")
     async with offload.Pool("dask", address=address, max_workers=1) as pool:
-        with offload.SharedArray((4,), "float64") as shared:
-            with pytest.raises(TypeError, match="cannot cross machines"):
-                await pool.run(sum, shared)
+        with (
+            offload.SharedArray((4,), "float64") as shared,
+            pytest.raises(TypeError, match="cannot cross machines"),
+        ):
+            await pool.run(sum, shared)
         assert pool.stats().queued == 0
 
 
 async def test_a_client_can_be_passed_as_the_address(address: str) -> None:
-    async with distributed.Client(address, asynchronous=True) as client:
-        async with offload.Pool("dask", address=client, max_workers=1) as pool:
-            assert await pool.run(h.square, 9) == 81
+    async with (
+        distributed.Client(address, asynchronous=True) as client,
+        offload.Pool("dask", address=client, max_workers=1) as pool,
+    ):
+        assert await pool.run(h.square, 9) == 81
 
 
 async def test_stats_count_outcomes(address: str) -> None:
