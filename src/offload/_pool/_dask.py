@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -32,7 +33,7 @@ from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
 from offload._errors import WorkerCrashed, WorkerError
-from offload._serialize import dumps, loads
+from offload._serialize import dumps, dumps_function, loads
 from offload._shm import SharedBuffer, SharedCounter, SharedLock, untransfer
 
 from ._backend import GONE, Backend, Worker
@@ -50,6 +51,8 @@ _EXTRA_HINT = "install it with: pip install 'offload[dask]'"
 #: bytes-like and array arguments at least this big are scattered once and reused
 SCATTER_ABOVE = 1 << 20
 _SCATTER_CACHE = 16
+_FUNCTION_CACHE = 64
+_POLL_WORKERS = 0.2  # seconds between looks for a joining worker while slots wait
 _CLOSE_TIMEOUT = 10.0
 _uids = itertools.count(1)
 
@@ -146,6 +149,15 @@ def _start_local_cluster(n_workers: int, memory_limit: int | None) -> Any:
     )
 
 
+async def _finished(future: Any) -> None:
+    """Wait until the scheduler reports ``future`` done (finished, erred or cancelled).
+
+    Dask's own ``as_completed`` and ``wait`` wait on this state; awaiting the future
+    itself would also fetch its result, one request per task.
+    """
+    await future._state.wait()
+
+
 class DaskSlot(Worker):
     """One thread of one Dask worker, as the pool front sees it."""
 
@@ -166,11 +178,14 @@ class DaskSlot(Worker):
     # -- sending -------------------------------------------------------------------
 
     def send(self, tasks: list[Task]) -> None:
+        ready: list[Task] = []
         for task in tasks:
             if self.pending or self.backend.big_args(task):
                 self.pending.append(task)
             else:
-                self._submit(task, ())
+                ready.append(task)
+        if ready:
+            self._submit_many(ready)
         if self.pending and not self.scattering:
             self.scattering = True
             self.backend.spawn(self._scatter_then_submit())
@@ -193,33 +208,52 @@ class DaskSlot(Worker):
             self.scattering = False
 
     def _submit(self, task: Task, scattered: tuple[Any, ...]) -> None:
+        self._submit_many([task], scattered)
+
+    def _submit_many(self, tasks: list[Task], scattered: tuple[Any, ...] = ()) -> None:
+        """Submit ``tasks`` to this slot's Dask worker in one message to the scheduler."""
         backend = self.backend
         client = backend.client
         if client is None or self.address is None:
-            self._deliver(task.seq, False, WorkerError("the Dask client is closed"), 0.0)
+            for task in tasks:
+                self._deliver(task.seq, False, WorkerError("the Dask client is closed"), 0.0)
             return
-        key = f"offload-{task.fn_name}-{backend.uid}-{next(backend.counter)}"
-        future = client.submit(
-            run_task,
-            key,
-            backend.topic if task.progress is not None else "",
-            task.payload,
-            *scattered,
-            key=key,
-            workers=[self.address],
-            allow_other_workers=False,
-            pure=False,
-        )
-        self.futures[task.seq] = future
-        self.keys[task.seq] = key
-        backend.by_key[key] = (self, task.seq)
-        backend.spawn(self._watch(task.seq, key, future))
+        keys = [f"offload-{t.fn_name}-{backend.uid}-{next(backend.counter)}" for t in tasks]
+        topics = [backend.topic if t.progress is not None else "" for t in tasks]
+        options = {"workers": [self.address], "allow_other_workers": False, "pure": False}
+        if len(tasks) == 1:
+            futures = [
+                client.submit(
+                    run_task,
+                    keys[0],
+                    topics[0],
+                    tasks[0].payload,
+                    *scattered,
+                    key=keys[0],
+                    **options,
+                )
+            ]
+        else:
+            payloads = [t.payload for t in tasks]
+            futures = client.map(run_task, keys, topics, payloads, key=keys, **options)
+        for task, key, future in zip(tasks, keys, futures, strict=True):
+            self.futures[task.seq] = future
+            self.keys[task.seq] = key
+            backend.by_key[key] = (self, task.seq)
+            backend.spawn(self._watch(task.seq, key, future))
 
     # -- receiving -----------------------------------------------------------------
 
     async def _watch(self, seq: int, key: str, future: Any) -> None:
         try:
-            ok, body, run_time, reports = await future
+            # Wait for the scheduler's word that it finished (no data moves yet), then
+            # fetch the result together with others that finished meanwhile.
+            await _finished(future)
+            if future.status == "finished":
+                ok, body, run_time, reports = await self.backend.fetch(future)
+            else:
+                await future  # raises the task's error, or CancelledError
+                return
         except asyncio.CancelledError:
             if not future.cancelled():
                 raise  # this watcher was cancelled (the pool is closing)
@@ -333,7 +367,7 @@ class DaskSlot(Worker):
 class DaskBackend(Backend):
     """Slots on the threads of a Dask cluster's workers, over one asynchronous client."""
 
-    max_depth = 4
+    max_depth = 64
     can_kill = True
 
     def __init__(
@@ -367,10 +401,13 @@ class DaskBackend(Backend):
         self.reports_seen: dict[str, int] = {}
         self.report_waiters: dict[str, asyncio.Future[None]] = {}
         self.scattered: OrderedDict[int, tuple[object, Any]] = OrderedDict()
+        self.functions: OrderedDict[int, tuple[object, bytes]] = OrderedDict()
+        self.to_fetch: list[tuple[Any, asyncio.Future[Any]]] = []
+        self.fetcher: asyncio.Task[None] | None = None
         self.background: set[asyncio.Task[Any]] = set()
         self.restarts: set[asyncio.Task[Any]] = set()
-        self.refreshing: asyncio.Task[None] | None = None
-        self.refresh_again = False
+        self.polling: asyncio.Task[None] | None = None
+        self.subscribed: set[str] = set()  # worker topics
         self.connecting = self.spawn(self._connect())
 
     # -- connecting and membership -------------------------------------------------
@@ -402,7 +439,6 @@ class DaskBackend(Backend):
             self.client = await client_cls(address, asynchronous=True, set_as_default=False)
             if self.closing:
                 return
-            self.client.subscribe_topic("all", self._on_cluster_event)
             self.client.subscribe_topic(self.topic, self._on_report)
             await self._refresh()
             self.connected = True
@@ -413,29 +449,26 @@ class DaskBackend(Backend):
             while self.waiting:
                 self.waiting.popleft()._exit(exc)
 
-    def _on_cluster_event(self, event: tuple[float, Any]) -> None:
+    def _on_worker_event(self, address: str, event: tuple[float, Any]) -> None:
+        """An event on a worker's own topic: its removal ends its slots at once."""
         _, msg = event
-        if not isinstance(msg, dict):
-            return
-        action = msg.get("action")
-        if action == "remove-worker":
-            self._lose(str(msg.get("worker")))
-        elif action == "add-worker":
-            self.schedule_refresh()
+        if isinstance(msg, dict) and msg.get("action") == "remove-worker":
+            self._lose(address)
 
-    def schedule_refresh(self) -> None:
-        if self.refreshing is not None and not self.refreshing.done():
-            self.refresh_again = True
-        else:
-            self.refreshing = self.spawn(self._refresh_and_bind())
+    def _look_for_workers(self) -> None:
+        """Slots wait for a free worker thread: poll the scheduler until one joins.
 
-    async def _refresh_and_bind(self) -> None:
-        while True:
-            self.refresh_again = False
+        (Additions are announced only on the scheduler's "all" topic, which also
+        carries an event for every gather: polling while slots wait costs less.)
+        """
+        if self.polling is None or self.polling.done():
+            self.polling = self.spawn(self._poll_for_workers())
+
+    async def _poll_for_workers(self) -> None:
+        while self.waiting and not self.closing and self.client is not None:
+            await asyncio.sleep(_POLL_WORKERS)
             await self._refresh()
             self._bind()
-            if not self.refresh_again or self.closing:
-                return
 
     async def _refresh(self) -> None:
         client = self.client
@@ -444,6 +477,10 @@ class DaskBackend(Backend):
         info = await client.scheduler.identity(n_workers=-1)
         workers = info.get("workers", {})
         new = [a for a in workers if a not in self.threads]
+        for address in new:
+            if address not in self.subscribed:
+                self.subscribed.add(address)
+                client.subscribe_topic(address, functools.partial(self._on_worker_event, address))
         for address, worker in workers.items():
             self.threads[address] = max(1, int(worker.get("nthreads") or 1))
         for address in list(self.threads):
@@ -460,6 +497,10 @@ class DaskBackend(Backend):
 
     def _lose(self, address: str) -> None:
         """A Dask worker left the cluster: its slots end (running tasks crash)."""
+        if address in self.subscribed and self.client is not None:
+            self.subscribed.discard(address)
+            with contextlib.suppress(Exception):
+                self.client.unsubscribe_topic(address)
         self.threads.pop(address, None)
         self.pids.pop(address, None)
         self.dead.discard(address)
@@ -480,6 +521,7 @@ class DaskBackend(Backend):
                 None,
             )
             if address is None:
+                self._look_for_workers()
                 return
             slot = self.waiting.popleft()
             if slot.state == GONE:
@@ -516,7 +558,18 @@ class DaskBackend(Backend):
         index = itertools.count()
         shipped = tuple(Scattered(next(index)) if _size_of(a) >= SCATTER_ABOVE else a for a in args)
         task.args = args
-        task.payload = dumps((task.fn, shipped), what="task")
+        task.payload = self.function_bytes(task.fn) + dumps(shipped, what="argument")
+
+    def function_bytes(self, fn: Any) -> bytes:
+        """The pickled function (by value for lambdas, closures and ``__main__``), cached."""
+        cached = self.functions.get(id(fn))
+        if cached is not None and cached[0] is fn:
+            return cached[1]
+        data = dumps_function(fn)
+        self.functions[id(fn)] = (fn, data)
+        while len(self.functions) > _FUNCTION_CACHE:
+            self.functions.popitem(last=False)
+        return data
 
     def big_args(self, task: Task) -> list[object]:
         return [a for a in task.args if _size_of(a) >= SCATTER_ABOVE]
@@ -538,6 +591,57 @@ class DaskBackend(Backend):
                 self.scattered.popitem(last=False)
             out.append(future)
         return tuple(out)
+
+    async def fetch(self, future: Any) -> Any:
+        """The result of a finished ``future``, gathered in batches with other results."""
+        waiter: asyncio.Future[Any] = self.loop.create_future()
+        self.to_fetch.append((future, waiter))
+        if self.fetcher is None or self.fetcher.done():
+            self.fetcher = self.spawn(self._fetch_batches())
+        return await waiter
+
+    async def _fetch_batches(self) -> None:
+        while self.to_fetch:
+            batch, self.to_fetch = self.to_fetch, []
+            client = self.client
+            try:
+                if client is None:
+                    raise WorkerError("the Dask client is closed")
+                results = await client.gather([f for f, _ in batch])
+            except Exception:
+                if client is None or len(batch) == 1:
+                    results = None
+                else:  # one of them failed (a lost worker): fetch one by one
+                    for pair in batch:
+                        self.to_fetch.append(pair)
+                    batch = []
+                    await self._fetch_each()
+                    continue
+            for i, (future, waiter) in enumerate(batch):
+                if waiter.done():
+                    continue
+                if results is not None:
+                    waiter.set_result(results[i])
+                else:
+                    self._fetch_failed(future, waiter)
+
+    async def _fetch_each(self) -> None:
+        batch, self.to_fetch = self.to_fetch, []
+        for future, waiter in batch:
+            try:
+                result = await future
+            except BaseException as exc:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError) and not future.cancelled():
+                    raise
+                continue
+            if not waiter.done():
+                waiter.set_result(result)
+
+    def _fetch_failed(self, future: Any, waiter: asyncio.Future[Any]) -> None:
+        self.to_fetch.append((future, waiter))
+        self.spawn(self._fetch_each())
 
     def mark_cancelled(self, address: str, key: str) -> None:
         client = self.client
@@ -656,7 +760,8 @@ class DaskBackend(Backend):
                 await asyncio.wait(restarts, timeout=_CLOSE_TIMEOUT)
             with contextlib.suppress(Exception):
                 client.unsubscribe_topic(self.topic)
-                client.unsubscribe_topic("all")
+                for address in self.subscribed:
+                    client.unsubscribe_topic(address)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.close(), _CLOSE_TIMEOUT)
         for task in list(self.background):

@@ -10,7 +10,9 @@ with a clear error). ``mark_cancelled`` is what the caller runs on a worker (thr
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
 import signal
 import time
 import traceback
@@ -19,7 +21,7 @@ from typing import Any
 from offload._cancel import CancelToken, _reset_current, _set_current
 from offload._errors import SerializationError
 from offload._report import _set_reporter
-from offload._serialize import dumps, loads
+from offload._serialize import dumps
 
 __all__ = ["Scattered", "mark_cancelled", "run_task", "stop_worker"]
 
@@ -78,6 +80,22 @@ def stop_worker() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _load_call(payload: bytes, scattered: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
+    """The function and arguments: two pickles back to back, big arguments apart."""
+    stream = io.BytesIO(payload)
+    try:
+        fn = pickle.load(stream)
+        args = pickle.load(stream)
+    except Exception as exc:
+        raise SerializationError(
+            f"the task could not be unpickled on the Dask worker ({type(exc).__name__}: "
+            f"{exc}); is the module that defines it installed there?"
+        ) from exc
+    if scattered:
+        args = tuple(scattered[a.index] if isinstance(a, Scattered) else a for a in args)
+    return fn, args
+
+
 def _error_body(exc: BaseException) -> bytes:
     text = "".join(traceback.format_exception(exc))
     try:
@@ -97,9 +115,10 @@ def run_task(
     ``topic`` is the event topic for ``offload.report()`` values ("" when nobody reads
     them).
     """
-    fn, args = loads(payload)
-    if scattered:
-        args = tuple(scattered[a.index] if isinstance(a, Scattered) else a for a in args)
+    try:
+        fn, args = _load_call(payload, scattered)
+    except Exception as exc:
+        return False, _error_body(exc), 0.0, 0
     reports = 0
 
     def sink(value: object) -> None:
