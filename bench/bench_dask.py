@@ -2,10 +2,11 @@
 
 In one run, on one LocalCluster of 2 worker processes (one thread each): tiny-task
 throughput (all tasks submitted at once, then every result collected), sequential round
-trip p50/p99, and CPU-bound tasks of about 100 ms on 1 and on 2 workers. The process
-pool's figures for the same tiny task are printed next to them: the per-task cost that
-decides which kind a workload belongs on. Each figure is the best of three rounds run in
-alternating order.
+trip p50/p99 (the contenders' calls interleaved one by one, so they see the same load),
+and CPU-bound tasks of about 100 ms on 1 and on 2 workers (best of rounds in alternating
+order). The process pool's figures for the same tiny task are printed next to them: the
+per-task cost that decides which kind a workload belongs on. Throughput is the best of
+three rounds run in alternating order.
 Run: ``python bench/bench_dask.py`` (add ``--quick`` for a smaller run).
 """
 
@@ -29,20 +30,32 @@ TASKS = 300 if QUICK else 1000
 ROUND_TRIPS = 60 if QUICK else 200
 CPU_TASKS = 8 if QUICK else 12
 ROUNDS = 3
+CPU_ROUNDS = 3 if QUICK else 5
 
 
 def tiny(x: int) -> int:
     return abs(x)
 
 
-def burn(seconds: float) -> float:
-    """Spin the CPU for about ``seconds`` (calibrated once per process)."""
-    end = time.thread_time() + seconds
-    total = 0.0
-    while time.thread_time() < end:
-        for i in range(2000):
-            total += i * 0.5
+def burn(n: int) -> int:
+    """A fixed amount of pure-Python CPU work."""
+    total = 0
+    for i in range(n):
+        total += i * i
     return total
+
+
+def calibrate(seconds: float) -> int:
+    """The ``n`` for which ``burn(n)`` takes about ``seconds`` here (best of three)."""
+    n = 100_000
+    best = min(_timed(burn, n) for _ in range(3))
+    return max(1, round(n * seconds / best))
+
+
+def _timed(fn: Callable[[int], object], n: int) -> float:
+    started = time.perf_counter()
+    fn(n)
+    return time.perf_counter() - started
 
 
 Run = Callable[..., Awaitable[Any]]
@@ -54,15 +67,6 @@ async def throughput(run_all: Callable[[int], Awaitable[list[Any]]]) -> float:
     elapsed = time.perf_counter() - started
     assert len(results) == TASKS
     return TASKS / elapsed
-
-
-async def round_trips(call: Run) -> list[float]:
-    samples = []
-    for i in range(ROUND_TRIPS):
-        started = time.perf_counter()
-        await call(tiny, i)
-        samples.append(time.perf_counter() - started)
-    return samples
 
 
 _CLUSTER_MAIN = """
@@ -89,7 +93,8 @@ async def main() -> None:
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    assert cluster.stdout is not None and cluster.stdin is not None
+    assert cluster.stdout is not None
+    assert cluster.stdin is not None
     address = cluster.stdout.readline().strip()
     client = await distributed.Client(address, asynchronous=True)
     pool = offload.Pool("dask", address=address, max_workers=WORKERS)
@@ -123,12 +128,19 @@ async def main() -> None:
         ]
         for round_ in range(ROUNDS):
             order = contenders if round_ % 2 == 0 else contenders[::-1]
-            for name, run_all, call in order:
+            for name, run_all, _ in order:
                 tput[name] = max(tput.get(name, 0.0), await throughput(run_all))
-                samples = await round_trips(call)
-                if name not in p50 or percentile(samples, 50) < p50[name]:
-                    p50[name] = percentile(samples, 50)
-                    p99[name] = percentile(samples, 99)
+        # Round trips interleaved one by one, so that every contender sees the same load.
+        samples: dict[str, list[float]] = {name: [] for name, _, _ in contenders}
+        for i in range(ROUND_TRIPS * ROUNDS):
+            order = contenders if i % 2 == 0 else contenders[::-1]
+            for name, _, call in order:
+                started = time.perf_counter()
+                await call(tiny, i)
+                samples[name].append(time.perf_counter() - started)
+        for name, values in samples.items():
+            p50[name] = percentile(values, 50)
+            p99[name] = percentile(values, 99)
 
         bare = "distributed.Client"
         rows = [
@@ -160,14 +172,14 @@ async def main() -> None:
         )
 
         # CPU-bound: ~100 ms tasks on 1 and on 2 Dask workers (slots) of the cluster
-        await pool.run(burn, 0.01)
+        n = calibrate(0.1)
         timings: dict[int, float] = {}
-        for round_ in range(ROUNDS):
-            for workers in (1, 2) if round_ % 2 == 0 else (2, 1):
+        for round_ in range(CPU_ROUNDS):
+            for workers in (1, 2) if round_ % 2 == 0 else (2, 1):  # alternating order
                 async with offload.Pool("dask", address=address, max_workers=workers) as p:
-                    await asyncio.gather(*(p.run(burn, 0.01) for _ in range(workers)))
+                    await asyncio.gather(*(p.run(burn, 1000) for _ in range(workers)))
                     started = time.perf_counter()
-                    await asyncio.gather(*(p.run(burn, 0.1) for _ in range(CPU_TASKS)))
+                    await asyncio.gather(*(p.run(burn, n) for _ in range(CPU_TASKS)))
                     elapsed = time.perf_counter() - started
                 timings[workers] = min(timings.get(workers, float("inf")), elapsed)
         print(

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -287,3 +288,29 @@ async def test_close_force_fails_work_in_flight_and_leaves_no_process() -> None:
     for waiting in (handle, queued):
         with pytest.raises(offload.ClosedError):
             await waiting
+
+
+def test_functions_defined_in_main_run_on_the_cluster(address: str, tmp_path: Path) -> None:
+    script = tmp_path / "main_script.py"
+    script.write_text(
+        "import asyncio, sys\n"
+        "import offload\n"
+        "class Point:\n"
+        "    x = 3\n"
+        "def triple(x):\n"
+        "    return 3 * x + Point.x\n"
+        "async def main():\n"
+        "    async with offload.Pool('dask', address=sys.argv[1], max_workers=1) as pool:\n"
+        "        print(await pool.run(triple, 5), await pool.run(lambda: 'lambda ok'))\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), address],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["18", "lambda", "ok"]
