@@ -158,6 +158,16 @@ async def test_a_client_can_be_passed_as_the_address(address: str) -> None:
         assert await pool.run(h.square, 9) == 81
 
 
+async def test_without_max_workers_a_cluster_pool_uses_every_worker_thread(
+    address: str,
+) -> None:
+    async with offload.Pool("dask", address=address) as pool:
+        assert await pool.run(h.square, 2) == 4
+        assert pool.max_workers == 2  # the cluster's two single-threaded workers
+        await asyncio.gather(*(pool.run(h.sleep_then, 0.05) for _ in range(4)))
+        assert pool.stats().workers == 2
+
+
 async def test_stats_count_outcomes(address: str) -> None:
     async with offload.Pool("dask", address=address, max_workers=2) as pool:
         for i in range(5):

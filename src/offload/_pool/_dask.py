@@ -221,21 +221,26 @@ class DaskSlot(Worker):
         keys = [f"offload-{t.fn_name}-{backend.uid}-{next(backend.counter)}" for t in tasks]
         topics = [backend.topic if t.progress is not None else "" for t in tasks]
         options = {"workers": [self.address], "allow_other_workers": False, "pure": False}
-        if len(tasks) == 1:
-            futures = [
-                client.submit(
-                    run_task,
-                    keys[0],
-                    topics[0],
-                    tasks[0].payload,
-                    *scattered,
-                    key=keys[0],
-                    **options,
-                )
-            ]
-        else:
-            payloads = [t.payload for t in tasks]
-            futures = client.map(run_task, keys, topics, payloads, key=keys, **options)
+        try:
+            if len(tasks) == 1:
+                futures = [
+                    client.submit(
+                        run_task,
+                        keys[0],
+                        topics[0],
+                        tasks[0].payload,
+                        *scattered,
+                        key=keys[0],
+                        **options,
+                    )
+                ]
+            else:
+                payloads = [t.payload for t in tasks]
+                futures = client.map(run_task, keys, topics, payloads, key=keys, **options)
+        except Exception as exc:  # the client is closing or lost its scheduler
+            for task in tasks:
+                self._deliver(task.seq, False, WorkerError(f"could not submit to Dask: {exc}"), 0.0)
+            return
         for task, key, future in zip(tasks, keys, futures, strict=True):
             self.futures[task.seq] = future
             self.keys[task.seq] = key
@@ -308,6 +313,7 @@ class DaskSlot(Worker):
         if key is not None:
             self.backend.by_key.pop(key, None)
             self.backend.cancelled_keys.discard(key)
+            self.backend.reports_seen.pop(key, None)
 
     # -- control -------------------------------------------------------------------
 
@@ -442,12 +448,22 @@ class DaskBackend(Backend):
             self.client.subscribe_topic(self.topic, self._on_report)
             await self._refresh()
             self.connected = True
+            self._size_from_cluster()
             self._bind()
         except Exception as exc:
             self.error = exc
             _log.error("offload dask pool: could not reach the cluster: %s", exc)
             while self.waiting:
                 self.waiting.popleft()._exit(exc)
+
+    def _size_from_cluster(self, grow_only: bool = False) -> None:
+        """Pool(kind="dask", address=...) without max_workers: use every worker thread."""
+        if not getattr(self.pool, "_size_from_cluster", False):
+            return
+        total = max(1, sum(self.threads.values()))
+        if total > self.pool.max_workers or not grow_only:
+            self.pool.max_workers = total
+            self.pool._schedule_dispatch()
 
     def _on_worker_event(self, address: str, event: tuple[float, Any]) -> None:
         """An event on a worker's own topic: its removal ends its slots at once."""
@@ -487,6 +503,8 @@ class DaskBackend(Backend):
             if address not in workers:
                 self._lose(address)
         if new:
+            if self.connected:
+                self._size_from_cluster(grow_only=True)
             try:
                 pids = await client.run(os.getpid, workers=new, on_error="return")
             except Exception:
@@ -716,15 +734,16 @@ class DaskBackend(Backend):
         key = msg.get("key") if isinstance(msg, dict) else None
         if not isinstance(key, str):
             return
-        self.reports_seen[key] = self.reports_seen.get(key, 0) + 1
         target = self.by_key.get(key)
-        if target is not None:
-            slot, seq = target
-            try:
-                value = loads(msg["value"])
-            except Exception as exc:
-                value = exc
-            self.pool._task_report(slot, seq, value)
+        if target is None:  # its task has ended (or was never ours)
+            return
+        self.reports_seen[key] = self.reports_seen.get(key, 0) + 1
+        slot, seq = target
+        try:
+            value = loads(msg["value"])
+        except Exception as exc:
+            value = exc
+        self.pool._task_report(slot, seq, value)
         waiter = self.report_waiters.get(key)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

@@ -95,6 +95,8 @@ class Pool:
         elif address is not None:
             raise ValueError("address= is only for Pool(kind='dask')")
         self._address = address
+        # a Dask pool given a cluster and no size grows to the cluster's worker threads
+        self._size_from_cluster = kind == "dask" and address is not None and max_workers is None
         size = _default_size() if max_workers is None else max_workers
         _check_int("max_workers", size, 1)
         _check_int("min_workers", min_workers, 0)
