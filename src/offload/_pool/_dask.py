@@ -483,7 +483,11 @@ class DaskBackend(Backend):
     async def _poll_for_workers(self) -> None:
         while self.waiting and not self.closing and self.client is not None:
             await asyncio.sleep(_POLL_WORKERS)
-            await self._refresh()
+            try:
+                await self._refresh()
+            except Exception as exc:  # the scheduler is unreachable for now: try again
+                _log.debug("offload dask pool: asking the scheduler for workers: %s", exc)
+                continue
             self._bind()
 
     async def _refresh(self) -> None:
@@ -701,10 +705,24 @@ class DaskBackend(Backend):
             return
 
         async def restart() -> None:
+            from distributed.comm.core import CommClosedError
+
             try:
-                await client.run(stop_worker, workers=[address], on_error="return")
+                answers = await client.run(stop_worker, workers=[address], on_error="return")
             except Exception as exc:  # the connection to the worker broke: it is gone
                 _log.debug("offload dask pool: stopping %s: %s", address, exc)
+                return
+            answer = answers.get(address) if isinstance(answers, dict) else None
+            if isinstance(answer, Exception) and not isinstance(answer, CommClosedError | OSError):
+                _log.warning(
+                    "offload dask pool: could not end Dask worker %s to stop a cancelled "
+                    "task (%s: %s); the task runs on until it returns",
+                    address,
+                    type(answer).__name__,
+                    answer,
+                )
+                self.dead.discard(address)
+                self._bind()
 
         task = self.spawn(restart())
         self.restarts.add(task)
