@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,7 +15,13 @@ from pathlib import Path
 import offload
 
 _CLUSTER_MAIN = """
+import os
 import sys
+
+if os.fork() > 0:  # detach: the cluster lives on in a grandchild, outside our tree
+    os._exit(0)
+os.setsid()
+
 import distributed
 
 cluster = distributed.LocalCluster(
@@ -25,8 +34,8 @@ cluster = distributed.LocalCluster(
 )
 with distributed.Client(cluster) as client:
     assert client.submit(abs, -1, pure=False).result(timeout=30) == 1
-print(cluster.scheduler_address, flush=True)
-sys.stdin.read()  # until the test session closes our stdin
+print(os.getpid(), cluster.scheduler_address, flush=True)
+sys.stdin.read()  # until the test session closes our stdin (or dies)
 cluster.close(timeout=30)
 """
 
@@ -47,34 +56,63 @@ def start_process_singletons() -> None:
 
 
 def local_cluster(n_workers: int = 2) -> Iterator[str]:
-    """Run a LocalCluster of worker processes in a process of its own; yield its address.
+    """Run a LocalCluster of worker processes, detached from this process; yield its
+    scheduler address. It closes when the fixture ends (or this process dies).
 
-    In its own process, the scheduler's connections and threads are not this process's,
-    so per-test leak checks see only what a test itself opens. Ends with the fixture.
+    Its scheduler's connections and threads are not this process's, and it is not a
+    descendant of this process: tests that end Dask workers run on it too, and the
+    workers its nannies start in their place belong to the cluster, so per-test leak
+    checks see exactly what the pool under test starts (or leaves) itself.
     """
-    proc = subprocess.Popen(
+    launcher = subprocess.Popen(
         [sys.executable, "-c", _CLUSTER_MAIN, str(n_workers)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    launcher.wait(30)  # it exits at once, leaving the cluster process behind
+    assert launcher.stdout is not None
+    assert launcher.stdin is not None
+    pid = 0
     try:
-        assert proc.stdout is not None
-        address = proc.stdout.readline().strip()
-        if not address.startswith("tcp://"):
+        line = launcher.stdout.readline().split()
+        if len(line) != 2 or not line[1].startswith("tcp://"):
             raise RuntimeError("the test LocalCluster did not start")
-        yield address
+        pid = int(line[0])
+        yield line[1]
     finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        launcher.stdin.close()  # the cluster closes itself
+        launcher.stdout.close()
+        if pid:
+            _wait_gone(pid, 30)
+
+
+def _wait_gone(pid: int, limit: float) -> None:
+    import psutil
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if not psutil.pid_exists(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def workers_ready(address: str, count: int = 2, limit: float = 30.0) -> None:
+    """Wait until the cluster has ``count`` workers (after a test ended one, its nanny
+    starts another: the next test waits for it)."""
+    import distributed
+
+    async with distributed.Client(address, asynchronous=True) as client:
+        deadline = time.monotonic() + limit
+        while True:
+            info = await client.scheduler.identity(n_workers=-1)
+            if len(info.get("workers", {})) >= count:
+                return
+            assert time.monotonic() < deadline, f"the cluster never had {count} workers"
+            await asyncio.sleep(0.05)
 
 
 def write_until_stopped(path: str, limit: float = 60.0) -> str:

@@ -1,8 +1,9 @@
 """Pool(kind="dask") on a real Dask LocalCluster of worker processes.
 
-Tests that only run work share one cluster (started once for the module). Tests that end
-or restart Dask workers (cancel, timeout, SIGKILL, force close) run on the pool's own
-cluster, so the leak check also proves that closing the pool leaves no process behind.
+The tests share one cluster, started once for the module in a process of its own; tests
+that end a Dask worker (cancel, timeout, SIGKILL) wait for its nanny's replacement
+before the next one needs it. The tests of closing use the pool's own cluster, so the
+leak check proves that closing the pool leaves no process behind.
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ async def test_a_client_can_be_passed_as_the_address(address: str) -> None:
 async def test_without_max_workers_a_cluster_pool_uses_every_worker_thread(
     address: str,
 ) -> None:
+    await d.workers_ready(address, 2)
     async with offload.Pool("dask", address=address) as pool:
         assert await pool.run(h.square, 2) == 4
         assert pool.max_workers == 2  # the cluster's two single-threaded workers
@@ -215,13 +217,16 @@ async def test_an_unreachable_scheduler_fails_with_worker_start_failed() -> None
                 await pool.run(h.square, 2)
 
 
-# -- on the pool's own cluster (these end Dask workers) ------------------------------
+# -- ending Dask workers --------------------------------------------------------------
 
 
-async def test_cancel_stops_the_running_task_and_spares_the_others(tmp_path: Path) -> None:
+async def test_cancel_stops_the_running_task_and_spares_the_others(
+    address: str, tmp_path: Path
+) -> None:
     out, flag = tmp_path / "out", tmp_path / "flag"
     out.touch()
-    async with offload.Pool("dask", max_workers=2) as pool:
+    await d.workers_ready(address, 2)
+    async with offload.Pool("dask", address=address, max_workers=2) as pool:
         handle = pool.submit(d.write_until_stopped, str(out))
         other = pool.submit(d.wait_for_file, str(flag), "other done")
         pid = await anext(aiter(handle.progress()))
@@ -238,10 +243,12 @@ async def test_cancel_stops_the_running_task_and_spares_the_others(tmp_path: Pat
         assert await pool.run(h.square, 3) == 9  # a fresh worker took its place
 
 
-async def test_token_cancel_ends_a_task_that_ignores_it_after_the_grace(tmp_path: Path) -> None:
+async def test_token_cancel_ends_a_task_that_ignores_it_after_the_grace(
+    address: str, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     out.touch()
-    async with offload.Pool("dask", max_workers=1, cancel_grace=0.3) as pool:
+    async with offload.Pool("dask", address=address, max_workers=1, cancel_grace=0.3) as pool:
         token = offload.CancelToken()
         handle = pool.submit(d.write_until_stopped, str(out), token=token)
         pid = await anext(aiter(handle.progress()))
@@ -253,10 +260,10 @@ async def test_token_cancel_ends_a_task_that_ignores_it_after_the_grace(tmp_path
         assert pool.stats().cancelled == 1
 
 
-async def test_timeout_answers_at_once_and_ends_the_work(tmp_path: Path) -> None:
+async def test_timeout_answers_at_once_and_ends_the_work(address: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.touch()
-    async with offload.Pool("dask", max_workers=1) as pool:
+    async with offload.Pool("dask", address=address, max_workers=1) as pool:
         worker_pid = await pool.run(h.pid)
         started = time.monotonic()
         with pytest.raises(offload.TaskTimeout):
@@ -267,8 +274,10 @@ async def test_timeout_answers_at_once_and_ends_the_work(tmp_path: Path) -> None
         assert await pool.run(h.square, 6) == 36
 
 
-async def test_a_worker_killed_mid_task_fails_that_task_with_worker_crashed() -> None:
-    async with offload.Pool("dask", max_workers=2) as pool:
+async def test_a_worker_killed_mid_task_fails_that_task_with_worker_crashed(
+    address: str,
+) -> None:
+    async with offload.Pool("dask", address=address, max_workers=2) as pool:
         handle = pool.submit(d.report_pid_then_sleep, 30)
         pid = await anext(aiter(handle.progress()))
         os.kill(pid, signal.SIGKILL)
@@ -278,6 +287,9 @@ async def test_a_worker_killed_mid_task_fails_that_task_with_worker_crashed() ->
         assert info.value.function == "report_pid_then_sleep"
         assert pool.stats().crashed == 1
         assert await pool.run(h.square, 7) == 49  # the pool goes on
+
+
+# -- closing, on the pool's own cluster -----------------------------------------------
 
 
 async def test_close_waits_for_work_in_flight_then_leaves_no_process() -> None:

@@ -37,15 +37,14 @@ def dask_address() -> Iterator[str | None]:
 
 @pytest.fixture(params=KINDS)
 def make_pool(request: pytest.FixtureRequest, dask_address: str | None) -> MakePool:
-    """``make_pool(**options)``: a pool of the test's kind (dask: on the shared cluster;
-    ``own_cluster=True`` gives it a cluster of its own, for tests that end workers)."""
+    """``make_pool(**options)``: a pool of the test's kind (dask: on the shared cluster)."""
     kind = request.param
     if kind == "dask" and dask_address is None:
         pytest.skip("needs the dask extra: pip install 'offload[dask]'")
     address = dask_address
 
-    def make(own_cluster: bool = False, **options: Any) -> offload.Pool:
-        if kind == "dask" and not own_cluster:
+    def make(**options: Any) -> offload.Pool:
+        if kind == "dask":
             options["address"] = address
         return offload.Pool(kind, **options)
 
@@ -85,7 +84,7 @@ async def test_progress(make_pool: MakePool) -> None:
 
 
 async def test_timeout_fails_the_task_and_the_pool_goes_on(make_pool: MakePool) -> None:
-    async with make_pool(own_cluster=True, max_workers=1) as pool:
+    async with make_pool(max_workers=1) as pool:
         with pytest.raises(offload.TaskTimeout):
             await pool.run(h.wait_for_cancel, 30, timeout=0.3)
         assert await asyncio.wait_for(pool.run(h.square, 3), 30) == 9
