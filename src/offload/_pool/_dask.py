@@ -52,6 +52,7 @@ _EXTRA_HINT = "install it with: pip install 'offload[dask]'"
 SCATTER_ABOVE = 1 << 20
 _SCATTER_CACHE = 16
 _FUNCTION_CACHE = 64
+_HOLD_FUTURES = 0.5  # seconds a finished future is kept for the next submission
 _POLL_WORKERS = 0.2  # seconds between looks for a joining worker while slots wait
 _CLOSE_TIMEOUT = 10.0
 _uids = itertools.count(1)
@@ -218,6 +219,7 @@ class DaskSlot(Worker):
             for task in tasks:
                 self._deliver(task.seq, False, WorkerError("the Dask client is closed"), 0.0)
             return
+        backend.release_held()  # their releases go out with this submission
         keys = [f"offload-{t.fn_name}-{backend.uid}-{next(backend.counter)}" for t in tasks]
         topics = [backend.topic if t.progress is not None else "" for t in tasks]
         options = {"workers": [self.address], "allow_other_workers": False, "pure": False}
@@ -308,7 +310,9 @@ class DaskSlot(Worker):
             self.outcomes.clear()
 
     def _forget(self, seq: int) -> None:
-        self.futures.pop(seq, None)
+        future = self.futures.pop(seq, None)
+        if future is not None:
+            self.backend.hold(future)
         key = self.keys.pop(seq, None)
         if key is not None:
             self.backend.by_key.pop(key, None)
@@ -409,6 +413,8 @@ class DaskBackend(Backend):
         self.scattered: OrderedDict[int, tuple[object, Any]] = OrderedDict()
         self.functions: OrderedDict[int, tuple[object, bytes]] = OrderedDict()
         self.to_fetch: list[tuple[Any, asyncio.Future[Any]]] = []
+        self.held: list[Any] = []  # finished futures, released with the next submission
+        self.release_timer: asyncio.TimerHandle | None = None
         self.fetcher: asyncio.Task[None] | None = None
         self.background: set[asyncio.Task[Any]] = set()
         self.restarts: set[asyncio.Task[Any]] = set()
@@ -614,6 +620,24 @@ class DaskBackend(Backend):
             out.append(future)
         return tuple(out)
 
+    def hold(self, future: Any) -> None:
+        """Keep a finished future until the next submission (or a moment).
+
+        Dropping a Dask future sends a release to the scheduler; the client's message
+        stream then waits 10 ms before it sends anything else, so the next task of a
+        caller that awaits one after another would wait too. Released just before the
+        next submission, both leave in the same message.
+        """
+        self.held.append(future)
+        if self.release_timer is None:
+            self.release_timer = self.loop.call_later(_HOLD_FUTURES, self.release_held)
+
+    def release_held(self) -> None:
+        self.held.clear()
+        if self.release_timer is not None:
+            self.release_timer.cancel()
+            self.release_timer = None
+
     async def fetch(self, future: Any) -> Any:
         """The result of a finished ``future``, gathered in batches with other results."""
         waiter: asyncio.Future[Any] = self.loop.create_future()
@@ -791,6 +815,7 @@ class DaskBackend(Backend):
                 await asyncio.wait_for(asyncio.shield(self.connecting), _CLOSE_TIMEOUT)
         client, self.client = self.client, None
         self.scattered.clear()
+        self.release_held()
         if client is not None:
             restarts = [t for t in self.restarts if not t.done()]
             if restarts:  # let kills of cancelled tasks finish before leaving
