@@ -336,8 +336,9 @@ class DaskSlot(Worker):
     def kill_if_running(self, task: Task) -> bool:
         if self.address is None or not self.inflight or self.inflight[0] is not task:
             return False
-        if task.seq not in self.futures:
-            return False
+        future = self.futures.get(task.seq)
+        if future is None or task.seq in self.outcomes or future.done():
+            return False  # not submitted, or already ended (skipped, finished, failed)
         self.backend.restart(self.address)
         return True
 
