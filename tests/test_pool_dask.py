@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests import _dask_helpers as d
 from tests import _pool_helpers as h
 
@@ -103,6 +105,24 @@ async def test_map_never_reads_more_than_the_window_ahead(address: str) -> None:
         # let the window's last tasks finish so that stopping kills no worker
         await _until(lambda: pool.stats().busy == 0)
         await results.aclose()  # type: ignore[attr-defined]
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    items=st.lists(st.integers(-1000, 1000), max_size=25),
+    window=st.integers(1, 6),
+    ordered=st.booleans(),
+)
+def test_map_gives_every_result_once_in_order_when_asked(
+    address: str, items: list[int], window: int, ordered: bool
+) -> None:
+    async def run() -> list[int]:
+        async with offload.Pool("dask", address=address, max_workers=2) as pool:
+            return [r async for r in pool.map(h.square, items, window=window, ordered=ordered)]
+
+    got = asyncio.run(run())
+    expected = [i * i for i in items]
+    assert got == expected if ordered else sorted(got) == sorted(expected)
 
 
 async def test_progress_streams_reported_values_in_order(address: str) -> None:
