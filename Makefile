@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all setup test lint typecheck pytest demo bench clean system-deps
+.PHONY: all setup test lint typecheck pytest demo bench docs clean system-deps
 
 all: test
 
@@ -37,8 +37,12 @@ test: lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/offload demo --strategy process --host 127.0.0.1 --port $(or $(PORT),8000)
 
+# The documentation site with the API reference built from the docstrings (warnings fail).
+docs: $(STAMP)
+	$(BIN)/python -m mkdocs build --strict --site-dir site
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist
+	rm -rf $(VENV) site .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist

@@ -4,6 +4,10 @@
 set -u
 need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
+# CPython's concurrent.futures tests, run against offload.PoolExecutor.
+if command -v python3.11 >/dev/null 2>&1 && [ ! -e /usr/lib/python3.11/test/test_concurrent_futures.py ]; then
+    need="$need libpython3.11-testsuite"
+fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages:$need"

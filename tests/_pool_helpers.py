@@ -119,3 +119,47 @@ def set_marker(value: str) -> None:
 
 def read_marker() -> str:
     return os.environ.get("OFFLOAD_TEST_MARKER", "")
+
+
+def wait_for_file(path: str, limit: float = 30.0) -> None:
+    """Block until ``path`` exists (an initializer the test releases when it is ready)."""
+    deadline = time.monotonic() + limit
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def exit_while_starting(code: int) -> None:
+    os._exit(code)
+
+
+def spawn_child_then(seconds: float, path: str) -> int:
+    """Start ``sleep 300`` as a child, write its pid to ``path``, then sleep ``seconds``."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "300"])
+    with open(path + ".tmp", "w") as f:
+        f.write(str(child.pid))
+    os.replace(path + ".tmp", path)
+    time.sleep(seconds)
+    return child.pid
+
+
+def tiny(x: int) -> int:
+    time.sleep(0.0005)
+    return x
+
+
+_MARKS: dict[str, object] = {}
+
+
+def tiny_marked(x: int, path: str) -> int:
+    """Like ``tiny``, and set byte ``x`` of the file at ``path`` first: the task started."""
+    import mmap
+
+    marks = _MARKS.get(path)
+    if marks is None:
+        with open(path, "r+b") as f:
+            marks = _MARKS[path] = mmap.mmap(f.fileno(), 0)
+    marks[x] = 1  # type: ignore[index]
+    time.sleep(0.0005)
+    return x

@@ -11,8 +11,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from offload import _shm
-from offload._process import _guard
+from offload import _reaper, _shm
 
 
 def _open_fds() -> set[int]:
@@ -56,10 +55,14 @@ def no_leaks(no_shm_leaks: None) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _program_guard_running() -> None:
-    """Start the program guard (one per application, lives as long as it) before any leak
-    snapshot, so tests see only what they start themselves."""
-    _guard.start()
+def _reaper_running() -> None:
+    """Start this process's reaper (one per application, lives as long as it) before any
+    leak snapshot, so tests see only what they start themselves."""
+    _reaper.start()
+    deadline = time.monotonic() + 30
+    while _reaper.reaper_pid() is None:
+        assert time.monotonic() < deadline, "the reaper did not start"
+        time.sleep(0.01)
 
 
 @pytest.fixture

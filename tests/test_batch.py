@@ -399,3 +399,13 @@ def test_callers_left_pending_on_a_closed_loop_are_neither_reused_nor_noisy() ->
     del task
     gc.collect()
     assert batches == [[1], [1]]
+
+
+def test_a_blocking_load_many_is_refused_at_once() -> None:
+    def load_many(keys: list[int]) -> list[int]:  # forgot `async`
+        return keys
+
+    with pytest.raises(TypeError, match=r"offload.Batcher needs an async load_many\(keys\)"):
+        offload.Batcher(load_many)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not an async function"):
+        offload.Batcher(len)  # type: ignore[arg-type]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import random
+import sys
+import threading
 import weakref
 
 import pytest
@@ -658,3 +661,78 @@ def test_a_call_left_pending_on_a_closed_loop_is_neither_reused_nor_noisy() -> N
     del task
     gc.collect()  # closing the abandoned caller must not raise
     assert asyncio.run(f(1)) == 2
+
+
+class RemovedMidHit:
+    """A key that another thread removes from the cache in the middle of a hit.
+
+    A hit hashes its key twice: to look the entry up, then to move it in the LRU order.
+    The second hash invalidates the key, as a thread running its own loop may do
+    between those two steps.
+    """
+
+    def __init__(self) -> None:
+        self.hashes = 0
+        self.remove: object = None
+
+    def __hash__(self) -> int:
+        self.hashes += 1
+        if callable(self.remove) and self.hashes == 2:
+            remove, self.remove = self.remove, None
+            remove(self)
+        return 1
+
+
+async def test_an_entry_removed_by_another_thread_during_a_hit_is_a_miss() -> None:
+    calls: list[object] = []
+
+    @offload.cached(ttl=60)
+    async def f(key: object) -> int:
+        calls.append(key)
+        return len(calls)
+
+    key = RemovedMidHit()
+    assert await f(key) == 1
+    assert await f(key) == 1  # a hit
+    assert await f("other") == 2  # now the key is not the most recently used
+    key.hashes = 0
+    key.remove = f.invalidate
+    assert await f(key) == 3  # removed mid-hit: called again, no KeyError
+    assert key.hashes > 2
+    assert await f(key) == 3
+
+
+def test_several_threads_event_loops_share_one_cached_function() -> None:
+    @offload.cached(ttl=60, maxsize=4, sweep=0.001)
+    async def double(x: int) -> int:
+        await asyncio.sleep(0)
+        return 2 * x
+
+    errors: list[BaseException] = []
+
+    def caller(seed: int) -> None:
+        async def main() -> None:
+            rng = random.Random(seed)
+            for _ in range(3000):
+                key = rng.randrange(12)
+                assert await double(key) == 2 * key
+                if rng.random() < 0.05:
+                    double.invalidate(key)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads between almost any two steps
+    try:
+        threads = [threading.Thread(target=caller, args=(seed,)) for seed in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert double.info().size <= 4

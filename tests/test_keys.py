@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offload._keys import compile_key, make_key, signature_of, unhashable_error
+from offload._recipes._keys import compile_key, make_key, signature_of, unhashable_error
 
 
 def f(a: int, b: int = 2, /, c: int = 3, *, d: int, e: int = 5) -> None: ...
@@ -75,3 +75,14 @@ def test_unhashable_error_names_the_argument_and_says_what_to_do() -> None:
 def test_unhashable_error_uses_parameter_names_when_known() -> None:
     error = unhashable_error("get()", (1, [2]), {}, TypeError("x"), names=("user", "fields"))
     assert "get(): argument fields (list [2])" in str(error)
+
+
+def test_many_parameters_bind_into_one_key_too() -> None:
+    def many(
+        a: int, b: int, c: int, d: int, e: int, f: int, g: int, h: int, i: int = 8
+    ) -> None: ...
+
+    key = compile_key(many)
+    assert key(*range(8)) == key(*range(5), f=5, g=6, h=7, i=8) == tuple(range(9))
+    with pytest.raises(TypeError):
+        key(1)

@@ -15,6 +15,8 @@ from offload._pool._fake import FakeBackend, FakeWorker
 
 
 class FakePool(offload.Pool):
+    _restart_max = 0.0  # workers killed while starting come back at once, in test time
+
     def __init__(self, *, auto_start: bool = True, **options: Any) -> None:
         super().__init__("process", **options)
         self.auto_start = auto_start

@@ -77,7 +77,7 @@ def test_a_detached_program_survives_the_parent(no_leaks: None) -> None:
     parent.wait(timeout=30)
     try:
         assert _wait_gone([forked])
-        time.sleep(1.5)  # longer than the guard's grace period
+        time.sleep(1.5)  # longer than the reaper's grace period
         assert not _gone(detached)
     finally:
         os.kill(detached, signal.SIGKILL)

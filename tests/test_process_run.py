@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -140,6 +143,49 @@ async def test_env_and_cwd(tmp_path: Path, no_leaks: None) -> None:
     assert home == ("home" if "HOME" in os.environ else "")
     bare = await offload.run(["/usr/bin/env"], env={"ONLY": "1"}, inherit_env=False, text=True)
     assert bare.stdout == "ONLY=1\n"
+
+
+@pytest.mark.parametrize("value", [None, 1])
+async def test_env_values_that_are_not_text_are_refused(no_leaks: None, value: object) -> None:
+    env: dict[str, object] = {"A": value}
+    with pytest.raises(TypeError, match=r"env values must be str.*'A'"):
+        await offload.run(["true"], env=env)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="env names must be str"):
+        await offload.run(["true"], env={1: "x"})  # type: ignore[dict-item]
+
+
+async def test_env_accepts_bytes_and_paths(tmp_path: Path, no_leaks: None) -> None:
+    env: dict[str, Any] = {"A": b"bytes", "B": tmp_path}
+    result = await offload.run(["sh", "-c", 'echo "$A $B"'], env=env, text=True)
+    assert result.stdout == f"bytes {tmp_path}\n"
+
+
+OUT_OF_FDS = r"""
+import asyncio, collections, json, resource, offload
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+async def main():
+    results = await asyncio.gather(
+        *(offload.run(["true"]) for _ in range(500)), return_exceptions=True
+    )
+    kinds = collections.Counter(
+        "ok" if isinstance(r, offload.ProcessResult)
+        else type(r).__name__ + ("/fds" if "descriptors left" in str(r) else "")
+        for r in results
+    )
+    print(json.dumps(kinds))
+
+asyncio.run(main())
+"""
+
+
+def test_running_out_of_file_descriptors_is_a_process_error_saying_so(no_leaks: None) -> None:
+    done = subprocess.run(
+        [PY, "-c", OUT_OF_FDS], capture_output=True, text=True, timeout=120, check=True
+    )
+    kinds = json.loads(done.stdout)
+    assert set(kinds) <= {"ok", "ProcessError/fds"}, kinds
+    assert kinds.get("ProcessError/fds", 0) > 0, kinds
 
 
 async def test_missing_cwd_is_a_process_error_naming_it(no_leaks: None) -> None:

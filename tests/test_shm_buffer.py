@@ -133,7 +133,7 @@ time.sleep(60)
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
-def test_killed_owner_segments_are_removed_by_the_watcher(no_leaks: None, how: int) -> None:
+def test_killed_owner_segments_are_removed_by_the_reaper(no_leaks: None, how: int) -> None:
     proc = subprocess.Popen([sys.executable, "-c", KEEP_ALIVE], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -305,3 +306,16 @@ def wait_gone(pid: int) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.mark.parametrize("kind", ["array", "buffer"])
+async def test_a_closed_shared_object_passed_to_a_task_raises_closed_error(kind: str) -> None:
+    make: Any = offload.SharedArray if kind == "array" else offload.SharedBuffer
+    async with offload.Pool("process", max_workers=1) as pool:
+        shared = make(64)
+        shared.close()
+        with pytest.raises(offload.ClosedError, match="is closed"):
+            await pool.run(echo, shared)
+        with pytest.raises(offload.ClosedError, match="is closed"):
+            await pool.run(echo, [np.zeros(BIG // 8), {"shared": shared}])
+        assert await pool.run(echo, 1) == 1

@@ -8,17 +8,19 @@ This module only re-exports; the code lives in private modules named for what th
 
 import contextlib
 
-from ._batch import Batcher
-from ._cache import CacheInfo, cached
 from ._cancel import CancelToken, current_token
 from ._cancelable import CancelableCall, cancelable
 from ._cluster import serve
-from ._coalesce import Coalescer, coalesce
 from ._errors import (
     BatchError,
+    BrokerUnavailable,
     Cancelled,
     ChannelClosed,
     ClosedError,
+    InterpreterIncompatible,
+    JobError,
+    JobFailed,
+    JobRejected,
     LoopBlocked,
     OffloadError,
     ProcessError,
@@ -27,12 +29,15 @@ from ._errors import (
     QueueFull,
     SerializationError,
     SharedMemoryError,
+    TaskExited,
     TaskTimeout,
     WorkerCrashed,
     WorkerError,
     WorkerStartFailed,
+    WrongLoopError,
 )
 from ._interleave import checkpoint, interleave
+from ._jobs import JobHandle, JobInfo, JobQueue, JobWorker, current_job
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
 from ._pool import Pool, PoolExecutor, PoolStats, TaskHandle
 from ._process import (
@@ -50,6 +55,7 @@ from ._process import (
     run,
     spawn,
 )
+from ._recipes import Batcher, CacheInfo, Coalescer, cached, coalesce
 from ._report import report
 from ._shm import SharedArray, SharedBuffer, SharedCounter, SharedLock, transfer
 
@@ -59,6 +65,7 @@ __all__ = [
     "BatchError",
     "Batcher",
     "BlockReport",
+    "BrokerUnavailable",
     "CacheInfo",
     "CancelToken",
     "CancelableCall",
@@ -69,6 +76,14 @@ __all__ = [
     "ClosedError",
     "Coalescer",
     "InputStream",
+    "InterpreterIncompatible",
+    "JobError",
+    "JobFailed",
+    "JobHandle",
+    "JobInfo",
+    "JobQueue",
+    "JobRejected",
+    "JobWorker",
     "Limits",
     "LoopBlocked",
     "LoopStats",
@@ -91,15 +106,18 @@ __all__ = [
     "SharedCounter",
     "SharedLock",
     "SharedMemoryError",
+    "TaskExited",
     "TaskHandle",
     "TaskTimeout",
     "WorkerCrashed",
     "WorkerError",
     "WorkerStartFailed",
+    "WrongLoopError",
     "cached",
     "cancelable",
     "checkpoint",
     "coalesce",
+    "current_job",
     "current_token",
     "fork",
     "interleave",

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._errors import Cancelled
+from ._loop import call_in_loop
 
 __all__ = ["CancelToken", "current_token"]
 
@@ -38,7 +39,9 @@ class CancelToken:
     """A thread-safe cancellation flag with a reason and callbacks.
 
     Pass it as ``token=`` to pool tasks, programs, batch loads and cached calls;
-    call :meth:`cancel` to stop all of them.
+    call :meth:`cancel` to stop all of them. :meth:`raise_if_cancelled` raises
+    :class:`offload.Cancelled`; callbacks that fail during :meth:`cancel` are raised
+    together as an ``ExceptionGroup`` after all of them ran.
 
     Example::
 
@@ -154,10 +157,7 @@ class CancelToken:
                 if not future.done():
                     future.set_result(token._reason)
 
-            if _in_loop_thread(loop):
-                resolve()
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(resolve)
+            call_in_loop(loop, resolve)
 
         remove = self.on_cancel(wake)
         timer = self._arm_deadline(loop)
@@ -290,13 +290,6 @@ os.register_at_fork(after_in_child=_deadlines.after_fork_in_child)
 
 def _deadline_reason(token: CancelToken) -> TimeoutError:
     return TimeoutError("the CancelToken's deadline passed")
-
-
-def _in_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
 
 
 def _noop() -> None:

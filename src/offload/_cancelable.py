@@ -1,6 +1,6 @@
 """cancelable: a generator function whose ``yield``\\ s are cancellation points.
 
-The createAsyncCancelable recipe of the source notes, in Python. A driver task steps the
+JavaScript's createAsyncCancelable pattern, in Python. A driver task steps the
 generator: ``yield awaitable`` awaits the awaitable and sends its result back in (or
 throws its exception in); a bare ``yield`` is a cheap checkpoint. Cancelling throws
 :class:`offload.Cancelled` into the generator at the yield where it stands, once, so its

@@ -36,6 +36,16 @@ def _build_parser() -> argparse.ArgumentParser:
             "`status` and `reload` ask a running cluster.",
         )
     )
+    from ._jobs._command import add_arguments as add_worker_arguments
+
+    add_worker_arguments(
+        sub.add_parser(
+            "worker",
+            help="run the jobs of a JobQueue from RabbitMQ",
+            description="Consume a JobQueue's jobs from RabbitMQ and run each in an "
+            "offload.Pool; SIGTERM stops gracefully.",
+        )
+    )
     return parser
 
 
@@ -61,5 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._cluster._command import run as cluster
 
         return cluster(args)
+    if args.command == "worker":
+        from ._jobs._command import run as worker
+
+        return worker(args)
     parser.print_help(sys.stderr)
     return 2

@@ -4,20 +4,29 @@ The hierarchy::
 
     OffloadError                      base of everything offload raises itself
     ├── Cancelled                     work was cancelled through a CancelToken / cancelable
-    ├── ClosedError                   the pool, channel or process was already closed
+    ├── ClosedError                   the pool, channel or process was closed (a RuntimeError)
     ├── QueueFull                     a bounded queue is full and the caller asked not to wait
     ├── SerializationError            an argument or result could not be pickled / unpickled
     ├── WorkerError                   a worker could not do its job
     │   ├── WorkerCrashed             the worker died while running this task
-    │   └── WorkerStartFailed         workers die during start-up (initializer, import)
+    │   ├── WorkerStartFailed         workers die during start-up (initializer, import)
+    │   └── InterpreterIncompatible   (also ImportError) an extension module the task needs
+    │                                 cannot load in a sub-interpreter: use kind="process"
     ├── TaskTimeout (also TimeoutError)  a task ran longer than its timeout
+    ├── TaskExited                    a task raised SystemExit, KeyboardInterrupt or another
+    │                                 BaseException that is not an Exception
     ├── BatchError                    a Batcher's load_many broke its contract
     ├── ProcessError                  an external program could not be run as asked
     │   ├── ProgramNotFound (also FileNotFoundError)
     │   └── ProcessFailed             it ran, and failed: exit code, signal, timeout, limit
     ├── ChannelClosed                 the other end of a channel went away
     ├── SharedMemoryError             shared memory could not be allocated or mapped
-    └── LoopBlocked                   the event loop was blocked longer than allowed
+    ├── LoopBlocked                   the event loop was blocked longer than allowed
+    ├── WrongLoopError (also RuntimeError)  a pool was used from another event loop
+    └── JobError                      a durable job (offload.JobQueue) could not be done
+        ├── JobFailed                 the job failed in its last attempt (dead-lettered)
+        ├── JobRejected               a worker refused the message (unknown job, bad signature)
+        └── BrokerUnavailable         the broker stayed unreachable longer than allowed
 
 Exceptions raised by *your* code inside a worker are not wrapped: they arrive with their
 own type, and the worker's traceback is attached as ``__cause__``.
@@ -31,9 +40,14 @@ from typing import Any
 
 __all__ = [
     "BatchError",
+    "BrokerUnavailable",
     "Cancelled",
     "ChannelClosed",
     "ClosedError",
+    "InterpreterIncompatible",
+    "JobError",
+    "JobFailed",
+    "JobRejected",
     "LoopBlocked",
     "OffloadError",
     "ProcessError",
@@ -42,10 +56,12 @@ __all__ = [
     "QueueFull",
     "SerializationError",
     "SharedMemoryError",
+    "TaskExited",
     "TaskTimeout",
     "WorkerCrashed",
     "WorkerError",
     "WorkerStartFailed",
+    "WrongLoopError",
 ]
 
 
@@ -67,8 +83,12 @@ class Cancelled(OffloadError):
         return (type(self), (self.reason,))
 
 
-class ClosedError(OffloadError):
-    """The pool, channel or process was closed before or while the operation ran."""
+class ClosedError(OffloadError, RuntimeError):
+    """The pool, channel or process was closed before or while the operation ran.
+
+    Also a ``RuntimeError``, like ``concurrent.futures`` executors' "cannot schedule new
+    futures after shutdown".
+    """
 
 
 class QueueFull(OffloadError):
@@ -118,11 +138,73 @@ def _rebuild_worker_crashed(
 
 
 class WorkerStartFailed(WorkerError):
-    """Workers keep dying during start-up (a failing initializer or import)."""
+    """Workers keep failing to start because of the user's code: the initializer raised,
+    an import failed, or the worker exited or crashed on its own while starting (the
+    message says which). Workers killed from outside while starting are retried."""
+
+
+class InterpreterIncompatible(WorkerError, ImportError):
+    """A task of ``Pool(kind="interpreter")`` needs an extension module that cannot be
+    loaded in a sub-interpreter (NumPy, for one); run that work with ``kind="process"``.
+
+    Also an ``ImportError``, which is what the import raised; its traceback in the
+    worker is the ``__cause__``.
+    """
 
 
 class TaskTimeout(OffloadError, TimeoutError):
     """A task ran longer than its timeout; counted from when it started running."""
+
+
+class TaskExited(OffloadError):
+    """A task raised ``SystemExit``, ``KeyboardInterrupt`` or another ``BaseException``
+    that is not an ``Exception`` (``sys.exit()`` in a pool task, for example).
+
+    Such an exception would stop the caller's event loop, so the pool delivers this
+    ordinary error instead. ``exc_type`` is the type the task raised, ``code`` the
+    ``SystemExit`` code (``None`` for other types), ``function`` the task's name; the
+    original exception is attached as ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exc_type: type[BaseException] = SystemExit,
+        code: object = None,
+        function: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.exc_type = exc_type
+        self.code = code
+        self.function = function
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, function: str | None = None) -> TaskExited:
+        """The error for ``exc``, raised by the task ``function``, with ``exc`` as cause."""
+        code = exc.code if isinstance(exc, SystemExit) else None
+        what = type(exc).__qualname__
+        if isinstance(exc, SystemExit):
+            what += f"({code!r})"
+        name = f"{function}()" if function else "a task"
+        error = cls(
+            f"{name} raised {what} in a pool worker; the pool reports it as this error "
+            "so that it cannot stop the caller's event loop (the worker lives on)",
+            exc_type=type(exc),
+            code=code,
+            function=function,
+        )
+        error.__cause__ = exc
+        return error
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_task_exited, (str(self), self.exc_type, self.code, self.function))
+
+
+def _rebuild_task_exited(
+    message: str, exc_type: type[BaseException], code: object, function: str | None
+) -> TaskExited:
+    return TaskExited(message, exc_type=exc_type, code=code, function=function)
 
 
 class BatchError(OffloadError):
@@ -198,4 +280,64 @@ class LoopBlocked(OffloadError):
 
     Raised by the pytest plugin (``--offload-max-block``) in a test whose loop blocked;
     the message names the blocking function and shows its stack.
+    """
+
+
+class WrongLoopError(OffloadError, RuntimeError):
+    """A pool was used from an event loop other than the one that started it.
+
+    A pool belongs to the loop of its first ``run``/``submit``/``start``; create it
+    inside the loop that uses it. ``await pool.close()`` works from any loop.
+    """
+
+
+class JobError(OffloadError):
+    """A durable job (:class:`offload.JobQueue`) could not be done."""
+
+
+class JobFailed(JobError):
+    """The job failed in its last attempt and went to the dead-letter queue.
+
+    The job ran on another machine, so its exception cannot be rebuilt safely here:
+    ``error_type`` (the exception's qualified name), ``error`` (its message),
+    ``remote_traceback`` (the worker's traceback, as text), ``attempts`` and ``job_id``
+    say what happened.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str = "",
+        error_type: str = "",
+        error: str = "",
+        remote_traceback: str = "",
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.error_type = error_type
+        self.error = error
+        self.remote_traceback = remote_traceback
+        self.attempts = attempts
+
+    def __reduce__(self) -> tuple[object, ...]:
+        fields = JobFailed.__init__.__kwdefaults__ or {}
+        return (_rebuild_job_failed, (type(self), str(self), {f: getattr(self, f) for f in fields}))
+
+
+def _rebuild_job_failed(cls: type[JobFailed], message: str, details: dict[str, Any]) -> JobFailed:
+    return cls(message, **details)
+
+
+class JobRejected(JobFailed):
+    """A worker refused to run the message: an unregistered job name, arguments it could
+    not decode, or a missing or bad signature. The message went to the dead-letter queue."""
+
+
+class BrokerUnavailable(JobError, ConnectionError):
+    """The broker stayed unreachable longer than allowed (``JobQueue(outage_timeout=...)``).
+
+    Check that RabbitMQ runs and the URL is right; a submit that raised this may or may
+    not have reached the broker (submit again with the same ``key=`` to be sure).
     """

@@ -1,6 +1,6 @@
 """interleave and checkpoint: run CPU work on the loop in time slices.
 
-The setImmediate recipe of the source notes with a time budget instead of one step per
+Node's setImmediate recipe with a time budget instead of one step per
 tick: step a synchronous generator until ``budget`` seconds are used, let the loop run
 its other callbacks (``await asyncio.sleep(0)``), repeat. Reading the clock after every
 step would cost as much as a small step itself, so the clock is read every ``k`` steps,

@@ -63,6 +63,13 @@ class BlockReport:
     ``when`` is the wall-clock time (``time.time()``) the block ended; ``task`` is the
     name of the asyncio task that was running (``None`` for a plain callback, or when
     nothing was captured).
+
+    Example::
+
+        async with offload.monitor.watch(threshold=0.05) as m:
+            await serve()
+        for block in m.blocks:
+            print(f"{block.duration * 1000:.0f} ms in {block.task}:", block.stack)
     """
 
     duration: float
@@ -89,6 +96,11 @@ class LoopStats:
     """Loop lag over a watch: percentiles in seconds, and how many blocks were seen.
 
     ``blocks`` counts every block, also those dropped from the bounded ``LoopWatch.blocks``.
+
+    Example::
+
+        s = watch.stats()
+        print(f"lag p99 {s.lag_p99 * 1000:.1f} ms, {s.blocks} blocks")
     """
 
     samples: int
@@ -135,7 +147,8 @@ class LoopWatch:
     """Watches the running event loop: lag histogram and block reports.
 
     Made by :meth:`Monitor.watch`; use it as ``async with``, or call :meth:`start` and
-    :meth:`stop` (for example in an application's lifespan hooks).
+    :meth:`stop` (for example in an application's lifespan hooks). :meth:`start`
+    raises ``RuntimeError`` outside a running event loop.
 
     Example::
 
@@ -350,6 +363,9 @@ def _format(frames: tuple[traceback.FrameSummary, ...]) -> str:
 
 class Monitor:
     """The event-loop monitor, available as ``offload.monitor``.
+
+    ``watch()`` raises ``ValueError`` for a threshold or resolution that is not a
+    positive number of seconds.
 
     Example::
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._task import Task
@@ -67,6 +68,13 @@ class Worker(abc.ABC):
     def kill(self) -> None:
         """Stop at once, whatever runs."""
 
+    def has_started(self, task: Task) -> bool:
+        """Whether ``task`` (the head of ``inflight``) had started when the worker ended.
+
+        A worker that cannot tell says True: its task is then reported as crashed.
+        """
+        return True
+
 
 class Backend(abc.ABC):
     """Creates workers of one kind and owns what they share (a template process)."""
@@ -89,3 +97,12 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Release everything; workers are already told to exit or killed."""
+
+    def release_now(self) -> None:  # noqa: B027 - optional hook
+        """Release everything at once, without the event loop (it may be closed or busy
+        in another thread): kill workers, close descriptors."""
+
+    def leftovers(self) -> Callable[[], None] | None:
+        """A callable that releases what the backend holds outside Python objects, and
+        holds no reference to the pool (run when the pool is garbage or at exit)."""
+        return None

@@ -68,6 +68,9 @@ class FakeWorker(Worker):
     def request_cancel(self, task: Task) -> None:
         self.cancel_requests.append(task.seq)
 
+    def has_started(self, task: Task) -> bool:
+        return self.running_seq == task.seq
+
     def kill_if_running(self, task: Task) -> bool:
         if self.running_seq != task.seq:
             return False

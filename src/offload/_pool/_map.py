@@ -102,14 +102,22 @@ def _length(iterable: object) -> int | None:
 
 
 class _Bar:
-    """A terminal progress bar: rich if installed, else one rewritten stderr line."""
+    """Progress of ``map``: a rich bar on a terminal, else plain lines.
+
+    On a terminal without rich, one stderr line is rewritten in place. When stderr is
+    not a terminal (a log file, a CI job), a plain line is written every
+    ``_PLAIN_EVERY`` seconds and one at the end: no carriage returns, no escape codes.
+    """
 
     def __init__(self, total: int | None) -> None:
         self.done = 0
         self.total = total
         self.started = time.monotonic()
-        self.last = 0.0
+        self.last = self.started
         self.rich: Any = None
+        self.terminal = _isatty(sys.stderr)
+        if not self.terminal:
+            return
         try:
             from rich.progress import Progress
         except ImportError:
@@ -124,20 +132,34 @@ class _Bar:
             self.rich.update(self.rich_task, completed=self.done)
             return
         now = time.monotonic()
-        if now - self.last >= 0.1:
+        if now - self.last >= (_TERMINAL_EVERY if self.terminal else _PLAIN_EVERY):
             self.last = now
             self._line()
 
-    def _line(self) -> None:
+    def _line(self, end: str = "") -> None:
         rate = self.done / max(1e-9, time.monotonic() - self.started)
         of = f"/{self.total}" if self.total is not None else ""
-        sys.stderr.write(f"\rpool.map: {self.done}{of} done, {rate:,.0f}/s")
+        text = f"pool.map: {self.done}{of} done, {rate:,.0f}/s"
+        if self.terminal:
+            sys.stderr.write(f"\r{text}{end}")
+        else:
+            sys.stderr.write(f"{text}\n")
         sys.stderr.flush()
 
     def close(self) -> None:
         if self.rich is not None:
             self.rich.stop()
         else:
-            self._line()
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+            self._line(end="\n")
+
+
+# Seconds between progress updates: a rewritten terminal line, or a plain log line.
+_TERMINAL_EVERY = 0.1
+_PLAIN_EVERY = 2.0
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False

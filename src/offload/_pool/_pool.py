@@ -10,10 +10,11 @@ import math
 import os
 import signal as _signal
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from offload._cancel import CancelToken
 from offload._errors import (
@@ -23,9 +24,11 @@ from offload._errors import (
     TaskTimeout,
     WorkerCrashed,
     WorkerStartFailed,
+    WrongLoopError,
 )
 
 from ._backend import DRAINING, GONE, READY, STARTING, Backend, Worker
+from ._functions import check_no_keywords, check_sync
 from ._stats import PoolStats, Reservoir
 from ._task import DONE, QUEUED, SENT, Task, TaskHandle
 
@@ -39,8 +42,17 @@ R = TypeVar("R")
 
 _log = logging.getLogger("offload.pool")
 _MAX_START_FAILURES = 3
+# A task whose workers die on their own twice before it starts fails (its function or
+# arguments may be what kills them while loading).
+_MAX_DEATHS_BEFORE_START = 2
+# Signals a process raises against itself (a crash of its own code), unlike a kill.
+_FAULT_SIGNALS = frozenset(
+    int(getattr(_signal, name))
+    for name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT", "SIGSYS", "SIGTRAP")
+    if hasattr(_signal, name)
+)
 _PIPELINE_BELOW = 0.0005  # pipeline several tasks per worker when tasks are this short
-_KINDS = ("process", "thread", "dask")
+_KINDS = ("process", "thread", "interpreter", "dask")
 
 
 def _default_size() -> int:
@@ -51,7 +63,8 @@ def _default_size() -> int:
 
 
 class Pool:
-    """A pool of worker processes or threads for CPU-bound and blocking work.
+    """A pool of worker processes, threads or sub-interpreters (CPython 3.13+) for
+    CPU-bound and blocking work.
 
     A crashed worker fails only its own task (:class:`offload.WorkerCrashed`) and is
     replaced; running process tasks can be cancelled and timed out (the worker is
@@ -68,9 +81,15 @@ class Pool:
                 ...
     """
 
+    # Workers killed from outside while starting are started again after a pause that
+    # doubles from _restart_first up to _restart_max seconds (reset by a worker that
+    # starts).
+    _restart_first = 0.01
+    _restart_max = 1.0
+
     def __init__(
         self,
-        kind: Literal["process", "thread", "dask"] = "process",
+        kind: Literal["process", "thread", "interpreter", "dask"] = "process",
         *,
         max_workers: int | None = None,
         min_workers: int = 0,
@@ -87,7 +106,13 @@ class Pool:
         address: Any = None,
     ) -> None:
         if kind not in _KINDS:
-            raise ValueError(f"Pool kind must be 'process', 'thread' or 'dask', got {kind!r}")
+            raise ValueError(
+                f"Pool kind must be 'process', 'thread', 'interpreter' or 'dask', got {kind!r}"
+            )
+        if kind == "interpreter":  # CPython 3.13+ only: raises ValueError elsewhere
+            from ._interpreter import check_supported
+
+            check_supported(max_memory_per_worker)
         if kind == "dask":  # Dask distributed: address= is a scheduler or a Client
             from ._dask import check_options
 
@@ -138,6 +163,9 @@ class Pool:
         self._closing = False
         self._closed = False
         self._start_failures = 0
+        self._killed_starts = 0  # workers killed from outside while starting, in a row
+        self._spawn_after = 0.0  # no new worker before this (monotonic): back-off
+        self._restart_timer: asyncio.TimerHandle | None = None
         self._dispatch_scheduled = False
         self._idle_timer: asyncio.TimerHandle | None = None
         self._space_waiters: deque[asyncio.Future[None]] = deque()
@@ -146,6 +174,7 @@ class Pool:
         self._short_tasks = False  # EWMA of run time below _PIPELINE_BELOW
         self._run_ewma = 0.01  # assume tasks are long until measured
         self._executor: PoolExecutor | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         # statistics
         self._started_at = time.monotonic()
         self._completed = 0
@@ -174,17 +203,45 @@ class Pool:
         await self.close(force=exc_type is not None)
 
     def start(self) -> None:
-        """Start the pool (and ``min_workers`` workers) now; ``run`` does this on demand."""
+        """Start the pool (and ``min_workers`` workers) now; ``run`` does this on demand.
+
+        The pool then belongs to the running event loop: using it from another loop
+        raises :class:`offload.WrongLoopError`.
+        """
         if self._closing:
             raise ClosedError(f"{self.name} is closed; create a new Pool")
         if self._backend is not None:
+            self._check_loop()
             return
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._started_at = time.monotonic()
         self._backend = self._create_backend(loop)
+        release = self._backend.leftovers()
+        if release is not None:  # a pool dropped without close(), or alive at exit
+            self._finalizer = weakref.finalize(self, release)
         for _ in range(self.min_workers):
-            self._spawn()
+            if not self._spawn():
+                break
+
+    def _check_loop(self) -> None:
+        """Refuse use from an event loop other than the one that started the pool."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop or (running is None and not loop.is_closed()):
+            return
+        state = "is closed" if loop.is_closed() else "is another one"
+        raise WrongLoopError(
+            f"{self.name} belongs to the event loop that started it, and that loop {state}; "
+            "a pool serves one loop: create it inside the loop that uses it (for example in "
+            "the coroutine passed to asyncio.run), and close it there. `await "
+            "pool.close()` from any loop still releases its workers."
+        )
 
     def _create_backend(self, loop: asyncio.AbstractEventLoop) -> Backend:
         """The worker kind; a subclass may return another backend (tests use a fake)."""
@@ -205,6 +262,16 @@ class Pool:
             return DaskBackend(
                 self, loop, address=self._address, max_memory=self.max_memory_per_worker
             )
+        if self.kind == "interpreter":
+            from ._interpreter import InterpreterBackend
+
+            return InterpreterBackend(
+                self,
+                loop,
+                initializer=self._initializer,
+                initargs=self._initargs,
+                context_vars=self._context,
+            )
         from ._thread import ThreadBackend
 
         return ThreadBackend(
@@ -218,10 +285,22 @@ class Pool:
         :class:`offload.ClosedError` and running process workers are killed at once
         (thread tasks see their token cancelled). Closing twice is fine.
 
+        Called from another event loop than the pool's, ``close`` closes the pool in
+        its own loop if that loop runs in another thread, and otherwise (its loop is
+        closed) releases workers and processes at once, failing unfinished tasks.
+
         Example::
 
             await pool.close()
         """
+        owner = self._loop
+        if owner is not None and not _in_loop(owner):
+            if owner.is_running() and not owner.is_closed():
+                done = asyncio.run_coroutine_threadsafe(self.close(force), owner)
+                await asyncio.wrap_future(done)
+            else:
+                self._close_now()
+            return
         self._closing = True
         if force:
             self._fail_all(ClosedError(f"{self.name} was closed with force=True"))
@@ -239,6 +318,9 @@ class Pool:
         self._closed = True
         if self._idle_timer is not None:
             self._idle_timer.cancel()
+        if self._restart_timer is not None:
+            self._restart_timer.cancel()
+            self._restart_timer = None
         backend = self._backend
         if backend is not None:
             for worker in list(self._workers.values()):
@@ -247,6 +329,36 @@ class Pool:
                 else:
                     worker.retire()
             await backend.aclose()
+        self._workers.clear()
+        if self._finalizer is not None:
+            self._finalizer.detach()
+
+    def _close_now(self) -> None:
+        """Release everything without the pool's event loop (closed, or not running)."""
+        self._closing = True
+        if self._closed and not self._workers:
+            return
+        self._closed = True
+        for timer in (self._idle_timer, self._restart_timer):
+            if timer is not None:
+                timer.cancel()
+        self._idle_timer = self._restart_timer = None
+        error = ClosedError(f"{self.name} was closed from outside its event loop")
+        tasks = list(self._queue)
+        self._queue.clear()
+        for worker in list(self._workers.values()):
+            tasks.extend(worker.inflight)
+            worker.inflight.clear()
+        for task in tasks:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: no callbacks
+                self._resolve_error(task, error)
+            self._release(task)
+        for waiter in self._space_waiters:
+            with contextlib.suppress(RuntimeError):
+                if not waiter.done():
+                    waiter.set_exception(error)
+        if self._backend is not None:
+            self._backend.release_now()
         self._workers.clear()
 
     def _fail_all(self, error: BaseException) -> None:
@@ -267,20 +379,27 @@ class Pool:
         *args: Any,
         timeout: float | None = None,
         token: CancelToken | None = None,
+        **kwargs: Never,
     ) -> R:
         """Run ``fn(*args)`` in a worker and return its result.
 
-        Keyword arguments are the pool's (pass ``fn``'s own with ``functools.partial``).
+        Keyword arguments are the pool's (pass ``fn``'s own with ``functools.partial``;
+        any other keyword raises ``TypeError`` saying so; so does an async ``fn``).
         Waits for queue space when ``max_queue`` is reached. ``timeout`` counts from
         when the task starts running. Raises what ``fn`` raised (with the worker's
-        traceback as ``__cause__``), :class:`offload.TaskTimeout`,
+        traceback as ``__cause__``), :class:`offload.TaskExited` (``fn`` called
+        ``sys.exit()`` or raised KeyboardInterrupt), :class:`offload.TaskTimeout`,
         :class:`offload.WorkerCrashed`, :class:`offload.SerializationError`,
-        :class:`offload.Cancelled` (token), :class:`offload.ClosedError`.
+        :class:`offload.Cancelled` (token), :class:`offload.ClosedError`,
+        :class:`offload.WrongLoopError` (called from another event loop than the pool's).
 
         Example::
 
             digest = await pool.run(hashlib.sha256, data)
         """
+        if kwargs:
+            check_no_keywords("run", fn, kwargs)
+        self._check_loop()
         while self.max_queue is not None and len(self._queue) >= self.max_queue:
             await self._wait_for_space()
         task = self._submit(fn, args, timeout, token, progress=False, watch=False)
@@ -298,6 +417,7 @@ class Pool:
         *args: Any,
         timeout: float | None = None,
         token: CancelToken | None = None,
+        **kwargs: Never,
     ) -> TaskHandle[R]:
         """Queue ``fn(*args)`` and return a :class:`TaskHandle` at once.
 
@@ -309,6 +429,9 @@ class Pool:
             handle = pool.submit(crunch, data, timeout=30)
             result = await handle
         """
+        if kwargs:
+            check_no_keywords("submit", fn, kwargs)
+        self._check_loop()
         if self.max_queue is not None and len(self._queue) >= self.max_queue:
             raise QueueFull(
                 f"{self.name} has {len(self._queue)} queued tasks (max_queue="
@@ -343,11 +466,14 @@ class Pool:
         *,
         progress: bool,
         watch: bool = True,
+        on_start: Callable[[Task], bool] | None = None,
     ) -> Task:
         if self._closing:
             raise ClosedError(f"{self.name} is closed; create a new Pool to run more work")
+        self._check_loop()
         if not callable(fn):
             raise TypeError(f"Pool.run() needs a callable, got {type(fn).__qualname__}")
+        check_sync(fn)  # an async function is refused before anything runs
         if timeout is None:
             timeout = self.task_timeout
         elif not timeout >= 0:
@@ -362,7 +488,8 @@ class Pool:
         assert loop is not None
         task = Task(self._next_task, fn, args, loop.create_future(), timeout, time.monotonic())
         self._next_task += 1
-        if self._context and self.kind == "process":
+        task.on_start = on_start
+        if self._context and self.kind in ("process", "interpreter"):
             task.ctx = tuple(var.get(None) for var in self._context)
         backend.prepare(task)  # may raise SerializationError: nothing is queued then
         if progress:
@@ -399,7 +526,7 @@ class Pool:
     # -- scheduling ------------------------------------------------------------------
 
     def _schedule_dispatch(self) -> None:
-        if not self._dispatch_scheduled and self._loop is not None:
+        if not self._dispatch_scheduled and self._loop is not None and not self._closed:
             self._dispatch_scheduled = True
             self._loop.call_soon(self._dispatch)
 
@@ -445,8 +572,28 @@ class Pool:
         starting = sum(1 for w in self._workers.values() if w.state == STARTING)
         live = sum(1 for w in self._workers.values() if w.state != GONE)
         wanted = max(len(queue) - starting, self.min_workers - live)
-        for _ in range(min(wanted, self.max_workers - live)):
-            self._spawn()
+        count = min(wanted, self.max_workers - live)
+        if count <= 0:
+            return
+        delay = self._spawn_after - time.monotonic()
+        if delay > 0:  # workers were killed while starting: wait out the back-off
+            if self._restart_timer is None and self._loop is not None:
+                self._restart_timer = self._loop.call_later(delay, self._restart_due)
+            return
+        for _ in range(count):
+            if not self._spawn():
+                break
+
+    def _restart_due(self) -> None:
+        self._restart_timer = None
+        self._schedule_dispatch()
+
+    def _killed_while_starting(self) -> None:
+        """A start failed for a reason outside the user's code: try again, later."""
+        self._killed_starts += 1
+        n = self._killed_starts - 1  # the first one is started again at once
+        pause = min(self._restart_max, self._restart_first * 2 ** min(n - 1, 20)) if n else 0.0
+        self._spawn_after = time.monotonic() + pause
 
     def _send(self, worker: Worker, batch: list[Task], now: float) -> None:
         inflight = worker.inflight
@@ -463,20 +610,29 @@ class Pool:
         if self.max_tasks_per_worker is not None and worker.sent >= self.max_tasks_per_worker:
             worker.state = DRAINING
 
-    def _spawn(self) -> None:
+    def _spawn(self) -> bool:
+        """Start one worker; False if none could be started now."""
         assert self._backend is not None
         worker_id = self._next_worker
         self._next_worker += 1
         try:
             worker = self._backend.new_worker(worker_id)
+        except ConnectionError:  # the template was killed while asked: a new one, later
+            self._killed_while_starting()
+            self._schedule_dispatch()
+            return False
         except OSError as exc:
             self._start_failures = _MAX_START_FAILURES
             self._fail_queue(WorkerStartFailed(f"could not start a worker: {exc}"))
-            return
+            return False
         self._workers[worker_id] = worker
+        return True
 
     def _mark_running(self, task: Task, now: float) -> None:
         task.started = now
+        if task.on_start is not None and not task.on_start(task):
+            task.future.cancel()  # its caller gave up just before (counted when that lands)
+            self._abandon(task, grace=0.0, count=False)  # now: before the worker sees it
         if task.cancel_deadline is not None:
             self._kill_later(task)
         elif task.timeout is not None and self._loop is not None:
@@ -557,6 +713,8 @@ class Pool:
             worker.state = READY
             worker.idle_since = time.monotonic()
             self._start_failures = 0
+            self._killed_starts = 0
+            self._spawn_after = 0.0
             if self._closed:
                 worker.retire()
             self._schedule_dispatch()
@@ -629,21 +787,11 @@ class Pool:
         inflight = list(worker.inflight)
         worker.inflight.clear()
         if was == STARTING and not worker.retiring:
-            self._start_failures += 1
-            error = worker.start_error
             self._requeue(inflight)
-            if self._start_failures >= _MAX_START_FAILURES:
-                detail = f"{type(error).__name__}: {error}" if error else _how(exitcode, signum)
-                failure = WorkerStartFailed(
-                    f"{self.name}: {self._start_failures} workers in a row died while "
-                    f"starting ({detail}); fix the initializer or imports, then submit again"
-                )
-                if error is not None:
-                    failure.__cause__ = error
-                self._fail_queue(failure)
-        else:
-            if inflight:
-                head, rest = inflight[0], inflight[1:]
+            self._start_ended(worker.start_error, exitcode, signum)
+        elif inflight:
+            head, rest = inflight[0], inflight[1:]
+            if worker.has_started(head):
                 if not head.future.done():
                     self._crashed += 1
                     self._resolve_error(
@@ -659,8 +807,58 @@ class Pool:
                     )
                 self._release(head)
                 self._requeue(rest)
+            else:
+                # The worker died between tasks: none of those it held had started, so
+                # they run elsewhere. A worker that ended on its own, twice, before the
+                # same task started is stopped by that task (loading it kills the worker).
+                if exitcode is not None or signum in _FAULT_SIGNALS:
+                    head.deaths += 1
+                if head.deaths >= _MAX_DEATHS_BEFORE_START and not head.future.done():
+                    self._crashed += 1
+                    self._resolve_error(
+                        head,
+                        WorkerCrashed(
+                            f"worker {worker.pid} {_how(exitcode, signum)} before "
+                            f"{head.fn_name}() started, for the {head.deaths}th time with "
+                            "this task: loading its function or arguments kills the worker",
+                            pid=worker.pid,
+                            exitcode=exitcode,
+                            signal=signum,
+                            function=head.fn_name,
+                        ),
+                    )
+                    self._release(head)
+                    inflight = rest
+                self._requeue(inflight)
         self._schedule_dispatch()
         self._check_drained()
+
+    def _start_ended(
+        self, error: BaseException | None, exitcode: int | None, signum: int | None
+    ) -> None:
+        """A worker ended before it was ready. Only failures of the user's code (the
+        initializer raised, an import failed, the worker exited on its own or crashed)
+        count toward failing queued work; a worker killed from outside, or with its
+        template, is started again after a pause."""
+        if error is None and exitcode is None and signum not in _FAULT_SIGNALS:
+            self._killed_while_starting()
+            return
+        self._start_failures += 1
+        if self._start_failures < _MAX_START_FAILURES:
+            return
+        if isinstance(error, ImportError):
+            detail = f"an import failed: {type(error).__name__}: {error}"
+        elif error is not None:
+            detail = f"the initializer raised {type(error).__name__}: {error}"
+        else:
+            detail = f"the worker {_how(exitcode, signum)} while starting"
+        failure = WorkerStartFailed(
+            f"{self.name}: {self._start_failures} workers in a row could not start "
+            f"({detail}); fix that, then submit again"
+        )
+        if error is not None:
+            failure.__cause__ = error
+        self._fail_queue(failure)
 
     def _requeue(self, tasks: list[Task]) -> None:
         for task in reversed(tasks):
@@ -751,8 +949,10 @@ class Pool:
             async for size in pool.map(os.path.getsize, paths, ordered=False):
                 total += size
         """
+        self._check_loop()
         from ._map import map_tasks
 
+        check_sync(fn)  # refused here, not at the first item
         return map_tasks(
             self,
             fn,
@@ -791,19 +991,21 @@ class Pool:
         """A ``concurrent.futures.Executor`` running on this pool (for ``run_in_executor``).
 
         Its ``submit`` may be called from any thread; keyword arguments are passed on
-        to the function.
+        to the function. Its futures must not be waited for (``result()``) on this
+        pool's own loop thread; synchronous programs use ``offload.PoolExecutor()``.
 
         Example::
 
             await loop.run_in_executor(pool.executor, crunch, data)
         """
+        self._check_loop()
         if self._executor is None:
             from ._executor import PoolExecutor
 
             if self._loop is None:
                 self.start()
             assert self._loop is not None
-            self._executor = PoolExecutor(self, self._loop)
+            self._executor = PoolExecutor._attach(self, self._loop)
         return self._executor
 
 

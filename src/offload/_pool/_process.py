@@ -18,11 +18,12 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offload import _serialize, _shm
+from offload import _reaper, _serialize, _shm
 from offload._errors import WorkerError
 
 from . import _wire as w
 from ._backend import GONE, Backend, Worker
+from ._functions import FunctionCache
 from ._task import Task
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["ProcessBackend", "ProcessWorker"]
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-_FN_CACHE_SIZE = 512
 _FRAMES_PER_TURN = 64
 
 
@@ -42,15 +42,27 @@ class ProcessWorker(Worker):
         super().__init__(backend.pool, worker_id)
         self.backend = backend
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        page_fd = os.memfd_create("offload-worker", os.MFD_CLOEXEC)
+        try:
+            page_fd = os.memfd_create("offload-worker", os.MFD_CLOEXEC)
+        except OSError:
+            parent_sock.close()
+            child_sock.close()
+            raise
         try:
             os.ftruncate(page_fd, w.PAGE)
             self.page = mmap.mmap(page_fd, w.PAGE)
             backend.control(w.CTL_SPAWN + w.CTL_ID.pack(worker_id), [child_sock.fileno(), page_fd])
+        except BaseException:
+            parent_sock.close()
+            raise
         finally:
             os.close(page_fd)
             child_sock.close()
+        # The template this worker was forked from: when it dies, so does the worker.
+        self.generation = backend.generation
+        self.running_at_exit: int | None = None
         self.fd = parent_sock.detach()
+        backend.held.fds.add(self.fd)
         os.set_blocking(self.fd, False)
         self.inbuf = bytearray()
         self.continuing = False  # a call_soon will process more of inbuf
@@ -67,21 +79,19 @@ class ProcessWorker(Worker):
 
     def send(self, tasks: list[Task]) -> None:
         parts = []
-        backend = self.backend
+        functions = self.backend.functions
+        known = self.known_functions
         for task in tasks:
-            fn_id, fn_bytes = backend.function_of(task)
-            if fn_id in self.known_functions:
-                fn_bytes = b""
-            else:
-                self.known_functions.add(fn_id)
-            parts.append(
-                w.frame(
-                    w.TASK,
-                    task.seq,
-                    w.TASK_HEAD.pack(fn_id, len(fn_bytes)) + fn_bytes + task.payload,
-                    task.oob,
+            payload = task.payload  # starts with the function head (see _functions)
+            fn_id = w.TASK_HEAD.unpack_from(payload)[0]
+            if fn_id and fn_id not in known:
+                # This worker's first task of a cached callable: its pickle goes along.
+                known.add(fn_id)
+                fn_bytes = functions.pickle_of(fn_id)
+                payload = (
+                    w.TASK_HEAD.pack(fn_id, len(fn_bytes)) + fn_bytes + payload[w.TASK_HEAD.size :]
                 )
-            )
+            parts.append(w.frame(w.TASK, task.seq, payload, task.oob))
         self.outbuf += b"".join(parts)
         if not self.writing:
             self._flush()
@@ -172,12 +182,16 @@ class ProcessWorker(Worker):
         self._dispatch_frames(None)  # whatever is still buffered comes first
         self.eof = True
         self._close_fd()
-        if self.exit_status is not None or self.backend.dead:
+        if self.exit_status is not None or self._template_gone():
             self._finish()
         else:
             # The template's exit report carries the status; it comes within
             # milliseconds, but never wait forever for it.
             self.exit_timer = self.loop.call_later(2.0, self._finish)
+
+    def _template_gone(self) -> bool:
+        """No exit report will come: the template that forked this worker is gone."""
+        return self.backend.dead or self.generation != self.backend.generation
 
     def on_exit_status(self, status: int) -> None:
         self.exit_status = status
@@ -216,16 +230,30 @@ class ProcessWorker(Worker):
         self.backend.workers.pop(self.id, None)
         if self.pid is not None:  # result segments it made but never sent
             _shm.cleanup(_shm.root_pid(), self.pid)
+            self.backend.forget_pid(self.pid)
         with contextlib.suppress(ValueError, BufferError):
+            # The task it was running when it ended (0: none), read before the page goes.
+            self.running_at_exit = w.RUNNING.unpack_from(self.page, 0)[0]
             self.page.close()
         self.pool._worker_exited(self, exitcode, signum)
 
+    def has_started(self, task: Task) -> bool:
+        """True if ``task`` was running: the worker marks it in the page before it starts
+        and clears it only after its answer is written."""
+        running = self.running_at_exit
+        if running is None and not self.page.closed:
+            running = w.RUNNING.unpack_from(self.page, 0)[0]
+        return running is None or running == task.seq
+
     def _close_fd(self) -> None:
         if self.fd >= 0:
-            self.loop.remove_reader(self.fd)
-            if self.writing:
-                self.loop.remove_writer(self.fd)
-                self.writing = False
+            # The loop may be closed (a pool released from another loop or by the GC).
+            with contextlib.suppress(RuntimeError, ValueError):
+                self.loop.remove_reader(self.fd)
+                if self.writing:
+                    self.loop.remove_writer(self.fd)
+            self.writing = False
+            self.backend.held.fds.discard(self.fd)
             os.close(self.fd)
             self.fd = -1
 
@@ -250,7 +278,7 @@ class ProcessWorker(Worker):
         try:
             _wait_stopped(pid)
             if w.RUNNING.unpack_from(self.page, 0)[0] == task.seq:
-                os.kill(pid, signal.SIGKILL)
+                _kill_group(pid)
                 self.retiring = True
                 return True
             return False
@@ -266,7 +294,7 @@ class ProcessWorker(Worker):
             # Closing our end is the signal: the worker reads EOF and exits.
             self.eof = True
             self._close_fd()
-            if self.exit_status is not None or self.backend.dead:
+            if self.exit_status is not None or self._template_gone():
                 self._finish()
             else:
                 self.exit_timer = self.loop.call_later(2.0, self._finish)
@@ -274,10 +302,53 @@ class ProcessWorker(Worker):
     def kill(self) -> None:
         self.retiring = True
         if self.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+            _kill_group(self.pid)
         else:
             self.retire()
+
+
+def _kill_group(pid: int, *, alive: bool = True) -> None:
+    """SIGKILL a worker and its process group: whatever its tasks started goes with it.
+
+    ``alive``: the worker is known to be unreaped (its template lives), so ``pid`` is
+    still its own; only then is it also signalled alone if it has no group.
+    """
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        if alive:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+class _Held:
+    """What a process backend holds outside Python objects: released without the pool or
+    its event loop when the pool is garbage-collected, or at interpreter exit."""
+
+    def __init__(self) -> None:
+        self.fds: set[int] = set()
+        self.pids: set[int] = set()
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.ctl: socket.socket | None = None
+
+    def release(self) -> None:
+        for pid in list(self.pids):
+            _kill_group(pid, alive=False)
+            _reaper.unregister(pid)
+        self.pids.clear()
+        if self.ctl is not None:  # the template sees EOF, kills its workers and exits
+            self.ctl.close()
+            self.ctl = None
+        for proc in self.procs:
+            with contextlib.suppress(OSError):
+                proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5.0)
+        self.procs = [proc for proc in self.procs if proc.returncode is None]
+        for fd in list(self.fds):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds.clear()
 
 
 def _wait_stopped(pid: int) -> None:
@@ -343,7 +414,7 @@ class ProcessBackend(Backend):
         self.loop = loop
         self.workers: dict[int, ProcessWorker] = {}
         self.by_pid: dict[int, ProcessWorker] = {}
-        self.functions: dict[Any, tuple[int, bytes]] = {}
+        self.functions = FunctionCache()
         self.imported: set[str] = set()
         self.context_refs = [_locate(var) for var in context_vars]
         self.init = {
@@ -355,11 +426,14 @@ class ProcessBackend(Backend):
             "max_memory": max_memory,
             "preload": ["offload._pool._worker"],
             "shm_root": _shm.root_pid(),
+            "name": pool.name,  # for the process titles: offload: worker 2 (pool web ...)
+            "authkey": _authkey(),
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.ctl: socket.socket | None = None
         self.dead = True
-        self.ctl_buffer: list[tuple[bytes, list[int]]] = []
+        self.generation = 0  # counts template starts
+        self.held = _Held()
 
     # -- template ------------------------------------------------------------------
 
@@ -377,25 +451,43 @@ class ProcessBackend(Backend):
                 env=env,
                 close_fds=True,
             )
+        except BaseException:
+            parent_end.close()
+            raise
         finally:
             child_end.close()
-        self.ctl = parent_end
+        self.held.procs.append(self.proc)
+        self.ctl = self.held.ctl = parent_end
         self.dead = False
-        parent_end.sendall(w.CTL_INIT + pickle.dumps(self.init, 5))
-        parent_end.setblocking(False)
+        self.generation += 1
         self.loop.add_reader(parent_end.fileno(), self._on_control)
+        self._send(w.CTL_INIT + pickle.dumps(self.init, 5), [])
         for name in self.imported:
-            self.control(w.CTL_IMPORT + name.encode(), [])
+            self._send(w.CTL_IMPORT + name.encode(), [])
 
     def control(self, message: bytes, fds: list[int]) -> None:
+        """Send one message to the template, starting it first if it is not running.
+
+        Raises ConnectionError if the template dies meanwhile (killed from outside):
+        the caller may try again, which starts a new template.
+        """
         if self.dead:
             self._start_template()
-        assert self.ctl is not None
-        self.ctl.setblocking(True)
+        self._send(message, fds)
+
+    def _send(self, message: bytes, fds: list[int]) -> None:
+        ctl = self.ctl
+        if ctl is None:
+            raise ConnectionResetError("the template process is gone")
+        ctl.setblocking(True)
         try:
-            socket.send_fds(self.ctl, [message], fds)
+            socket.send_fds(ctl, [message], fds)
+        except OSError as exc:
+            self._template_died()
+            raise ConnectionResetError(f"the template process is gone ({exc})") from exc
         finally:
-            self.ctl.setblocking(False)
+            if ctl.fileno() >= 0:
+                ctl.setblocking(False)
 
     def _on_control(self) -> None:
         assert self.ctl is not None
@@ -416,6 +508,9 @@ class ProcessBackend(Backend):
                 if worker is not None:
                     worker.pid = pid
                     self.by_pid[pid] = worker
+                    # Its process group dies with the application, even by SIGKILL.
+                    self.held.pids.add(pid)
+                    _reaper.register(pid)
             elif kind == w.CTL_EXITED:
                 pid, status = w.CTL_PAIR.unpack_from(msg, 1)
                 worker = self.by_pid.pop(pid, None)
@@ -423,20 +518,41 @@ class ProcessBackend(Backend):
                     worker.on_exit_status(status)
 
     def _template_died(self) -> None:
+        """The template is gone (killed from outside): its workers die with it (parent
+        death signal); end their process groups, and start a new template on demand."""
+        if self.dead:
+            return
         self._close_control()
+        self._reap_templates()
         for worker in list(self.workers.values()):
+            if worker.pid is not None:  # normally gone already (parent-death signal)
+                _kill_group(worker.pid, alive=False)
             if worker.eof:
                 worker._finish()
-            elif worker.pid is not None:  # normally gone already (parent-death signal)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(worker.pid, signal.SIGKILL)
+
+    def _reap_templates(self) -> None:
+        for proc in self.held.procs:
+            if proc is not self.proc or self.dead:
+                with contextlib.suppress(OSError):
+                    proc.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=0.5)
+        self.held.procs = [proc for proc in self.held.procs if proc.returncode is None]
+
+    def forget_pid(self, pid: int) -> None:
+        self.by_pid.pop(pid, None)
+        if pid in self.held.pids:
+            self.held.pids.discard(pid)
+            _reaper.unregister(pid)
 
     def _close_control(self) -> None:
         self.dead = True
-        if self.ctl is not None:
-            self.loop.remove_reader(self.ctl.fileno())
-            self.ctl.close()
-            self.ctl = None
+        ctl = self.ctl
+        if ctl is not None:
+            self.ctl = self.held.ctl = None
+            with contextlib.suppress(RuntimeError, ValueError):
+                self.loop.remove_reader(ctl.fileno())
+            ctl.close()
 
     # -- backend interface ---------------------------------------------------------
 
@@ -445,30 +561,17 @@ class ProcessBackend(Backend):
         self.workers[worker_id] = worker
         return worker
 
-    def function_of(self, task: Task) -> tuple[int, bytes]:
-        fn = task.fn
-        try:
-            return self.functions[fn]
-        except KeyError:
-            pass
-        except TypeError:  # unhashable callable: pickled with every task
-            return 0, _serialize.dumps_function(fn)
-        entry = (len(self.functions) + 1, _serialize.dumps_function(fn))
-        if len(self.functions) >= _FN_CACHE_SIZE:
-            self.functions.clear()
-        self.functions[fn] = entry
-        return entry
-
     def prepare(self, task: Task) -> None:
-        self.function_of(task)
+        # The callable is pickled now, at submit time, unless it is a cached name.
+        head = self.functions.head(task.fn)
         ctx = task.ctx if isinstance(task.ctx, tuple) else ()
         what = f"argument to {task.fn_name}()"
         if not ctx and all(_is_small(arg) for arg in task.args):
             # Nothing shared memory could carry better: skip the codec's walk.
-            task.payload = _serialize.dumps((task.args, ctx), what=what)
+            task.payload = head + _serialize.dumps((task.args, ctx), what=what)
         else:
             encoded = _shm.encode((task.args, ctx), dumps=lambda v: _serialize.dumps(v, what=what))
-            task.payload, task.oob = encoded.data, encoded.descriptors
+            task.payload, task.oob = head + encoded.data, encoded.descriptors
             task.release_oob = encoded.release
         task.args = ()
 
@@ -482,23 +585,41 @@ class ProcessBackend(Backend):
         ):
             self.imported.add(module)
             if not self.dead:
-                self.control(w.CTL_IMPORT + module.encode(), [])
+                # A template that died meanwhile imports it when it starts again.
+                with contextlib.suppress(ConnectionError):
+                    self.control(w.CTL_IMPORT + module.encode(), [])
 
     async def aclose(self) -> None:
         for worker in list(self.workers.values()):
             worker.retire()
-        proc = self.proc
         self._close_control()  # the template kills what is left and exits
-        if proc is not None:
-            deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + 5.0
+        for proc in self.held.procs:
             while proc.poll() is None:
                 if time.monotonic() > deadline:
                     proc.kill()
                     proc.wait()
                     break
                 await asyncio.sleep(0.002)
+        self.held.procs.clear()
         for worker in list(self.workers.values()):
             worker._finish()
+        self.held.release()  # process groups of workers whose exit was never reported
+
+    def release_now(self) -> None:
+        for worker in list(self.workers.values()):
+            worker.retiring = True
+            if worker.pid is not None:
+                _kill_group(worker.pid)
+            worker.eof = True
+            worker._close_fd()
+        self._close_control()  # the template kills workers not yet known by pid, and exits
+        self.held.release()
+        for worker in list(self.workers.values()):
+            worker._finish()
+
+    def leftovers(self) -> Callable[[], None]:
+        return self.held.release
 
 
 _SCALARS = frozenset({int, float, bool, complex, type(None)})
@@ -526,3 +647,10 @@ def _locate(var: ContextVar[Any]) -> tuple[str, str]:
         f"context variable {var.name!r} must be a module-level global of an importable "
         "module (not __main__) so workers can find it"
     )
+
+
+def _authkey() -> bytes | None:
+    """This process's multiprocessing authkey, if it uses multiprocessing: workers share
+    it, so multiprocessing.Manager proxies passed to tasks can connect."""
+    process = sys.modules.get("multiprocessing.process")
+    return None if process is None else bytes(process.current_process().authkey)

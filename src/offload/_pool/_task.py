@@ -29,10 +29,12 @@ class Task:
         "args",
         "cancel_deadline",
         "ctx",
+        "deaths",
         "fn",
         "fn_name",
         "future",
         "id",
+        "on_start",
         "oob",
         "payload",
         "progress",
@@ -81,6 +83,11 @@ class Task:
         # Set when the caller gave up on a task that a worker may be running: the worker
         # is killed if the task is still running at this (monotonic) time.
         self.cancel_deadline: float | None = None
+        # Workers that died on their own (not killed) before this task started on them.
+        self.deaths = 0
+        # Told when a worker takes the task (maybe from the worker's thread); False means
+        # "do not run it" (the caller gave up on it just before).
+        self.on_start: Callable[[Task], bool] | None = None
 
     @property
     def token(self) -> CancelToken:

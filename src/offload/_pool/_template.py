@@ -5,6 +5,10 @@ SOCK_SEQPACKET control socket. It never runs tasks; it only forks (fast, from a 
 single-threaded process that already imported offload, cloudpickle and the user's
 modules), reaps children and tells the parent how each one ended. When the control socket
 hits EOF (the parent exited or was killed) it kills every worker and exits.
+
+Every worker leads its own process group; whenever a worker ends (reaped here, or at
+the template's exit) the group is killed too, so processes a task started never
+outlive its worker.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import signal
 import socket
 import sys
 from typing import Any
+
+from offload._proctitle import set_title
 
 from . import _wire as w
 
@@ -47,7 +53,12 @@ def _main(ctl_fd: int) -> None:
     if not message:
         os._exit(0)
     init: dict[str, Any] = pickle.loads(message[1:])
+    set_title(f"offload: pool template ({_pool_of(init, parent)})")
     sys.path[:] = init["sys_path"]
+    if init.get("authkey") is not None:
+        import multiprocessing.process
+
+        multiprocessing.process.current_process().authkey = init["authkey"]
     for name in init.get("preload", ()):
         with contextlib.suppress(BaseException):
             importlib.import_module(name)
@@ -61,6 +72,10 @@ def _main(ctl_fd: int) -> None:
             getattr(importlib.import_module(module), attr) for module, attr in init["context_vars"]
         ]
     except BaseException as exc:  # reported by each worker as a start failure
+        if not isinstance(exc, ImportError):  # the parent reports it as "an import failed"
+            exc = ImportError(
+                f"could not load the initializer or context variables: {type(exc).__name__}: {exc}"
+            )
         worker_init["initializer"] = exc
         worker_init["initargs"] = ()
         worker_init["context_vars"] = []
@@ -91,9 +106,15 @@ def _main(ctl_fd: int) -> None:
                         (wid,) = w.CTL_ID.unpack_from(msg, 1)
                         pid = os.fork()
                         if pid == 0:
+                            set_title(f"offload: worker {wid} ({_pool_of(init, parent)})")
                             selector.close()
                             ctl.close()
                             _child(fds, worker_init, wake_r, wake_w)
+                        # Each worker leads its own process group, so a kill of the group
+                        # takes whatever its tasks started. Set here as well as in the
+                        # child: the group exists before anyone learns the pid.
+                        with contextlib.suppress(OSError):
+                            os.setpgid(pid, pid)
                         for fd in fds:
                             os.close(fd)
                         children.add(pid)
@@ -109,11 +130,18 @@ def _main(ctl_fd: int) -> None:
     finally:
         for pid in children:
             with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         for pid in list(children):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         os._exit(0)
+
+
+def _pool_of(init: dict[str, Any], parent: int) -> str:
+    """Which pool a title names: "pool web of pid 1234" (the application's pid)."""
+    return f"pool {init['name']} of pid {parent}" if init.get("name") else f"a pool of pid {parent}"
 
 
 def _reap(ctl: socket.socket, children: set[int]) -> None:
@@ -125,6 +153,10 @@ def _reap(ctl: socket.socket, children: set[int]) -> None:
         if pid == 0:
             return
         children.discard(pid)
+        # What the worker's tasks started dies with it (the group id stays reserved
+        # while any member lives, so this never reaches another group).
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             ctl.send(w.CTL_EXITED + w.CTL_PAIR.pack(pid, status))
 
@@ -132,13 +164,15 @@ def _reap(ctl: socket.socket, children: set[int]) -> None:
 def _child(fds: list[int], init: dict[str, Any], wake_r: int, wake_w: int) -> None:
     try:
         template = os.getppid()
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.close(wake_r)
         os.close(wake_w)
         set_parent_death_signal()
-        if os.getppid() != template:
-            os._exit(1)
+        if os.getppid() != template:  # the template was killed: so is this worker
+            os.kill(os.getpid(), signal.SIGKILL)
         sock_fd, page_fd = fds
         page = mmap.mmap(page_fd, w.PAGE)
         os.close(page_fd)

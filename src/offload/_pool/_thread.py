@@ -8,6 +8,7 @@ returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import queue
 import threading
@@ -15,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from offload._cancel import _reset_current, _set_current
+from offload._errors import TaskExited
 from offload._report import _set_reporter
 from offload._shm import untransfer
 
@@ -59,8 +61,10 @@ class ThreadWorker(Worker):
             task = self.queue.get()
             if task is _STOP:
                 break
-            if task.token.cancelled:  # cancelled while it waited here: skip it
+            # Cancelled while it waited here, or its caller's future was: skip it.
+            if task.token.cancelled or (task.on_start is not None and not task.on_start(task)):
                 self._post(task, False, None, 0.0)
+                del task
                 continue
             ctx = task.ctx if isinstance(task.ctx, contextvars.Context) else None
             started = time.perf_counter()
@@ -69,11 +73,17 @@ class ThreadWorker(Worker):
                     ctx = contextvars.copy_context()
                 value = ctx.run(self._run, task)
                 ok = True
-            except BaseException as exc:
+            except Exception as exc:
                 value, ok = exc, False
+            except BaseException as exc:
+                # sys.exit() or KeyboardInterrupt in the task would stop the caller's
+                # event loop if it arrived as itself: an ordinary error instead.
+                value, ok = TaskExited.from_exception(exc, task.fn_name), False
             if not self._post(task, ok, value, time.perf_counter() - started):
                 return
-        self.loop.call_soon_threadsafe(self._exit, None)
+            del task, value  # hold neither the call nor its result while idle
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            self.loop.call_soon_threadsafe(self._exit, None)
 
     def _post(self, task: Task, ok: bool, value: Any, run_time: float) -> bool:
         try:
@@ -154,6 +164,12 @@ class ThreadBackend(Backend):
 
     def prepare(self, task: Task) -> None:
         task.ctx = contextvars.copy_context()
+
+    def release_now(self) -> None:
+        for worker in list(self.workers.values()):
+            worker.retire()
+            if worker.thread is not threading.current_thread():
+                worker.thread.join(5.0)  # a task still running keeps its thread busy
 
     async def aclose(self) -> None:
         for worker in list(self.workers.values()):

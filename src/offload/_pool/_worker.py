@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from offload._cancel import CancelToken, _reset_current, _set_current
-from offload._errors import SerializationError
+from offload._errors import SerializationError, TaskExited
 from offload._report import _set_reporter
 from offload._serialize import dumps, loads
 from offload._shm import decode, encode, set_root
@@ -117,12 +117,27 @@ def _error_payload(exc: BaseException, run_time: float) -> bytes:
     text = "".join(traceback.format_exception(exc))
     try:
         body = dumps((exc, text), what="exception")
-    except SerializationError:
+        # An exception whose __init__ takes other arguments than its args pickles but
+        # cannot be unpickled: find out here, while its message can still be sent.
+        loads(body)
+    except Exception as problem:
         fallback = SerializationError(
-            f"the task raised {type(exc).__qualname__}: {exc}, which could not be pickled"
+            f"the task raised {type(exc).__qualname__}: {exc}, which could not be sent "
+            f"back ({problem}); give the exception a __reduce__, or an __init__ that "
+            "accepts its args"
         )
         body = dumps((fallback, text))
     return w.RUN_TIME.pack(run_time) + body
+
+
+def _name_of(fn: object, fn_id: int, functions: dict[int, Any]) -> str | None:
+    """The qualified name of the task's callable, for error messages."""
+    if fn is None or isinstance(fn, BaseException):
+        fn = functions.get(fn_id)
+    if fn is None or isinstance(fn, BaseException):
+        return None
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return str(name)
 
 
 def _read(fd: int, spin: float, perf: Callable[[], float]) -> bytes:
@@ -175,12 +190,16 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     root.setLevel(init["log_level"])
 
     initializer = init.get("initializer")
+    # A worker kind's own reading of some errors (sub-interpreters: unloadable modules).
+    translate: Callable[[BaseException], BaseException] | None = init.get("translate_error")
     try:
         if isinstance(initializer, BaseException):
             raise initializer
         if initializer is not None:
             initializer(*init["initargs"])
     except BaseException as exc:
+        if translate is not None:
+            exc = translate(exc)
         conn.send(w.frame(w.ERR, 0, _error_payload(exc, 0.0)))
         return 3
     conn.send(w.frame(w.HELLO, 0, str(os.getpid()).encode()))
@@ -208,11 +227,18 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 continue
             fn_id, fn_len = w.TASK_HEAD.unpack_from(payload)
             head = w.TASK_HEAD.size
+            fn: Callable[..., Any] | BaseException | None = None
             if fn_len:
+                # Id 0: this task's own copy (state as submitted), never kept. Above 0:
+                # a module-level name, the same object for every task (see _functions).
                 try:
-                    functions[fn_id] = loads(payload[head : head + fn_len])
+                    fn = loads(payload[head : head + fn_len])
                 except BaseException as exc:
-                    functions[fn_id] = exc
+                    fn = exc
+                if fn_id:
+                    functions[fn_id] = fn
+            elif fn_id:
+                fn = functions.get(fn_id)
             slot = (seq % w.CANCEL_SLOTS) * w.SLOT.size + running.size
             if w.SLOT.unpack_from(page, slot)[0] == seq:
                 conn.send(w.frame(w.SKIPPED, seq))
@@ -221,7 +247,6 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
             conn.seq = seq
             started = perf()
             try:
-                fn = functions.get(fn_id)
                 if fn is None:
                     raise RuntimeError(f"offload worker: unknown function id {fn_id}")
                 if isinstance(fn, BaseException):
@@ -247,10 +272,23 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                     out = w.frame(
                         w.OK, seq, w.RUN_TIME.pack(elapsed) + reply.data, reply.descriptors
                     )
+                    del reply
             except BaseException as exc:
+                if not isinstance(exc, Exception):
+                    # sys.exit() or KeyboardInterrupt in the task would stop the caller's
+                    # event loop if it arrived as itself: send an ordinary error instead.
+                    exc = TaskExited.from_exception(exc, _name_of(fn, fn_id, functions))
+                if translate is not None:
+                    exc = translate(exc)
                 out = w.frame(w.ERR, seq, _error_payload(exc, perf() - started))
-            running.pack_into(page, 0, 0)
+            # The task's own copy of its callable, its arguments and its result die with
+            # it: a worker must not hold the last task's data until the next one comes.
+            fn = args = ctx = result = None
             conn.send(out)
+            out = b""
+            # Cleared only once the answer is written: a worker that dies in between is
+            # seen running this task (answered), never a task it had not started.
+            running.pack_into(page, 0, 0)
             if stdout is not None:  # printed lines must not die with a killed worker
                 with contextlib.suppress(Exception):
                     stdout.flush()

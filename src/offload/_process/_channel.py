@@ -285,7 +285,8 @@ class Channel:
 
     Hand the ports to two children (``offload.fork(worker, channel.port1)``) and
     they talk directly, not through the parent. ``async with``/``with`` closes both
-    ports (a no-op for ports already handed over).
+    ports (a no-op for ports already handed over). Receiving on a port whose other end
+    is gone raises :class:`offload.ChannelClosed`.
 
     Example::
 

@@ -26,7 +26,7 @@ from ._channel import Port, collecting_fds
 from ._handle import ChildHandle
 from ._kill import DEFAULT_KILL_AFTER, end_group, signal_group, to_the_end
 from ._result import signal_name
-from ._start import Started, StdSpec, start
+from ._start import Started, StdSpec, start, start_error
 from ._wire import BOOT, frame
 
 __all__ = ["Child", "fork"]
@@ -45,6 +45,12 @@ class Child(ChildHandle):
     :class:`offload.ProcessFailed`, with the child's traceback in the message.
     Leaving ``async with`` disconnects, gives the child ``kill_after`` seconds to exit
     on its own, then ends it (SIGTERM, then SIGKILL).
+
+    Example::
+
+        async with offload.fork(worker) as child:
+            await child.send({"job": 1})
+            reply = await child.recv()
     """
 
     def __init__(
@@ -229,7 +235,10 @@ def fork(
             "pass data that pickles (and a function defined at module level if in doubt)"
         ) from exc
     boot = pickle.dumps(([p for p in sys.path if isinstance(p, str)], blob), protocol=5)
-    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError as exc:  # no descriptors left
+        raise start_error(sys.executable, exc) from exc
     child_env = dict(env or {})
     child_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p

@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
+
+from offload._reaper import ending, group_alive
 
 from ._start import Started
 
 __all__ = ["DEFAULT_KILL_AFTER", "end_group", "signal_group", "to_the_end"]
 
 DEFAULT_KILL_AFTER = 2.0
-_POLL = 0.02
 
 T = TypeVar("T")
 
@@ -40,45 +40,35 @@ def signal_group(started: Started, sig: int) -> bool:
     return True
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except OSError:
-        return False
-    return True
-
-
 async def end_group(
     started: Started, kill_after: float = DEFAULT_KILL_AFTER, *, members: Sequence[Started] = ()
 ) -> None:
     """SIGTERM the group, SIGKILL it after ``kill_after`` s, return once the child is reaped.
 
     ``members``: other programs started into the same group (a pipeline); they are
-    waited for as well.
+    waited for as well. The steps are offload's one termination routine
+    (:func:`offload._reaper.ending`); this drives it with the event loop, waking as soon
+    as the programs exit rather than at the next look.
     """
-    loop = asyncio.get_running_loop()
     everyone = [started, *members]
-    deadline = loop.time() + max(0.0, kill_after)
-
     for member in everyone:
         member.watch()
+    exited = asyncio.gather(*(m.exited for m in everyone))
 
-    def all_exited() -> bool:
-        return all(m.exited.done() for m in everyone)
+    def send(_pgid: int, sig: int) -> bool:
+        return signal_group(started, sig)
 
-    if not signal_group(started, signal.SIGTERM) and all_exited():
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(
-            asyncio.shield(asyncio.gather(*(m.exited for m in everyone))),
-            max(0.0, kill_after),
-        )
-    # The programs are gone; give grandchildren in the group the rest of the grace period.
-    while all_exited() and loop.time() < deadline and _group_alive(started.pgid):
-        await asyncio.sleep(_POLL)
-    if not all_exited() or _group_alive(started.pgid):
-        signal_group(started, signal.SIGKILL)
-    await asyncio.gather(*(m.exited for m in everyone))
+    def alive(pgid: int) -> bool:
+        # Until the programs are reaped they count as members of their group; once
+        # they are, grandchildren left in the group get the rest of the grace period.
+        return not exited.done() or group_alive(pgid)
+
+    for delay in ending([started.pgid], kill_after, send=send, alive=alive):
+        if exited.done():
+            await asyncio.sleep(delay)
+        else:
+            await asyncio.wait([exited], timeout=delay)
+    await asyncio.shield(exited)
 
 
 async def to_the_end(awaitable: Awaitable[T]) -> T:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -25,12 +27,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, Literal, Protocol
 
+from offload import _reaper
 from offload._errors import ProcessError, ProgramNotFound
 
-from . import _guard
 from ._limits import Limits
 
-__all__ = ["Started", "StdSpec", "normalize_argv", "start"]
+__all__ = ["Started", "StdSpec", "normalize_argv", "start", "start_error"]
 
 StdSpec = Literal["pipe", "inherit", "devnull", "stdout"] | int | IO[Any] | None
 _PIPE_SIZE = 1 << 20
@@ -75,8 +77,26 @@ def _child_env(env: Mapping[str, str] | None, inherit_env: bool) -> dict[str, st
     if env is None:
         return None if inherit_env else {}
     merged = dict(os.environ) if inherit_env else {}
-    merged.update({str(k): str(v) for k, v in env.items()})
+    for key, value in env.items():
+        merged[_env_text(key, "name", key)] = _env_text(value, "value", key)
     return merged
+
+
+def _env_text(item: object, what: str, key: object) -> str:
+    """An environment name or value as str; anything but str, bytes or a path is refused."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, bytes | os.PathLike):
+        return os.fsdecode(item)
+    hint = (
+        "; to leave a variable out of an inherited environment, pass inherit_env=False "
+        "with the variables to keep"
+        if item is None
+        else f"; pass str({item!r}) if that is meant"
+    )
+    raise TypeError(
+        f"env {what}s must be str, bytes or a path, got {type(item).__name__} for {key!r}{hint}"
+    )
 
 
 class _Stdio:
@@ -258,7 +278,7 @@ class Started:
 
     def _reaped(self) -> None:
         if not self.detached:
-            _guard.unregister(self.pgid)
+            _reaper.unregister(self.pgid)
         if not self.exited.done():
             assert self.popen.returncode is not None
             self.exited.set_result(self.popen.returncode)
@@ -346,6 +366,37 @@ def _popen(
     )
 
 
+def start_error(program: str, exc: OSError) -> ProcessError:
+    """The error for a start that failed for want of a resource (or for another reason)."""
+    what = f"cannot start {program!r}"
+    if exc.errno == errno.EMFILE:
+        try:
+            limit = f" (the limit is {resource.getrlimit(resource.RLIMIT_NOFILE)[0]})"
+        except (OSError, ValueError):
+            limit = ""
+        return ProcessError(
+            f"{what}: this process has no file descriptors left{limit}, and each running "
+            "program holds up to three pipes; run fewer programs at once (for example "
+            "behind an asyncio.Semaphore) or raise the limit (ulimit -n, or "
+            "resource.setrlimit(resource.RLIMIT_NOFILE, ...))"
+        )
+    if exc.errno == errno.ENFILE:
+        return ProcessError(
+            f"{what}: the system has no file descriptors left (sysctl fs.file-max); run "
+            "fewer programs at once or raise the system's limit"
+        )
+    if exc.errno == errno.EAGAIN:
+        return ProcessError(
+            f"{what}: the system refused a new process (too many processes for this user, "
+            "ulimit -u, or for the system); run fewer programs at once"
+        )
+    if exc.errno == errno.ENOMEM:
+        return ProcessError(
+            f"{what}: not enough memory to start a process; run fewer programs at once"
+        )
+    return ProcessError(f"{what}: {exc.strerror or exc}; check argv and the system")
+
+
 def start(
     argv: list[str],
     *,
@@ -364,9 +415,12 @@ def start(
     """Start ``argv`` in its own process group; raise ProgramNotFound if it cannot run."""
     stdio = _Stdio()
     try:
-        popen_stdin = stdio.resolve("stdin", stdin, big_pipes)
-        popen_stdout = stdio.resolve("stdout", stdout, big_pipes)
-        popen_stderr = stdio.resolve("stderr", stderr, big_pipes)
+        try:
+            popen_stdin = stdio.resolve("stdin", stdin, big_pipes)
+            popen_stdout = stdio.resolve("stdout", stdout, big_pipes)
+            popen_stderr = stdio.resolve("stderr", stderr, big_pipes)
+        except OSError as exc:  # no descriptors left for the pipes
+            raise start_error(argv[0], exc) from exc
         started_at = time.perf_counter()
         fast = (
             _HAVE_POSIX_SPAWN
@@ -406,9 +460,7 @@ def start(
         except subprocess.SubprocessError as exc:
             raise ProcessError(f"cannot start {argv[0]!r}: {exc}; check limits=") from exc
         except OSError as exc:
-            raise ProcessError(
-                f"cannot start {argv[0]!r}: {exc.strerror or exc}; check argv and the system"
-            ) from exc
+            raise start_error(argv[0], exc) from exc
     except BaseException:
         stdio.close_all()
         raise
@@ -416,5 +468,5 @@ def start(
         os.close(fd)
     pgid = process_group if process_group and not detached else popen.pid
     if not detached:
-        _guard.register(pgid)
+        _reaper.register(pgid)
     return Started(argv, popen, stdio.parent_fds, pgid, detached, limits, started_at)

@@ -31,7 +31,8 @@ class OutputStream:
     ``async for chunk in stream`` yields chunks as they arrive (bytes, or str with
     ``text=True``); :meth:`lines` yields lines without their line ending, of any length;
     :meth:`read` returns everything until end of file. Each chunk is delivered once,
-    whichever of these you use.
+    whichever of these you use. Reading never raises because the program failed: the
+    stream simply ends (check the exit status with ``await proc.wait()``).
 
     Example::
 

@@ -2,7 +2,7 @@
 
 One concern per module:
 
-* ``_segment``: POSIX shared-memory segments, their names, cleanup, the watcher;
+* ``_segment``: POSIX shared-memory segments, their names, cleanup;
 * ``_codec``: pickle protocol 5 out-of-band buffers through one segment per message;
 * ``_buffer``: :class:`SharedBuffer` / :class:`SharedArray`, mapped by name;
 * ``_lock``: :class:`SharedLock` / :class:`SharedCounter` and the memory model.

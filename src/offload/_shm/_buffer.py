@@ -1,11 +1,11 @@
 """SharedBuffer and SharedArray: memory allocated once and mapped by every task that gets it.
 
-The SharedArrayBuffer of the source notes. The application creates one; passing it to
+JavaScript's SharedArrayBuffer, for processes. The application creates one; passing it to
 tasks pickles only its name, and each worker process maps the segment once (a per-process
 cache by name) and views it without a copy. The creating object is the *owner*: the
 segment's name is unlinked when the owner is closed, garbage collected, or its process
-exits; a watcher process unlinks it if the process is killed. Copies received by workers
-never unlink anything; closing one only drops that process's mapping.
+exits; the application's reaper unlinks it if the process is killed. Copies received by
+workers never unlink anything; closing one only drops that process's mapping.
 
 Memory model (the Atomics half lives in ``_lock.py``): every process sees the same
 physical pages, so a write is visible to the others as soon as the CPU makes it visible,
@@ -78,8 +78,20 @@ def reduce_shared_view(array: Any) -> tuple[Any, ...] | None:
     return (_attach_view, (name, size, offset, array.shape, array.strides, array.dtype))
 
 
+def _numpy() -> Any:
+    """NumPy, or an ImportError that names the extra to install."""
+    try:
+        import numpy
+    except ImportError as exc:
+        raise ImportError(
+            "SharedArray and SharedBuffer.array need NumPy, which is not installed: "
+            "pip install 'offload[numpy]' (or pip install numpy)"
+        ) from exc
+    return numpy
+
+
 def _attach_view(name: str, size: int, offset: int, shape: Any, strides: Any, dtype: Any) -> Any:
-    import numpy
+    numpy = _numpy()
 
     view = _map(name, size)
     return numpy.ndarray(shape, dtype, buffer=view, offset=offset, strides=strides)
@@ -188,7 +200,7 @@ class SharedBuffer:
     @property
     def array(self) -> Any:
         """A NumPy ``uint8`` array viewing the buffer (no copy); needs NumPy."""
-        import numpy
+        numpy = _numpy()
 
         return numpy.frombuffer(self.buf, dtype=numpy.uint8)
 
@@ -224,7 +236,7 @@ class SharedArray(SharedBuffer):
     __slots__ = ("_array", "_dtype", "_shape")
 
     def __init__(self, shape: int | tuple[int, ...], dtype: Any = "float64") -> None:
-        import numpy
+        numpy = _numpy()
 
         self._dtype = numpy.dtype(dtype)
         self._shape = (shape,) if isinstance(shape, int) else tuple(int(n) for n in shape)
@@ -275,7 +287,7 @@ class SharedArray(SharedBuffer):
         """The NumPy array viewing the shared memory (no copy)."""
         mapping = self._check()
         if self._array is None:
-            import numpy
+            numpy = _numpy()
 
             count = 1
             for n in self._shape:

@@ -34,7 +34,7 @@ small pickle plus a short descriptor (segment name, offsets, lengths) through th
 Who unlinks: the receiver, right after mapping (so a crash of the receiver after that
 leaks nothing). If the message never arrives (the worker died, the task was cancelled
 before it was read), the sender's ``release()`` unlinks it. If the sending application
-is killed, its watcher process unlinks every ``offload-<root>-*`` segment.
+is killed, its reaper process unlinks every ``offload-<root>-*`` segment.
 
 Not enough shared memory is not an error here: the message falls back to the pipe (all
 buffers in band), so a result is never half written. Only :class:`SharedBuffer` and
@@ -54,7 +54,7 @@ from typing import Any
 
 import cloudpickle
 
-from offload._errors import SharedMemoryError
+from offload._errors import OffloadError, SharedMemoryError
 
 from ._buffer import reduce_shared_view
 from ._segment import Segment, unlink
@@ -153,7 +153,8 @@ def transfer(obj: object) -> Any:
     "Moved" means what Python allows: the value is not sent through the pipe and the
     receiver owns memory that nothing else uses; the sender's object stays valid
     (Python cannot detach a ``bytes`` object the way JavaScript detaches an
-    ArrayBuffer). If shared memory runs out, the value falls back to the pipe.
+    ArrayBuffer). If shared memory runs out, the value falls back to the pipe, so
+    ``transfer`` itself never raises.
 
     Example::
 
@@ -246,6 +247,9 @@ def _is_ndarray(obj: object) -> bool:
     numpy = sys.modules.get("numpy")
     return numpy is not None and isinstance(obj, numpy.ndarray)
 
+
+# A stdlib pickle naming __main__ is redone with cloudpickle (see offload._serialize).
+_MAIN = b"__main__"
 
 # Values prepare() never needs to look at (the common case: cheap to skip).
 _PLAIN = frozenset({int, float, str, bool, type(None), complex})
@@ -463,16 +467,27 @@ class Encoded:
 
 def _stdlib(prepared: object, sink: _Sink) -> bytes | None:
     try:
-        return pickle.dumps(prepared, 5, buffer_callback=sink)
+        data = pickle.dumps(prepared, 5, buffer_callback=sink)
+    except OffloadError:  # a closed SharedArray: the caller gets offload's own error
+        sink.reset()
+        raise
     except Exception:
         # A failed attempt may already have handed buffers to the sink: forget them.
         sink.reset()
         return None
+    if _MAIN in data:
+        # Names the application's __main__, which workers do not have: by value instead.
+        sink.reset()
+        return None
+    return data
 
 
 def _cloudpickle(prepared: object, sink: _Sink) -> bytes | None:
     try:
         data: bytes = cloudpickle.dumps(prepared, 5, buffer_callback=sink)
+    except OffloadError:
+        sink.reset()
+        raise
     except Exception:
         sink.reset()
         return None

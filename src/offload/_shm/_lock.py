@@ -1,6 +1,6 @@
 """SharedLock and SharedCounter: safe updates of shared memory from several processes.
 
-The Atomics of the source notes. Pure Python has no atomic instructions on shared
+JavaScript's Atomics, for processes. Pure Python has no atomic instructions on shared
 memory, so the lock is an open-file-description (OFD) byte-range lock (``fcntl``
 ``F_OFD_SETLKW``) on the shared segment's file:
 
@@ -66,6 +66,8 @@ class SharedLock:
     Create it in the application and pass it to tasks with the data it protects; use it
     as a context manager in task code. It blocks, so use it in worker code, not in the
     event loop. Several locks can live on one :class:`offload.SharedBuffer` (``index``).
+    Using a closed lock raises :class:`offload.ClosedError`; failing to create its
+    memory raises :class:`offload.SharedMemoryError`.
 
     Example::
 
@@ -175,6 +177,9 @@ class SharedLock:
 
 class SharedCounter:
     """A 64-bit integer in shared memory that several processes update safely.
+
+    Raises :class:`offload.SharedMemoryError` when its memory cannot be created, and
+    ``struct.error`` when a value leaves the signed 64-bit range.
 
     Example::
 

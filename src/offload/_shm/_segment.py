@@ -20,6 +20,9 @@ writer with SIGBUS half-way through a copy. Reserving first turns that into a cl
 A :class:`Segment` maps the file once. Closing it only drops this object's reference to
 the mapping: the memory stays mapped while any memoryview or NumPy array still views it,
 and is unmapped (with its file descriptor closed) when the last of them is gone.
+
+If the application is killed, its reaper (:mod:`offload._reaper`) deletes every
+``offload-<root>-*`` segment: the first segment a root process creates tells it to.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import secrets
 import sys
 import threading
 
+from offload import _reaper
 from offload._errors import SharedMemoryError
 
 __all__ = [
@@ -135,7 +139,9 @@ class Segment:
             raise
         finally:
             os.close(fd)
-        _ensure_watcher()
+        if _root == os.getpid():
+            # The reaper deletes this application's segments if it is killed.
+            _reaper.remove_at_death(f"{_SHM_DIR}/{PREFIX}{_root}-")
         return cls(name, size, mapping)
 
     @classmethod
@@ -204,76 +210,10 @@ def list_segments(root: int | None = None, creator: int | None = None) -> list[s
 def cleanup(root: int, creator: int | None = None) -> int:
     """Unlink every segment of ``root`` (or only those ``creator`` made); return the count.
 
-    Called for a dead application (by the watcher) or a dead worker (by the pool).
+    Called for a dead worker by the pool (the reaper removes a dead application's).
     """
     removed = 0
     for name in list_segments(root, creator):
         with contextlib.suppress(OSError):
             removed += unlink(name)
     return removed
-
-
-# The watcher: a tiny detached process that unlinks this process's segments after it
-# dies, however it dies (SIGKILL included). It waits on a pidfd of this process (polls
-# where pidfd_open is missing), so this process keeps no descriptor for it. It is started
-# once, lazily, by the first segment this process creates as the root of its tree, and
-# is not this process's child (a shell starts it in the background and exits at once, so
-# this process waits about a millisecond, not for a Python start-up), so it never shows up
-# as one.
-_WATCHER_SCRIPT = """
-import glob, os, select, sys, time
-pattern, pid = sys.argv[1], int(sys.argv[2])
-os.setsid()
-os.chdir("/")
-try:
-    select.select([os.pidfd_open(pid)], [], [])
-except ProcessLookupError:
-    pass
-except (AttributeError, OSError):
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        except PermissionError:
-            pass
-        time.sleep(1)
-# Workers die with the application but may finish writing a result segment just
-# after it: sweep again a little later.
-for delay in (0, 0.5, 2, 5):
-    time.sleep(delay)
-    for path in glob.glob(pattern):
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-"""
-
-_watcher_pid: int | None = None
-
-
-def _ensure_watcher() -> None:
-    global _watcher_pid
-    if _watcher_pid == os.getpid() or _root != os.getpid():
-        return
-    with _lock:
-        if _watcher_pid == os.getpid():
-            return
-        _watcher_pid = os.getpid()
-        import subprocess
-
-        pattern = os.path.join(_SHM_DIR, f"{PREFIX}{_root}-*")
-        # If it cannot start, segments are still released on every normal path; only a
-        # killed application would leave them behind.
-        with contextlib.suppress(OSError):
-            subprocess.run(
-                [
-                    *("/bin/sh", "-c", '"$0" -I -S -c "$1" "$2" "$3" &'),
-                    *(sys.executable, _WATCHER_SCRIPT, pattern, str(_root)),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                close_fds=True,
-                check=False,
-            )

@@ -25,12 +25,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, Generic, Literal, TypeVar, overload
 
-from ._cache import _MISSING, Store
-from ._cancel import CancelToken
-from ._clock import Clock, monotonic
-from ._coalesce import wait_shared
-from ._errors import BatchError
+from offload._cancel import CancelToken
+from offload._clock import Clock, monotonic
+from offload._errors import BatchError
+
+from ._inflight import wait_shared
 from ._keys import check_hashable, name_of
+from ._methods import check_async
+from ._store import MISSING, Store
 
 __all__ = ["Batcher"]
 
@@ -73,7 +75,9 @@ class Batcher(Generic[K, V]):
     raises, every caller of that batch gets that exception; if it returns the wrong
     number of results (or not a sequence), every caller gets :class:`offload.BatchError`.
     A cancelled ``token=`` makes that caller leave with :class:`offload.Cancelled`.
-    ``TypeError`` for an unhashable key.
+    ``TypeError`` for an unhashable key, and at once (here, not at the first ``load``)
+    when ``load_many`` is not an async function (or an object with an async
+    ``__call__``); ``ValueError`` for bad settings.
 
     Example::
 
@@ -93,8 +97,7 @@ class Batcher(Generic[K, V]):
         ttl: float | None = None,
         clock: Clock = monotonic,
     ) -> None:
-        if not callable(load_many):
-            raise TypeError(f"Batcher needs an async load_many(keys) function, got {load_many!r}")
+        check_async(load_many, "offload.Batcher", "an async load_many(keys) function")
         if max_batch is not None and (not isinstance(max_batch, int) or max_batch < 1):
             raise ValueError(
                 f"Batcher(max_batch=...) must be an int >= 1 or None, got {max_batch!r}"
@@ -137,7 +140,7 @@ class Batcher(Generic[K, V]):
         try:
             if self._store is not None:
                 value = self._store.get(key)
-                if value is not _MISSING:
+                if value is not MISSING:
                     return value
             slot = self._pending.get(key)
         except TypeError:
@@ -201,7 +204,7 @@ class Batcher(Generic[K, V]):
 
             users.prime(user.id, user)
         """
-        if self._store is not None and self._store.get(key) is _MISSING:
+        if self._store is not None and self._store.get(key) is MISSING:
             self._store.put(key, value)
 
     def clear(self, key: K) -> None:

@@ -3,8 +3,10 @@
 For a function with a fixed signature (no ``*args`` / ``**kwargs``), the key is made
 of its parameters in signature order, after Python itself bound the call: ``f(1)``,
 ``f(x=1)`` and ``f(1, y=<default>)`` share one entry, and a single parameter is its own
-key (nothing to build). :func:`signature_of` describes such a signature so callers can
-generate a wrapper with exactly that signature.
+key (nothing to build). The key function is a generated ``key_N`` of
+:mod:`._hitpath_templates` given the function's own parameters by
+:func:`with_signature`, so Python's own argument binding does the work (and raises the
+function's own TypeError for a wrong call).
 
 For a variadic function the key of ``f(*args, **kwargs)`` is ``args`` when there are no
 keyword arguments, else ``args`` plus the keyword arguments sorted by name behind a
@@ -16,9 +18,12 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import types
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+
+from ._hitpath_templates import KEY_FUNCTIONS, MAX_KEY_PARAMS
 
 __all__ = [
     "KeyFunc",
@@ -29,6 +34,7 @@ __all__ = [
     "name_of",
     "signature_of",
     "unhashable_error",
+    "with_signature",
 ]
 
 KeyFunc = Callable[..., Hashable]
@@ -121,94 +127,99 @@ def _short(value: object, limit: int = 40) -> str:
 
 _RESERVED = "_o_"
 
+_KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
+_POSITIONAL_ONLY = inspect.Parameter.POSITIONAL_ONLY
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+_EMPTY = inspect.Parameter.empty
+
 
 @dataclass(frozen=True, slots=True)
 class Signature:
-    """A fixed signature as Python source pieces, for generated wrappers.
+    """A fixed signature that generated functions can take (see :func:`with_signature`).
 
-    ``params``: the parameter list (``x, y=_o_d1, *, z``); ``defaults``: the names used
-    for default values in it; ``key``: the key expression; ``args`` / ``kwargs``: how to
-    pass the parameters on (``(x, y)`` and ``{'z': z}``); ``names``: the names of the
-    positional parameters, in order.
+    ``parameters``: in order; ``names``: the names of the positional ones, in order.
     """
 
+    parameters: tuple[inspect.Parameter, ...]
     names: tuple[str, ...]
-    params: str
-    defaults: dict[str, object]
-    key: str
-    args: str
-    kwargs: str
+
+    @property
+    def single(self) -> bool:
+        """One positional parameter: a call with one positional argument is its key."""
+        return len(self.parameters) == 1 and self.parameters[0].kind in _POSITIONAL
 
 
 def signature_of(fn: Callable[..., Any], *, skip_first: bool = False) -> Signature | None:
     """The fixed signature of ``fn`` (without its first parameter if ``skip_first``).
 
-    None when a generated wrapper cannot reproduce it (``*args``, ``**kwargs``,
-    unusual names or no introspectable signature).
+    None when generated functions cannot take it (``*args``, ``**kwargs``, names
+    starting with ``_o_``, which generated code reserves, or no introspectable
+    signature).
     """
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return None
     if skip_first:
-        if not params or params[0].kind not in (
-            inspect.Parameter.POSITIONAL_ONLY,
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        ):
+        if not params or params[0].kind not in _POSITIONAL:
             return None
         params = params[1:]
-    pieces: list[str] = []
-    defaults: dict[str, object] = {}
-    positional: list[str] = []
-    by_name: list[str] = []
-    star_done = False
-    slash_pending = False
-    for index, p in enumerate(params):
-        name = p.name
+    for p in params:
         if (
-            p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-            or not name.isidentifier()
-            or keyword.iskeyword(name)
-            or name.startswith(_RESERVED)
+            p.kind in _VARIADIC
+            or not p.name.isidentifier()
+            or keyword.iskeyword(p.name)
+            or p.name.startswith(_RESERVED)
         ):
             return None
-        if p.kind is inspect.Parameter.POSITIONAL_ONLY:
-            slash_pending = True
-        elif slash_pending:
-            pieces.append("/")
-            slash_pending = False
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and not star_done:
-            pieces.append("*")
-            star_done = True
-        piece = name
-        if p.default is not inspect.Parameter.empty:
-            default_name = f"{_RESERVED}d{index}"
-            defaults[default_name] = p.default
-            piece = f"{name}={default_name}"
-        pieces.append(piece)
-        if p.kind is inspect.Parameter.KEYWORD_ONLY:
-            by_name.append(name)
-        else:
-            positional.append(name)
-    if slash_pending:
-        pieces.append("/")
-    names = positional + by_name
-    # One parameter is its own key: no tuple to build on every call.
-    key = names[0] if len(names) == 1 else "(" + "".join(f"{n}, " for n in names) + ")"
     return Signature(
-        names=tuple(positional),
-        params=", ".join(pieces),
-        defaults=defaults,
-        key=key,
-        args="(" + "".join(f"{n}, " for n in positional) + ")",
-        kwargs="{" + ", ".join(f"{n!r}: {n}" for n in by_name) + "}",
+        parameters=tuple(params),
+        names=tuple(p.name for p in params if p.kind is not _KEYWORD_ONLY),
     )
+
+
+def with_signature(
+    fn: Callable[..., Any],
+    parameters: tuple[inspect.Parameter, ...],
+    closure: tuple[types.CellType, ...] | None = None,
+) -> Callable[..., Any]:
+    """``fn`` (a generated function of ``len(parameters)`` positional parameters) taking
+    ``parameters`` instead: their names, kinds and defaults.
+
+    Only the code's metadata changes (names and counts of each kind), so a call binds
+    exactly like a call of the function those parameters came from. ``closure``
+    replaces ``fn``'s closure when given.
+    """
+    code = fn.__code__
+    count = len(parameters)
+    kw_only = sum(p.kind is _KEYWORD_ONLY for p in parameters)
+    code = code.replace(
+        co_varnames=(*(p.name for p in parameters), *code.co_varnames[count:]),
+        co_argcount=count - kw_only,
+        co_posonlyargcount=sum(p.kind is _POSITIONAL_ONLY for p in parameters),
+        co_kwonlyargcount=kw_only,
+    )
+    defaults = tuple(
+        p.default for p in parameters if p.kind is not _KEYWORD_ONLY and p.default is not _EMPTY
+    )
+    shaped = types.FunctionType(
+        code,
+        cast(Any, fn).__globals__,
+        fn.__name__,
+        defaults or None,
+        cast(Any, fn).__closure__ if closure is None else closure,
+    )
+    shaped.__kwdefaults__ = {
+        p.name: p.default for p in parameters if p.kind is _KEYWORD_ONLY and p.default is not _EMPTY
+    } or None
+    return shaped
 
 
 def compile_key(fn: Callable[..., Any], *, skip_first: bool = False) -> KeyFunc:
     """A function computing the key of a call of ``fn`` from that call's arguments.
 
-    Binds the arguments like ``fn`` would (so a wrong call raises ``fn``'s TypeError).
+    Binds the arguments like ``fn`` would (so a wrong call raises a TypeError).
     """
     sig = signature_of(fn, skip_first=skip_first)
     if sig is None:
@@ -217,7 +228,14 @@ def compile_key(fn: Callable[..., Any], *, skip_first: bool = False) -> KeyFunc:
             return make_key(args, kwargs)
 
         return variadic_key
-    namespace: dict[str, Any] = dict(sig.defaults)
-    exec(f"def {_RESERVED}key({sig.params}):\n    return {sig.key}\n", namespace)
-    keyfunc: KeyFunc = namespace[f"{_RESERVED}key"]
-    return keyfunc
+    if len(sig.parameters) <= MAX_KEY_PARAMS:
+        return with_signature(KEY_FUNCTIONS[len(sig.parameters)], sig.parameters)
+    # Many parameters (rare): bind through inspect, slower but the same key.
+    signature = inspect.Signature(list(sig.parameters))
+
+    def bound_key(*args: Any, **kwargs: Any) -> Hashable:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return tuple(bound.arguments.values())
+
+    return bound_key
