@@ -52,7 +52,7 @@ _FAULT_SIGNALS = frozenset(
     if hasattr(_signal, name)
 )
 _PIPELINE_BELOW = 0.0005  # pipeline several tasks per worker when tasks are this short
-_KINDS = ("process", "thread", "interpreter")
+_KINDS = ("process", "thread", "interpreter", "dask")
 
 
 def _default_size() -> int:
@@ -89,7 +89,7 @@ class Pool:
 
     def __init__(
         self,
-        kind: Literal["process", "thread", "interpreter"] = "process",
+        kind: Literal["process", "thread", "interpreter", "dask"] = "process",
         *,
         max_workers: int | None = None,
         min_workers: int = 0,
@@ -103,15 +103,25 @@ class Pool:
         initargs: tuple[Any, ...] = (),
         context: Iterable[ContextVar[Any]] = (),
         name: str | None = None,
+        address: Any = None,
     ) -> None:
         if kind not in _KINDS:
             raise ValueError(
-                f"Pool kind must be 'process', 'thread' or 'interpreter', got {kind!r}"
+                f"Pool kind must be 'process', 'thread', 'interpreter' or 'dask', got {kind!r}"
             )
         if kind == "interpreter":  # CPython 3.13+ only: raises ValueError elsewhere
             from ._interpreter import check_supported
 
             check_supported(max_memory_per_worker)
+        if kind == "dask":  # Dask distributed: address= is a scheduler or a Client
+            from ._dask import check_options
+
+            check_options(address, initializer, context)
+        elif address is not None:
+            raise ValueError("address= is only for Pool(kind='dask')")
+        self._address = address
+        # a Dask pool given a cluster and no size grows to the cluster's worker threads
+        self._size_from_cluster = kind == "dask" and address is not None and max_workers is None
         size = _default_size() if max_workers is None else max_workers
         _check_int("max_workers", size, 1)
         _check_int("min_workers", min_workers, 0)
@@ -245,6 +255,12 @@ class Pool:
                 initargs=self._initargs,
                 context_vars=self._context,
                 max_memory=self.max_memory_per_worker,
+            )
+        if self.kind == "dask":
+            from ._dask import DaskBackend
+
+            return DaskBackend(
+                self, loop, address=self._address, max_memory=self.max_memory_per_worker
             )
         if self.kind == "interpreter":
             from ._interpreter import InterpreterBackend
