@@ -1,12 +1,14 @@
 """The same behaviour tests against every pool kind, so the kinds cannot drift apart.
 
-"process" and "thread" need nothing; "dask" runs on one LocalCluster of worker processes
-shared by the module (skipped without the dask extra).
+"process" and "thread" need nothing; "interpreter" needs CPython 3.13+ (skipped before);
+"dask" runs on one LocalCluster of worker processes shared by the module (skipped without
+the dask extra).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,7 +20,7 @@ import offload
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
-KINDS = ["process", "thread", "dask"]
+KINDS = ["process", "thread", "interpreter", "dask"]
 
 MakePool = Callable[..., offload.Pool]
 
@@ -39,6 +41,8 @@ def dask_address() -> Iterator[str | None]:
 def make_pool(request: pytest.FixtureRequest, dask_address: str | None) -> MakePool:
     """``make_pool(**options)``: a pool of the test's kind (dask: on the shared cluster)."""
     kind = request.param
+    if kind == "interpreter" and sys.version_info < (3, 13):
+        pytest.skip("sub-interpreter workers need CPython 3.13+")
     if kind == "dask" and dask_address is None:
         pytest.skip("needs the dask extra: pip install 'offload[dask]'")
     address = dask_address
