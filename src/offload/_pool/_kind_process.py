@@ -16,18 +16,16 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from offload import _reaper, _serialize, _shm
 from offload._errors import WorkerError
 
 from . import _wire as w
-from ._backend import GONE, Backend, Worker
+from ._backend import Backend, BackendOptions, Worker
+from ._events import WorkerEvents
 from ._functions import FunctionCache
 from ._task import Task
-
-if TYPE_CHECKING:
-    from ._pool import Pool
 
 __all__ = ["ProcessBackend", "ProcessWorker"]
 
@@ -39,8 +37,11 @@ class ProcessWorker(Worker):
     """A worker process forked by the template; talks over a non-blocking socket."""
 
     def __init__(self, backend: ProcessBackend, worker_id: int) -> None:
-        super().__init__(backend.pool, worker_id)
+        super().__init__(worker_id)
         self.backend = backend
+        self.events = backend.events
+        self.ended = False  # its exit was reported
+        self.start_error: BaseException | None = None  # what its initializer raised
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             page_fd = os.memfd_create("offload-worker", os.MFD_CLOEXEC)
@@ -134,7 +135,7 @@ class ProcessWorker(Worker):
 
     def _dispatch_frames(self, limit: int | None = _FRAMES_PER_TURN) -> None:
         self.continuing = False
-        pool = self.pool
+        events = self.events
         frames = w.split_frames(self.inbuf) if limit is None else w.split_frames(self.inbuf, limit)
         if limit is not None and len(frames) == limit and self.inbuf:
             # Hand the loop back between batches of results: timers and other
@@ -152,25 +153,25 @@ class ProcessWorker(Worker):
                 try:
                     if kind == w.OK:
                         result = _shm.decode(body, oob, loads=_serialize.loads)
-                        pool._task_done(self, seq, True, result, run_time)
+                        events.on_done(self, seq, True, result, run_time)
                     else:
                         exc, _ = _load_error(body)
-                        pool._task_done(self, seq, False, exc, run_time)
+                        events.on_done(self, seq, False, exc, run_time)
                 except Exception as exc:  # a result that cannot be unpickled here
-                    pool._task_done(self, seq, False, exc, run_time)
+                    events.on_done(self, seq, False, exc, run_time)
             elif kind == w.SKIPPED:
-                pool._task_done(self, seq, False, None, 0.0)
+                events.on_done(self, seq, False, None, 0.0)
             elif kind == w.REPORT:
                 with contextlib.suppress(Exception):
-                    pool._task_report(self, seq, _serialize.loads(payload))
+                    events.on_report(self, seq, _serialize.loads(payload))
             elif kind == w.LOG:
                 with contextlib.suppress(Exception):
-                    pool._worker_log(self, seq, _serialize.loads(payload))
+                    events.on_log(self, seq, _serialize.loads(payload))
             elif kind == w.HELLO:
                 self.pid = int(payload.decode())
-                pool._worker_ready(self)
+                events.on_ready(self)
             elif kind == w.RETIRE:
-                pool._worker_retire(self)
+                events.on_retire(self)
 
     def _continue(self) -> None:
         if self.continuing:
@@ -213,8 +214,9 @@ class ProcessWorker(Worker):
         self._finish()
 
     def _finish(self) -> None:
-        if self.state == GONE:
+        if self.ended:
             return
+        self.ended = True
         if self.exit_timer is not None:
             self.exit_timer.cancel()
             self.exit_timer = None
@@ -235,7 +237,7 @@ class ProcessWorker(Worker):
             # The task it was running when it ended (0: none), read before the page goes.
             self.running_at_exit = w.RUNNING.unpack_from(self.page, 0)[0]
             self.page.close()
-        self.pool._worker_exited(self, exitcode, signum)
+        self.events.on_exited(self, exitcode, signum, self.start_error)
 
     def has_started(self, task: Task) -> bool:
         """True if ``task`` was running: the worker marks it in the page before it starts
@@ -260,14 +262,14 @@ class ProcessWorker(Worker):
     # -- control -------------------------------------------------------------------
 
     def request_cancel(self, task: Task) -> None:
-        if self.state == GONE or self.page.closed:
+        if self.ended or self.page.closed:
             return
         slot = w.RUNNING.size + (task.seq % w.CANCEL_SLOTS) * w.SLOT.size
         w.SLOT.pack_into(self.page, slot, task.seq)
 
     def kill_if_running(self, task: Task) -> bool:
         pid = self.pid
-        if pid is None or self.state == GONE or self.page.closed:
+        if pid is None or self.ended or self.page.closed:
             return False
         # Freeze the worker, then read which task it runs: no race with it moving on to
         # the next task between the check and the kill.
@@ -279,7 +281,6 @@ class ProcessWorker(Worker):
             _wait_stopped(pid)
             if w.RUNNING.unpack_from(self.page, 0)[0] == task.seq:
                 _kill_group(pid)
-                self.retiring = True
                 return True
             return False
         except ProcessLookupError:
@@ -289,7 +290,6 @@ class ProcessWorker(Worker):
                 os.kill(pid, signal.SIGCONT)
 
     def retire(self) -> None:
-        self.retiring = True
         if self.fd >= 0 and not self.eof:
             # Closing our end is the signal: the worker reads EOF and exits.
             self.eof = True
@@ -300,7 +300,6 @@ class ProcessWorker(Worker):
                 self.exit_timer = self.loop.call_later(2.0, self._finish)
 
     def kill(self) -> None:
-        self.retiring = True
         if self.pid is not None:
             _kill_group(self.pid)
         else:
@@ -401,32 +400,26 @@ class ProcessBackend(Backend):
     can_kill = True
 
     def __init__(
-        self,
-        pool: Pool,
-        loop: asyncio.AbstractEventLoop,
-        *,
-        initializer: Callable[..., object] | None,
-        initargs: tuple[Any, ...],
-        context_vars: list[ContextVar[Any]],
-        max_memory: int | None,
+        self, events: WorkerEvents, loop: asyncio.AbstractEventLoop, options: BackendOptions
     ) -> None:
-        self.pool = pool
-        self.loop = loop
+        super().__init__(events, loop, options)
+        initializer = options.initializer
         self.workers: dict[int, ProcessWorker] = {}
         self.by_pid: dict[int, ProcessWorker] = {}
         self.functions = FunctionCache()
         self.imported: set[str] = set()
-        self.context_refs = [_locate(var) for var in context_vars]
+        self.context_vars = options.context
+        self.context_refs = [_locate(var) for var in options.context]
         self.init = {
             "sys_path": list(sys.path),
             "initializer": _serialize.dumps_function(initializer) if initializer else b"",
-            "initargs": _serialize.dumps(initargs, what="initargs"),
+            "initargs": _serialize.dumps(options.initargs, what="initargs"),
             "context_vars": self.context_refs,
             "log_level": logging.getLogger().getEffectiveLevel(),
-            "max_memory": max_memory,
+            "max_memory": options.max_memory,
             "preload": ["offload._pool._worker"],
             "shm_root": _shm.root_pid(),
-            "name": pool.name,  # for the process titles: offload: worker 2 (pool web ...)
+            "name": options.name,  # for the process titles: offload: worker 2 (pool web ...)
             "authkey": _authkey(),
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -564,7 +557,8 @@ class ProcessBackend(Backend):
     def prepare(self, task: Task) -> None:
         # The callable is pickled now, at submit time, unless it is a cached name.
         head = self.functions.head(task.fn)
-        ctx = task.ctx if isinstance(task.ctx, tuple) else ()
+        # The values of the pool's context variables travel with the task.
+        ctx = tuple(var.get(None) for var in self.context_vars)
         what = f"argument to {task.fn_name}()"
         if not ctx and all(_is_small(arg) for arg in task.args):
             # Nothing shared memory could carry better: skip the codec's walk.
@@ -608,7 +602,6 @@ class ProcessBackend(Backend):
 
     def release_now(self) -> None:
         for worker in list(self.workers.values()):
-            worker.retiring = True
             if worker.pid is not None:
                 _kill_group(worker.pid)
             worker.eof = True

@@ -1,0 +1,110 @@
+"""A pool's options, checked once: shared by ``Pool`` and ``PoolExecutor``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from ._backend import BackendOptions
+from ._kinds import check_kind
+
+__all__ = ["PoolConfig"]
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """The options of one pool (see ``offload.Pool`` for their meaning)."""
+
+    kind: str
+    name: str
+    max_workers: int
+    min_workers: int
+    idle_timeout: float | None
+    max_queue: int | None
+    max_tasks_per_worker: int | None
+    max_memory_per_worker: int | None
+    task_timeout: float | None
+    cancel_grace: float
+    initializer: Callable[..., object] | None
+    initargs: tuple[Any, ...]
+    context: tuple[ContextVar[Any], ...]
+
+    @classmethod
+    def checked(
+        cls,
+        kind: str = "process",
+        *,
+        max_workers: int | None = None,
+        min_workers: int = 0,
+        idle_timeout: float | None = 60.0,
+        max_queue: int | None = None,
+        max_tasks_per_worker: int | None = None,
+        max_memory_per_worker: int | None = None,
+        task_timeout: float | None = None,
+        cancel_grace: float = 1.0,
+        initializer: Callable[..., object] | None = None,
+        initargs: tuple[Any, ...] = (),
+        context: Iterable[ContextVar[Any]] = (),
+        name: str | None = None,
+    ) -> PoolConfig:
+        """The options, or ``ValueError`` naming the first wrong one."""
+        check_kind(kind)
+        size = _default_size() if max_workers is None else max_workers
+        _check_int("max_workers", size, 1)
+        _check_int("min_workers", min_workers, 0)
+        if min_workers > size:
+            raise ValueError(f"min_workers ({min_workers}) is larger than max_workers ({size})")
+        for label, value in (
+            ("max_queue", max_queue),
+            ("max_tasks_per_worker", max_tasks_per_worker),
+            ("max_memory_per_worker", max_memory_per_worker),
+        ):
+            if value is not None:
+                _check_int(label, value, 1)
+        for label, seconds in (
+            ("idle_timeout", idle_timeout),
+            ("task_timeout", task_timeout),
+            ("cancel_grace", cancel_grace),
+        ):
+            if seconds is not None and not seconds >= 0:
+                raise ValueError(f"{label} must be >= 0 seconds, got {seconds!r}")
+        return cls(
+            kind=kind,
+            name=name or f"offload-{kind}-pool",
+            max_workers=size,
+            min_workers=min_workers,
+            idle_timeout=idle_timeout,
+            max_queue=max_queue,
+            max_tasks_per_worker=max_tasks_per_worker,
+            max_memory_per_worker=max_memory_per_worker,
+            task_timeout=task_timeout,
+            cancel_grace=cancel_grace,
+            initializer=initializer,
+            initargs=tuple(initargs),
+            context=tuple(context),
+        )
+
+    def backend_options(self) -> BackendOptions:
+        """What the backend of this pool needs to know."""
+        return BackendOptions(
+            name=self.name,
+            initializer=self.initializer,
+            initargs=self.initargs,
+            context=self.context,
+            max_memory=self.max_memory_per_worker,
+        )
+
+
+def _default_size() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _check_int(label: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{label} must be an int >= {minimum}, got {value!r}")
