@@ -23,7 +23,8 @@ The hierarchy::
     └── WrongLoopError (also RuntimeError)  a pool was used from another event loop
 
 Exceptions raised by *your* code inside a worker are not wrapped: they arrive with their
-own type, and the worker's traceback is attached as ``__cause__``.
+own type, and the worker's traceback is attached as ``__cause__`` (a
+``RemoteTraceback``, which is not an error of its own: it only carries that text).
 
 Every message says what happened and, where there is one, what to do about it.
 """
@@ -269,3 +270,17 @@ class WrongLoopError(OffloadError, RuntimeError):
     A pool belongs to the loop of its first ``run``/``submit``/``start``; create it
     inside the loop that uses it. ``await pool.close()`` works from any loop.
     """
+
+
+class RemoteTraceback(Exception):
+    """The worker-side traceback of an exception, attached as its ``__cause__``.
+
+    Pickles by its text (its only argument), like any exception.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f"\n\n--- traceback in the worker ---\n{self.text}---"

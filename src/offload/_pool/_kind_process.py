@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from offload import _reaper, _serialize, _shm
-from offload._errors import WorkerError
+from offload._errors import RemoteTraceback, WorkerError
 
 from . import _wire as w
 from ._backend import Backend, BackendOptions, Worker
@@ -31,6 +31,7 @@ __all__ = ["ProcessBackend", "ProcessWorker"]
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _FRAMES_PER_TURN = 64
+_TEMPLATE_MODULE = "offload._pool._kind_process_template"
 
 
 class ProcessWorker(Worker):
@@ -377,17 +378,6 @@ def _load_error(body: bytes) -> tuple[BaseException, str]:
     return WorkerError(f"the worker sent an error it could not describe: {exc!r}"), text
 
 
-class RemoteTraceback(Exception):
-    """The worker-side traceback of an exception, attached as its ``__cause__``."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return f"\n\n--- traceback in the worker ---\n{self.text}---"
-
-
 def _attach_remote_traceback(exc: BaseException, text: str) -> None:
     if text:
         exc.__cause__ = RemoteTraceback(text)
@@ -417,7 +407,7 @@ class ProcessBackend(Backend):
             "context_vars": self.context_refs,
             "log_level": logging.getLogger().getEffectiveLevel(),
             "max_memory": options.max_memory,
-            "preload": ["offload._pool._worker"],
+            "preload": ["offload._pool._kind_process_child"],
             "shm_root": _shm.root_pid(),
             "name": options.name,  # for the process titles: offload: worker 2 (pool web ...)
             "authkey": _authkey(),
@@ -438,7 +428,12 @@ class ProcessBackend(Backend):
         )
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "offload._pool._template", str(child_end.fileno())],
+                [
+                    sys.executable,
+                    "-m",
+                    "offload._pool._kind_process_template",
+                    str(child_end.fileno()),
+                ],
                 pass_fds=[child_end.fileno()],
                 stdin=subprocess.DEVNULL,
                 env=env,

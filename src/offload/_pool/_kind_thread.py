@@ -17,11 +17,11 @@ from typing import Any
 
 from offload._cancel import _reset_current, _set_current
 from offload._errors import TaskExited
-from offload._report import _set_reporter
 from offload._shm import untransfer
 
 from ._backend import Backend, BackendOptions, Worker
 from ._events import WorkerEvents
+from ._report import _set_reporter
 from ._task import Task
 
 __all__ = ["ThreadBackend", "ThreadWorker"]

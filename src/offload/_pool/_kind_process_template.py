@@ -1,9 +1,9 @@
 """The template process: imported once, forks workers on request, reports their exits.
 
-Started by the parent as ``python -m offload._pool._template FD`` where FD is its end of a
-SOCK_SEQPACKET control socket. It never runs tasks; it only forks (fast, from a clean
-single-threaded process that already imported offload, cloudpickle and the user's
-modules), reaps children and tells the parent how each one ended. When the control socket
+Started by the parent as ``python -m offload._pool._kind_process_template FD`` where FD is
+its end of a SOCK_SEQPACKET control socket. It never runs tasks; it only forks (fast,
+from a clean single-threaded process that already imported offload, cloudpickle and the
+user's modules), reaps children and tells the parent how each one ended. When the control socket
 hits EOF (the parent exited or was killed) it kills every worker and exits.
 
 Every worker leads its own process group; whenever a worker ends (reaped here, or at
@@ -176,7 +176,7 @@ def _child(fds: list[int], init: dict[str, Any], wake_r: int, wake_w: int) -> No
         sock_fd, page_fd = fds
         page = mmap.mmap(page_fd, w.PAGE)
         os.close(page_fd)
-        from ._worker import worker_main
+        from ._kind_process_child import worker_main
 
         worker_main(sock_fd, page, init)
     finally:

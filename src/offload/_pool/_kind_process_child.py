@@ -20,11 +20,11 @@ from typing import Any, NoReturn
 
 from offload._cancel import CancelToken, _reset_current, _set_current
 from offload._errors import SerializationError, TaskExited
-from offload._report import _set_reporter
 from offload._serialize import dumps, loads
 from offload._shm import decode, encode, set_root
 
 from . import _wire as w
+from ._report import _set_reporter
 
 __all__ = ["worker_main"]
 
