@@ -20,8 +20,10 @@ from typing import Any
 
 from offload import _reaper, _serialize, _shm
 from offload._errors import RemoteTraceback, WorkerError
+from offload._fdread import read_available, read_chunk
+from offload._wire import frame, split_frames
 
-from . import _wire as w
+from . import _kind_process_messages as w
 from ._backend import Backend, BackendOptions, Worker
 from ._events import WorkerEvents
 from ._functions import FunctionCache
@@ -31,6 +33,7 @@ __all__ = ["ProcessBackend", "ProcessWorker"]
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _FRAMES_PER_TURN = 64
+_READ_SIZE = 1 << 18
 _TEMPLATE_MODULE = "offload._pool._kind_process_template"
 
 
@@ -93,7 +96,7 @@ class ProcessWorker(Worker):
                 payload = (
                     w.TASK_HEAD.pack(fn_id, len(fn_bytes)) + fn_bytes + payload[w.TASK_HEAD.size :]
                 )
-            parts.append(w.frame(w.TASK, task.seq, payload, task.oob))
+            parts.append(frame(w.TASK, payload, task.seq, task.oob))
         self.outbuf += b"".join(parts)
         if not self.writing:
             self._flush()
@@ -121,12 +124,9 @@ class ProcessWorker(Worker):
     # -- receiving -----------------------------------------------------------------
 
     def _on_readable(self) -> None:
-        try:
-            data = os.read(self.fd, 1 << 18)
-        except BlockingIOError:
+        data = read_chunk(self.fd, _READ_SIZE)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._on_eof()
             return
@@ -137,7 +137,7 @@ class ProcessWorker(Worker):
     def _dispatch_frames(self, limit: int | None = _FRAMES_PER_TURN) -> None:
         self.continuing = False
         events = self.events
-        frames = w.split_frames(self.inbuf) if limit is None else w.split_frames(self.inbuf, limit)
+        frames = split_frames(self.inbuf) if limit is None else split_frames(self.inbuf, limit)
         if limit is not None and len(frames) == limit and self.inbuf:
             # Hand the loop back between batches of results: timers and other
             # callbacks must not wait behind thousands of answers.
@@ -199,16 +199,9 @@ class ProcessWorker(Worker):
         self.exit_status = status
         if not self.eof:
             # Everything the worker wrote before dying is in the socket: read it first.
-            while not self.eof and self.fd >= 0:
-                try:
-                    data = os.read(self.fd, 1 << 18)
-                except BlockingIOError:
-                    break
-                except OSError:
-                    data = b""
-                if not data:
-                    break
-                self.inbuf += data
+            if self.fd >= 0:
+                for data in read_available(self.fd, _READ_SIZE):
+                    self.inbuf += data
             self._dispatch_frames(None)
             self.eof = True
             self._close_fd()

@@ -22,9 +22,10 @@ from offload._cancel import CancelToken, _reset_current, _set_current
 from offload._errors import SerializationError, TaskExited
 from offload._serialize import dumps, loads
 from offload._shm import decode, encode, set_root
+from offload._wire import frame, split_frames
 
-from . import _wire as w
-from ._report import _set_reporter
+from . import _kind_process_messages as w
+from ._report import set_reporter
 
 __all__ = ["worker_main"]
 
@@ -103,7 +104,7 @@ class _ForwardHandler(logging.Handler):
                 "exc_text": exc_text,
                 "stack_info": record.stack_info,
             }
-            self.conn.send(w.frame(w.LOG, self.conn.seq, dumps(data)))
+            self.conn.send(frame(w.LOG, dumps(data), self.conn.seq))
         except Exception:
             self.handleError(record)
 
@@ -196,15 +197,15 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
         if initializer is not None:
             initializer(*init["initargs"])
     except BaseException as exc:
-        conn.send(w.frame(w.ERR, 0, _error_payload(exc, 0.0)))
+        conn.send(frame(w.ERR, _error_payload(exc, 0.0)))
         return 3
-    conn.send(w.frame(w.HELLO, 0, str(os.getpid()).encode()))
+    conn.send(frame(w.HELLO, str(os.getpid()).encode()))
 
     context_vars: list[ContextVar[Any]] = init.get("context_vars", [])
     max_memory: int | None = init.get("max_memory")
     functions: dict[int, Callable[..., Any] | BaseException] = {}
-    _set_reporter(
-        lambda value: conn.send(w.frame(w.REPORT, conn.seq, dumps(value, what="progress value")))
+    set_reporter(
+        lambda value: conn.send(frame(w.REPORT, dumps(value, what="progress value"), conn.seq))
     )
     retired = False
     task_token = _ProcessToken(page, 0)  # one per worker, pointed at each task in turn
@@ -218,7 +219,7 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
         if not data:
             return 0
         buf += data
-        for kind, seq, oob, payload in w.split_frames(buf):
+        for kind, seq, oob, payload in split_frames(buf):
             if kind != w.TASK:
                 continue
             fn_id, fn_len = w.TASK_HEAD.unpack_from(payload)
@@ -237,7 +238,7 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 fn = functions.get(fn_id)
             slot = (seq % w.CANCEL_SLOTS) * w.SLOT.size + running.size
             if w.SLOT.unpack_from(page, slot)[0] == seq:
-                conn.send(w.frame(w.SKIPPED, seq))
+                conn.send(frame(w.SKIPPED, b"", seq))
                 continue
             running.pack_into(page, 0, seq)
             conn.seq = seq
@@ -262,19 +263,17 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 elapsed = perf() - started
                 # The parent maps and unlinks the segment, or cleans up after this pid.
                 if type(result) in _SCALARS:
-                    out = w.frame(w.OK, seq, w.RUN_TIME.pack(elapsed) + dumps(result))
+                    out = frame(w.OK, w.RUN_TIME.pack(elapsed) + dumps(result), seq)
                 else:
                     reply = encode(result, dumps=lambda v: dumps(v, what="result"))
-                    out = w.frame(
-                        w.OK, seq, w.RUN_TIME.pack(elapsed) + reply.data, reply.descriptors
-                    )
+                    out = frame(w.OK, w.RUN_TIME.pack(elapsed) + reply.data, seq, reply.descriptors)
                     del reply
             except BaseException as exc:
                 if not isinstance(exc, Exception):
                     # sys.exit() or KeyboardInterrupt in the task would stop the caller's
                     # event loop if it arrived as itself: send an ordinary error instead.
                     exc = TaskExited.from_exception(exc, _name_of(fn, fn_id, functions))
-                out = w.frame(w.ERR, seq, _error_payload(exc, perf() - started))
+                out = frame(w.ERR, _error_payload(exc, perf() - started), seq)
             # The task's own copy of its callable, its arguments and its result die with
             # it: a worker must not hold the last task's data until the next one comes.
             fn = args = ctx = result = None
@@ -288,4 +287,4 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                     stdout.flush()
             if max_memory is not None and not retired and _rss() > max_memory:
                 retired = True
-                conn.send(w.frame(w.RETIRE, seq))
+                conn.send(frame(w.RETIRE, b"", seq))

@@ -27,7 +27,7 @@ from typing import Any
 
 from offload._proctitle import set_title
 
-from . import _wire as w
+from . import _kind_process_messages as w
 
 __all__ = ["set_parent_death_signal"]
 

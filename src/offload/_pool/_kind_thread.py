@@ -21,7 +21,7 @@ from offload._shm import untransfer
 
 from ._backend import Backend, BackendOptions, Worker
 from ._events import WorkerEvents
-from ._report import _set_reporter
+from ._report import set_reporter
 from ._task import Task
 
 __all__ = ["ThreadBackend", "ThreadWorker"]
@@ -100,7 +100,7 @@ class ThreadWorker(Worker):
         def sink(value: object) -> None:
             loop.call_soon_threadsafe(task.push_progress, value)
 
-        _set_reporter(sink if task.progress is not None else None)
+        set_reporter(sink if task.progress is not None else None)
         try:
             # transfer() marks mean nothing between threads: the memory is shared.
             return untransfer(task.fn(*untransfer(task.args)))
