@@ -51,6 +51,7 @@ async def test_a_deadline_token_stops_a_process_task() -> None:
 async def test_cancelling_a_cancelable_call_stops_the_pool_task_it_awaits() -> None:
     async with offload.Pool("process", max_workers=1, cancel_grace=5.0) as pool:
         steps: list[str] = []
+        first_done = asyncio.Event()
 
         @offload.cancelable
         def job() -> Generator[Any, Any, str]:
@@ -58,12 +59,13 @@ async def test_cancelling_a_cancelable_call_stops_the_pool_task_it_awaits() -> N
             try:
                 yield pool.run(h.square, 2)
                 steps.append("first")
+                first_done.set()
                 return (yield pool.run(h.wait_for_cancel, 30, token=token))
             finally:
                 steps.append("cleanup")
 
         call = job()
-        await asyncio.sleep(0.5)
+        await asyncio.wait_for(first_done.wait(), 30)
         call.cancel("user left")
         with pytest.raises(offload.Cancelled, match="user left"):
             await asyncio.wait_for(call, 15)

@@ -13,9 +13,14 @@ from ._cancelable import CancelableCall, cancelable
 from ._cluster import serve
 from ._errors import (
     BatchError,
+    BrokerUnavailable,
     Cancelled,
     ChannelClosed,
     ClosedError,
+    InterpreterIncompatible,
+    JobError,
+    JobFailed,
+    JobRejected,
     LoopBlocked,
     OffloadError,
     ProcessError,
@@ -32,6 +37,7 @@ from ._errors import (
     WrongLoopError,
 )
 from ._interleave import checkpoint, interleave
+from ._jobs import JobHandle, JobInfo, JobQueue, JobWorker, current_job
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
 from ._pool import Pool, PoolExecutor, PoolStats, TaskHandle
 from ._pool._report import report
@@ -59,6 +65,7 @@ __all__ = [
     "BatchError",
     "Batcher",
     "BlockReport",
+    "BrokerUnavailable",
     "CacheInfo",
     "CancelToken",
     "CancelableCall",
@@ -69,6 +76,14 @@ __all__ = [
     "ClosedError",
     "Coalescer",
     "InputStream",
+    "InterpreterIncompatible",
+    "JobError",
+    "JobFailed",
+    "JobHandle",
+    "JobInfo",
+    "JobQueue",
+    "JobRejected",
+    "JobWorker",
     "Limits",
     "LoopBlocked",
     "LoopStats",
@@ -102,6 +117,7 @@ __all__ = [
     "cancelable",
     "checkpoint",
     "coalesce",
+    "current_job",
     "current_token",
     "fork",
     "interleave",

@@ -9,7 +9,9 @@ The hierarchy::
     ├── SerializationError            an argument or result could not be pickled / unpickled
     ├── WorkerError                   a worker could not do its job
     │   ├── WorkerCrashed             the worker died while running this task
-    │   └── WorkerStartFailed         workers die during start-up (initializer, import)
+    │   ├── WorkerStartFailed         workers die during start-up (initializer, import)
+    │   └── InterpreterIncompatible   (also ImportError) an extension module the task needs
+    │                                 cannot load in a sub-interpreter: use kind="process"
     ├── TaskTimeout (also TimeoutError)  a task ran longer than its timeout
     ├── TaskExited                    a task raised SystemExit, KeyboardInterrupt or another
     │                                 BaseException that is not an Exception
@@ -20,7 +22,11 @@ The hierarchy::
     ├── ChannelClosed                 the other end of a channel went away
     ├── SharedMemoryError             shared memory could not be allocated or mapped
     ├── LoopBlocked                   the event loop was blocked longer than allowed
-    └── WrongLoopError (also RuntimeError)  a pool was used from another event loop
+    ├── WrongLoopError (also RuntimeError)  a pool was used from another event loop
+    └── JobError                      a durable job (offload.JobQueue) could not be done
+        ├── JobFailed                 the job failed in its last attempt (dead-lettered)
+        ├── JobRejected               a worker refused the message (unknown job, bad signature)
+        └── BrokerUnavailable         the broker stayed unreachable longer than allowed
 
 Exceptions raised by *your* code inside a worker are not wrapped: they arrive with their
 own type, and the worker's traceback is attached as ``__cause__`` (a
@@ -35,9 +41,14 @@ from typing import Any
 
 __all__ = [
     "BatchError",
+    "BrokerUnavailable",
     "Cancelled",
     "ChannelClosed",
     "ClosedError",
+    "InterpreterIncompatible",
+    "JobError",
+    "JobFailed",
+    "JobRejected",
     "LoopBlocked",
     "OffloadError",
     "ProcessError",
@@ -131,6 +142,15 @@ class WorkerStartFailed(WorkerError):
     """Workers keep failing to start because of the user's code: the initializer raised,
     an import failed, or the worker exited or crashed on its own while starting (the
     message says which). Workers killed from outside while starting are retried."""
+
+
+class InterpreterIncompatible(WorkerError, ImportError):
+    """A task of ``Pool(kind="interpreter")`` needs an extension module that cannot be
+    loaded in a sub-interpreter (NumPy, for one); run that work with ``kind="process"``.
+
+    Also an ``ImportError``, which is what the import raised; its traceback in the
+    worker is the ``__cause__``.
+    """
 
 
 class TaskTimeout(OffloadError, TimeoutError):
@@ -269,6 +289,58 @@ class WrongLoopError(OffloadError, RuntimeError):
 
     A pool belongs to the loop of its first ``run``/``submit``/``start``; create it
     inside the loop that uses it. ``await pool.close()`` works from any loop.
+    """
+
+
+class JobError(OffloadError):
+    """A durable job (:class:`offload.JobQueue`) could not be done."""
+
+
+class JobFailed(JobError):
+    """The job failed in its last attempt and went to the dead-letter queue.
+
+    The job ran on another machine, so its exception cannot be rebuilt safely here:
+    ``error_type`` (the exception's qualified name), ``error`` (its message),
+    ``remote_traceback`` (the worker's traceback, as text), ``attempts`` and ``job_id``
+    say what happened.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str = "",
+        error_type: str = "",
+        error: str = "",
+        remote_traceback: str = "",
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.error_type = error_type
+        self.error = error
+        self.remote_traceback = remote_traceback
+        self.attempts = attempts
+
+    def __reduce__(self) -> tuple[object, ...]:
+        fields = JobFailed.__init__.__kwdefaults__ or {}
+        return (_rebuild_job_failed, (type(self), str(self), {f: getattr(self, f) for f in fields}))
+
+
+def _rebuild_job_failed(cls: type[JobFailed], message: str, details: dict[str, Any]) -> JobFailed:
+    return cls(message, **details)
+
+
+class JobRejected(JobFailed):
+    """A worker refused to run the message: an unregistered job name, arguments it could
+    not decode, or a missing or bad signature. The message went to the dead-letter queue."""
+
+
+class BrokerUnavailable(JobError, ConnectionError):
+    """The broker stayed unreachable longer than allowed (``JobQueue(outage_timeout=...)``).
+
+    Check that RabbitMQ runs and the URL is right; a submit that raised this may or may
+    not have reached the broker (submit again with the same ``key=`` to be sure).
     """
 
 

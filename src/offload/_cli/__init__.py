@@ -38,6 +38,12 @@ COMMANDS: dict[str, Command] = {
         "loop-aware liveness, rolling reload on SIGHUP; `status` and `reload` ask a running "
         "cluster.",
     ),
+    "worker": Command(
+        "offload._jobs._command",
+        "run the jobs of a JobQueue from RabbitMQ",
+        "Consume a JobQueue's jobs from RabbitMQ and run each in an offload.Pool; SIGTERM "
+        "stops gracefully.",
+    ),
 }
 
 

@@ -38,6 +38,10 @@ class BackendOptions:
     context: tuple[ContextVar[Any], ...] = ()
     #: bytes of memory after which a worker asks to be replaced (None: no limit)
     max_memory: int | None = None
+    #: at most this many workers at once
+    max_workers: int = 1
+    #: seconds a task told to stop has before its worker is stopped
+    cancel_grace: float = 1.0
 
 
 class Worker(abc.ABC):
@@ -82,6 +86,11 @@ class Backend(abc.ABC):
     max_depth = 1
     #: whether a running task can be stopped by stopping its worker
     can_kill = False
+
+    @classmethod  # noqa: B027 - optional hook
+    def check_options(cls, options: BackendOptions) -> None:
+        """Raise ``ValueError`` if this kind cannot serve a pool with ``options`` here
+        (called when the pool is made, long before it starts)."""
 
     def __init__(
         self, events: WorkerEvents, loop: asyncio.AbstractEventLoop, options: BackendOptions

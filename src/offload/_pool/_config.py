@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._backend import BackendOptions
-from ._kinds import check_kind
+from ._kinds import backend_class, check_kind
 
 __all__ = ["PoolConfig"]
 
@@ -71,7 +71,7 @@ class PoolConfig:
         ):
             if seconds is not None and not seconds >= 0:
                 raise ValueError(f"{label} must be >= 0 seconds, got {seconds!r}")
-        return cls(
+        config = cls(
             kind=kind,
             name=name or f"offload-{kind}-pool",
             max_workers=size,
@@ -86,6 +86,8 @@ class PoolConfig:
             initargs=tuple(initargs),
             context=tuple(context),
         )
+        backend_class(kind).check_options(config.backend_options())
+        return config
 
     def backend_options(self) -> BackendOptions:
         """What the backend of this pool needs to know."""
@@ -95,6 +97,8 @@ class PoolConfig:
             initargs=self.initargs,
             context=self.context,
             max_memory=self.max_memory_per_worker,
+            max_workers=self.max_workers,
+            cancel_grace=self.cancel_grace,
         )
 
 

@@ -40,15 +40,20 @@ _TEMPLATE_MODULE = "offload._pool._kind_process_template"
 class ProcessWorker(Worker):
     """A worker process forked by the template; talks over a non-blocking socket."""
 
+    #: the name of its control page's memfd (seen in /proc/PID/fd)
+    page_name = "offload-worker"
+
     def __init__(self, backend: ProcessBackend, worker_id: int) -> None:
         super().__init__(worker_id)
         self.backend = backend
         self.events = backend.events
-        self.ended = False  # its exit was reported
+        self.loop = backend.loop
+        self.reported = False  # its exit was reported to the scheduler
         self.start_error: BaseException | None = None  # what its initializer raised
+        self.last_answered = 0  # the seq of the last task it answered
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            page_fd = os.memfd_create("offload-worker", os.MFD_CLOEXEC)
+            page_fd = os.memfd_create(self.page_name, os.MFD_CLOEXEC)
         except OSError:
             parent_sock.close()
             child_sock.close()
@@ -56,7 +61,11 @@ class ProcessWorker(Worker):
         try:
             os.ftruncate(page_fd, w.PAGE)
             self.page = mmap.mmap(page_fd, w.PAGE)
-            backend.control(w.CTL_SPAWN + w.CTL_ID.pack(worker_id), [child_sock.fileno(), page_fd])
+            try:
+                self.start(child_sock, page_fd)
+            except BaseException:
+                self.page.close()
+                raise
         except BaseException:
             parent_sock.close()
             raise
@@ -77,8 +86,12 @@ class ProcessWorker(Worker):
         self.eof = False
         self.exit_status: int | None = None
         self.exit_timer: asyncio.TimerHandle | None = None
-        self.loop = backend.loop
-        self.loop.add_reader(self.fd, self._on_readable)
+        self.loop.add_reader(self.fd, self.on_readable)
+
+    def start(self, child_sock: socket.socket, page_fd: int) -> None:
+        """Start the worker's other side with its socket end and control page (both
+        closed here afterwards: keep duplicates). Here: the template forks it."""
+        self.backend.control(w.CTL_SPAWN + w.CTL_ID.pack(self.id), [child_sock.fileno(), page_fd])
 
     # -- sending -------------------------------------------------------------------
 
@@ -123,7 +136,7 @@ class ProcessWorker(Worker):
 
     # -- receiving -----------------------------------------------------------------
 
-    def _on_readable(self) -> None:
+    def on_readable(self) -> None:
         data = read_chunk(self.fd, _READ_SIZE)
         if data is None:
             return
@@ -151,6 +164,7 @@ class ProcessWorker(Worker):
                     exc, _text = _load_error(body)
                     self.start_error = exc
                     continue
+                self.last_answered = seq
                 try:
                     if kind == w.OK:
                         result = _shm.decode(body, oob, loads=_serialize.loads)
@@ -161,6 +175,7 @@ class ProcessWorker(Worker):
                 except Exception as exc:  # a result that cannot be unpickled here
                     events.on_done(self, seq, False, exc, run_time)
             elif kind == w.SKIPPED:
+                self.last_answered = seq
                 events.on_done(self, seq, False, None, 0.0)
             elif kind == w.REPORT:
                 with contextlib.suppress(Exception):
@@ -183,15 +198,15 @@ class ProcessWorker(Worker):
             return
         self._dispatch_frames(None)  # whatever is still buffered comes first
         self.eof = True
-        self._close_fd()
-        if self.exit_status is not None or self._template_gone():
-            self._finish()
+        self.close_fd()
+        if self.exit_status is not None or self.template_gone():
+            self.finish()
         else:
             # The template's exit report carries the status; it comes within
             # milliseconds, but never wait forever for it.
-            self.exit_timer = self.loop.call_later(2.0, self._finish)
+            self.exit_timer = self.loop.call_later(2.0, self.finish)
 
-    def _template_gone(self) -> bool:
+    def template_gone(self) -> bool:
         """No exit report will come: the template that forked this worker is gone."""
         return self.backend.dead or self.generation != self.backend.generation
 
@@ -204,17 +219,17 @@ class ProcessWorker(Worker):
                     self.inbuf += data
             self._dispatch_frames(None)
             self.eof = True
-            self._close_fd()
-        self._finish()
+            self.close_fd()
+        self.finish()
 
-    def _finish(self) -> None:
-        if self.ended:
+    def finish(self) -> None:
+        if self.reported:
             return
-        self.ended = True
+        self.reported = True
         if self.exit_timer is not None:
             self.exit_timer.cancel()
             self.exit_timer = None
-        self._close_fd()
+        self.close_fd()
         exitcode: int | None = None
         signum: int | None = None
         if self.exit_status is not None:
@@ -241,7 +256,7 @@ class ProcessWorker(Worker):
             running = w.RUNNING.unpack_from(self.page, 0)[0]
         return running is None or running == task.seq
 
-    def _close_fd(self) -> None:
+    def close_fd(self) -> None:
         if self.fd >= 0:
             # The loop may be closed (a pool released from another loop or by the GC).
             with contextlib.suppress(RuntimeError, ValueError):
@@ -256,14 +271,14 @@ class ProcessWorker(Worker):
     # -- control -------------------------------------------------------------------
 
     def request_cancel(self, task: Task) -> None:
-        if self.ended or self.page.closed:
+        if self.reported or self.page.closed:
             return
         slot = w.RUNNING.size + (task.seq % w.CANCEL_SLOTS) * w.SLOT.size
         w.SLOT.pack_into(self.page, slot, task.seq)
 
     def kill_if_running(self, task: Task) -> bool:
         pid = self.pid
-        if pid is None or self.ended or self.page.closed:
+        if pid is None or self.reported or self.page.closed:
             return False
         # Freeze the worker, then read which task it runs: no race with it moving on to
         # the next task between the check and the kill.
@@ -287,11 +302,11 @@ class ProcessWorker(Worker):
         if self.fd >= 0 and not self.eof:
             # Closing our end is the signal: the worker reads EOF and exits.
             self.eof = True
-            self._close_fd()
-            if self.exit_status is not None or self._template_gone():
-                self._finish()
+            self.close_fd()
+            if self.exit_status is not None or self.template_gone():
+                self.finish()
             else:
-                self.exit_timer = self.loop.call_later(2.0, self._finish)
+                self.exit_timer = self.loop.call_later(2.0, self.finish)
 
     def kill(self) -> None:
         if self.pid is not None:
@@ -509,7 +524,7 @@ class ProcessBackend(Backend):
             if worker.pid is not None:  # normally gone already (parent-death signal)
                 _kill_group(worker.pid, alive=False)
             if worker.eof:
-                worker._finish()
+                worker.finish()
 
     def _reap_templates(self) -> None:
         for proc in self.held.procs:
@@ -585,7 +600,7 @@ class ProcessBackend(Backend):
                 await asyncio.sleep(0.002)
         self.held.procs.clear()
         for worker in list(self.workers.values()):
-            worker._finish()
+            worker.finish()
         self.held.release()  # process groups of workers whose exit was never reported
 
     def release_now(self) -> None:
@@ -593,11 +608,11 @@ class ProcessBackend(Backend):
             if worker.pid is not None:
                 _kill_group(worker.pid)
             worker.eof = True
-            worker._close_fd()
+            worker.close_fd()
         self._close_control()  # the template kills workers not yet known by pid, and exits
         self.held.release()
         for worker in list(self.workers.values()):
-            worker._finish()
+            worker.finish()
 
     def leftovers(self) -> Callable[[], None]:
         return self.held.release

@@ -27,7 +27,7 @@ from offload._wire import frame, split_frames
 from . import _kind_process_messages as w
 from ._report import set_reporter
 
-__all__ = ["worker_main"]
+__all__ = ["serve", "worker_main"]
 
 
 _SCALARS = frozenset({int, float, bool, complex, str, type(None)})
@@ -170,7 +170,7 @@ def worker_main(sock_fd: int, page: Any, init: dict[str, Any]) -> NoReturn:
     """Serve tasks until the socket closes; never returns."""
     status = 0
     try:
-        status = _serve(sock_fd, page, init)
+        status = serve(sock_fd, page, init)
     except BaseException:
         traceback.print_exc()
         status = 70
@@ -181,7 +181,7 @@ def worker_main(sock_fd: int, page: Any, init: dict[str, Any]) -> NoReturn:
     os._exit(status)
 
 
-def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
+def serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     conn = _Connection(sock_fd)
     set_root(init.get("shm_root", os.getppid()))  # segments carry the application's pid
     root = logging.getLogger()
@@ -191,12 +191,16 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     root.setLevel(init["log_level"])
 
     initializer = init.get("initializer")
+    # A worker kind's own reading of some errors (sub-interpreters: unloadable modules).
+    translate: Callable[[BaseException], BaseException] | None = init.get("translate_error")
     try:
         if isinstance(initializer, BaseException):
             raise initializer
         if initializer is not None:
             initializer(*init["initargs"])
     except BaseException as exc:
+        if translate is not None:
+            exc = translate(exc)
         conn.send(frame(w.ERR, _error_payload(exc, 0.0)))
         return 3
     conn.send(frame(w.HELLO, str(os.getpid()).encode()))
@@ -273,6 +277,8 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                     # sys.exit() or KeyboardInterrupt in the task would stop the caller's
                     # event loop if it arrived as itself: send an ordinary error instead.
                     exc = TaskExited.from_exception(exc, _name_of(fn, fn_id, functions))
+                if translate is not None:
+                    exc = translate(exc)
                 out = frame(w.ERR, _error_payload(exc, perf() - started), seq)
             # The task's own copy of its callable, its arguments and its result die with
             # it: a worker must not hold the last task's data until the next one comes.

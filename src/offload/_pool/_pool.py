@@ -35,7 +35,8 @@ R = TypeVar("R")
 
 
 class Pool:
-    """A pool of worker processes or threads for CPU-bound and blocking work.
+    """A pool of worker processes, threads or sub-interpreters (CPython 3.13+) for
+    CPU-bound and blocking work.
 
     A crashed worker fails only its own task (:class:`offload.WorkerCrashed`) and is
     replaced; running process tasks can be cancelled and timed out (the worker is
@@ -60,7 +61,7 @@ class Pool:
 
     def __init__(
         self,
-        kind: Literal["process", "thread"] = "process",
+        kind: Literal["process", "thread", "interpreter"] = "process",
         *,
         max_workers: int | None = None,
         min_workers: int = 0,

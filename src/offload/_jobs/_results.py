@@ -1,0 +1,346 @@
+"""The results store: every job event in one RabbitMQ stream per queue, kept ``result_ttl``.
+
+Workers append events (progress values, then one final event: result, error or
+cancelled) to the stream ``offload.<name>.events``, each tagged with its job id in the
+``x-offload-job`` header. A stream is an append-only log: reading does not remove
+anything, so any number of readers, now or after a restart, can read a job's events
+until the broker drops them for age (``x-max-age`` = ``result_ttl``). Nothing is
+declared per job, so recording a result costs one confirmed publish.
+
+A producer follows the stream live from where it joined (:class:`Hub`) and hands each
+event to the reader of its job, if someone asked; a job asked for by id alone (``get``
+after a restart) is read by a scan that starts at the job's submit time (job ids begin
+with it) and goes on live until the final event. Events carry an id, so one seen twice
+(after a reconnect, or by the live follower and a scan) is dropped.
+
+``follow`` is the one loop that reads a stream, resuming after a reconnect from the
+last offset it saw; workers use it too, for the stream of cancellations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from ._wire import SIGNATURE, BadMessage, Codec
+
+if TYPE_CHECKING:
+    import aiormq.abc
+
+    from ._link import Link
+    from ._topology import Topology
+
+__all__ = ["FINAL", "JOB", "Hub", "Reader", "follow", "job_time", "new_job_id", "record"]
+
+FINAL = frozenset({"result", "error", "cancelled"})
+JOB = "x-offload-job"
+_KEEP_READERS = 100_000
+_SCAN_MARGIN = 5.0  # seconds before the submit time a scan starts (clock skew)
+
+
+def new_job_id() -> str:
+    """32 hex digits: the submit time in milliseconds, then randomness."""
+    return f"{int(time.time() * 1000):012x}{uuid.uuid4().hex[:20]}"
+
+
+def job_time(job_id: str) -> float | None:
+    """The submit time encoded in ``job_id`` (None for an id of another shape)."""
+    if len(job_id) != 32:
+        return None
+    try:
+        return int(job_id[:12], 16) / 1000
+    except ValueError:
+        return None
+
+
+def properties(codec: Codec, content_type: str, body: bytes, **extra: Any) -> Any:
+    from pamqp.commands import Basic
+
+    headers = dict(extra.pop("headers", None) or {})
+    signature = codec.sign(content_type, body)
+    if signature is not None:
+        headers[SIGNATURE] = signature
+    return Basic.Properties(
+        content_type=content_type, delivery_mode=2, headers=headers or None, **extra
+    )
+
+
+async def record(
+    link: Link,
+    codec: Codec,
+    topo: Topology,
+    job_id: str,
+    event: dict[str, Any],
+    reply_to: str | None = None,
+) -> None:
+    """Append ``event`` of ``job_id`` to the events stream; returns once confirmed.
+
+    ``reply_to``: the reply queue of the producer that submitted the job, which gets a
+    copy at once (streams hand events to readers a few milliseconds later); the
+    stream stays the record.
+    """
+    event = {"n": uuid.uuid4().hex[:16], **event}
+    try:
+        body, content_type = codec.encode(event, what=f"{event['type']} of job {job_id}")
+    except Exception as exc:
+        if event["type"] != "result":
+            raise
+        # The job's value cannot travel: record that as the job's error.
+        body, content_type = codec.encode(
+            {
+                "n": event["n"],
+                "type": "error",
+                "error_type": type(exc).__qualname__,
+                "error": str(exc),
+                "traceback": "",
+                "attempt": event.get("attempt", 1),
+            },
+            what="error",
+        )
+    props = properties(codec, content_type, body, headers={JOB: job_id})
+    stream = topo.events
+
+    async def publish(ch: aiormq.abc.AbstractChannel) -> None:
+        await ch.basic_publish(body, exchange="", routing_key=stream, properties=props)
+
+    await link.call(publish, f"recording the {event['type']} of job {job_id}")
+    if reply_to:
+        from pamqp.commands import Basic
+
+        copy = Basic.Properties(
+            content_type=props.content_type, delivery_mode=1, headers=props.headers
+        )
+        with contextlib.suppress(Exception):  # the producer may be gone: the stream has it
+            ch = await link.underlay()
+            await ch.basic_publish(body, exchange="", routing_key=reply_to, properties=copy)
+
+
+async def follow(
+    link: Link,
+    stream: str,
+    offset: str | int | datetime.datetime,
+    handle: Callable[[Any], bool],
+    *,
+    ready: asyncio.Future[None] | None = None,
+) -> None:
+    """Read ``stream`` from ``offset`` ("first", "next", a datetime or a number), calling
+    ``handle(message)`` for each message until it returns True. Survives reconnects."""
+    from ._link import _is_transient
+
+    channel = await link.new_channel()
+    last: int | None = None
+    # Resuming before anything was seen: from a little before we started (the events
+    # seen twice are dropped by their ids).
+    began = datetime.datetime.now(tz=datetime.UTC) - datetime.timedelta(seconds=_SCAN_MARGIN)
+    first = True
+    try:
+        while True:
+            try:
+                ch = await channel.get_underlay_channel()
+                await ch.basic_qos(prefetch_count=1000)
+                inbox: asyncio.Queue[Any] = asyncio.Queue()
+
+                async def deliver(message: Any, inbox: asyncio.Queue[Any] = inbox) -> None:
+                    inbox.put_nowait(message)
+
+                start = last + 1 if last is not None else offset if first else began
+                first = False
+                await ch.basic_consume(
+                    stream, deliver, no_ack=False, arguments={"x-stream-offset": start}
+                )
+                if ready is not None and not ready.done():
+                    ready.set_result(None)
+                while True:
+                    getter = asyncio.ensure_future(inbox.get())
+                    done, _ = await asyncio.wait(
+                        {getter, ch.closing}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if getter not in done:
+                        getter.cancel()
+                        raise ConnectionError("the channel closed while following a stream")
+                    message = getter.result()
+                    headers = message.header.properties.headers or {}
+                    position = headers.get("x-stream-offset")
+                    if isinstance(position, int):
+                        last = position
+                    await ch.basic_ack(message.delivery.delivery_tag)
+                    if handle(message):
+                        return
+            except Exception as exc:
+                if link.closing or not (_is_transient(exc) or isinstance(exc, RuntimeError)):
+                    raise
+                await asyncio.sleep(0.1)  # the link reconnects; resume after `last`
+    finally:
+        with contextlib.suppress(Exception):
+            await channel.close()
+
+
+def _decode(codec: Codec, message: Any) -> Any:
+    props = message.header.properties
+    return codec.decode(message.body, props.content_type, (props.headers or {}).get(SIGNATURE))
+
+
+class Reader:
+    """Collects one job's events, in order, without duplicates."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self.events: list[dict[str, Any]] = []
+        self.final: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self._seen: set[str] = set()
+        self._changed = asyncio.Event()
+
+    def add(self, event: Any) -> None:
+        if not isinstance(event, dict):
+            return
+        n = event.get("n")
+        if isinstance(n, str):
+            if n in self._seen:
+                return
+            self._seen.add(n)
+        self.events.append(event)
+        if event.get("type") in FINAL and self.final is None:
+            self.final = event
+        self._changed.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self._changed.set()
+
+    async def wait_final(self) -> dict[str, Any]:
+        while self.final is None:
+            if self.error is not None:
+                raise self.error
+            self._changed.clear()
+            await self._changed.wait()
+        return self.final
+
+    async def progress(self) -> AsyncIterator[Any]:
+        index = 0
+        while True:
+            while index < len(self.events):
+                event = self.events[index]
+                index += 1
+                if event.get("type") == "progress":
+                    yield event.get("value")
+            if self.final is not None:
+                return
+            if self.error is not None:
+                raise self.error
+            self._changed.clear()
+            await self._changed.wait()
+
+
+class Hub:
+    """A producer's view of the events stream: one live follower, scans on demand."""
+
+    def __init__(self, link: Link, codec: Codec, topo: Topology) -> None:
+        self._link = link
+        self._codec = codec
+        self._topo = topo
+        self._readers: OrderedDict[str, Reader] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._error: BaseException | None = None
+        self.reply_queue: str | None = None
+
+    async def start(self) -> None:
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def live() -> None:
+            try:
+                await follow(self._link, self._topo.events, "next", self._on_live, ready=ready)
+            except Exception as exc:
+                if not ready.done():
+                    ready.set_exception(exc)
+                self._error = exc
+                for reader in self._readers.values():
+                    reader.fail(exc)
+
+        self._spawn(live(), "live")
+        await ready
+        # The fast path: workers copy events of our jobs to this queue.
+        assert self._link.channel is not None
+        self.reply_queue = f"{self._topo.events}.reply.{uuid.uuid4().hex[:16]}"
+        queue = await self._link.channel.declare_queue(
+            self.reply_queue, exclusive=True, auto_delete=True
+        )
+        await queue.consume(self._on_reply, no_ack=True)
+
+    async def _on_reply(self, message: Any) -> None:
+        job_id = (message.headers or {}).get(JOB)
+        reader = self._readers.get(job_id) if isinstance(job_id, str) else None
+        if reader is not None and reader.final is None:
+            with contextlib.suppress(BadMessage):
+                reader.add(
+                    self._codec.decode(
+                        message.body, message.content_type, (message.headers or {}).get(SIGNATURE)
+                    )
+                )
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    def _spawn(self, coro: Any, what: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro, name=f"offload-jobs-{what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def watch(self, job_id: str, *, scan: bool) -> Reader:
+        """The reader of ``job_id``; ``scan``: read its past from the stream first."""
+        reader = self._readers.get(job_id)
+        if reader is not None:
+            self._readers.move_to_end(job_id)
+            return reader
+        reader = self._readers[job_id] = Reader(job_id)
+        if self._error is not None:
+            reader.fail(self._error)
+        while len(self._readers) > _KEEP_READERS:
+            self._readers.popitem(last=False)
+        if scan:
+            self._scan(reader)
+        return reader
+
+    def _scan(self, reader: Reader) -> None:
+        submitted = job_time(reader.job_id)
+        start: str | datetime.datetime = "first"
+        if submitted is not None:
+            start = datetime.datetime.fromtimestamp(
+                max(0.0, submitted - _SCAN_MARGIN), tz=datetime.UTC
+            )
+
+        def on_message(message: Any) -> bool:
+            headers = message.header.properties.headers or {}
+            if headers.get(JOB) == reader.job_id:
+                with contextlib.suppress(BadMessage):
+                    reader.add(_decode(self._codec, message))
+            return reader.final is not None
+
+        async def run() -> None:
+            try:
+                await follow(self._link, self._topo.events, start, on_message)
+            except Exception as exc:
+                reader.fail(exc)
+
+        self._spawn(run(), f"scan-{reader.job_id}")
+
+    def _on_live(self, message: Any) -> bool:
+        headers = message.header.properties.headers or {}
+        job_id = headers.get(JOB)
+        reader = self._readers.get(job_id) if isinstance(job_id, str) else None
+        if reader is not None and reader.final is None:
+            with contextlib.suppress(BadMessage):
+                reader.add(_decode(self._codec, message))
+        return False

@@ -1,0 +1,246 @@
+"""JobQueue and JobWorker against a real RabbitMQ: results, progress, keys, delays,
+retries, dead letters, timeouts, cancellation, and what a worker refuses to run."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aio_pika
+import pytest
+from tests import _jobs_app as app
+from tests._rabbitmq import amqp_url, queue_name  # noqa: F401
+
+import offload
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def make_queue(url: str, name: str, **options: object) -> offload.JobQueue:
+    options.setdefault("retry_delay", 0.05)
+    return app.register_all(offload.JobQueue(url, name=name, **options))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def jobs(amqp_url: str, queue_name: str) -> AsyncIterator[offload.JobQueue]:  # noqa: F811
+    async with make_queue(amqp_url, queue_name) as queue:
+        yield queue
+
+
+async def dead_letters(url: str, name: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(f"offload.{name}.dead", durable=True)
+        found = []
+        while (message := await queue.get(fail=False)) is not None:
+            await message.ack()
+            found.append(message)
+        return found
+
+
+async def test_a_confirmed_job_runs_and_its_result_arrives(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    no_leaks: None,
+) -> None:
+    jobs = make_queue(amqp_url, queue_name)
+    async with jobs, jobs.worker(concurrency=2, kind="process"):
+        handle = await jobs.submit(app.add, 2, 3)
+        assert isinstance(handle, offload.JobHandle)
+        assert await handle.result(timeout=20) == 5
+
+
+async def test_progress_values_arrive_in_order_then_the_result(jobs: offload.JobQueue) -> None:
+    async with jobs.worker(concurrency=1, kind="process"):
+        handle = await jobs.submit(app.count, 5)
+        assert [v async for v in handle.progress()] == [1, 2, 3, 4, 5]
+        assert await handle.result(timeout=20) == 5
+
+
+async def test_submit_many_pipelines_and_keeps_order(jobs: offload.JobQueue) -> None:
+    handles = await jobs.submit_many(app.add, [(i, 1) for i in range(50)])
+    assert len({h.id for h in handles}) == 50
+    async with jobs.worker(concurrency=2, kind="thread"):
+        results = await asyncio.gather(*(h.result(timeout=30) for h in handles))
+    assert results == [i + 1 for i in range(50)]
+
+
+async def test_a_restarted_producer_reads_result_and_progress_by_id(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+) -> None:
+    async with make_queue(amqp_url, queue_name) as first:
+        job_id = (await first.submit(app.count, 3)).id
+        async with first.worker(concurrency=1, kind="thread"):
+            assert await (await first.get(job_id)).result(timeout=20) == 3
+    for _ in range(2):  # every new reader sees the events again
+        async with make_queue(amqp_url, queue_name) as again:
+            handle = await again.get(job_id)
+            assert [v async for v in handle.progress()] == [1, 2, 3]
+            assert await handle.result(timeout=20) == 3
+
+
+async def test_only_registered_functions_can_be_submitted(jobs: offload.JobQueue) -> None:
+    def stranger() -> None: ...
+
+    with pytest.raises(ValueError, match="not a registered job"):
+        await jobs.submit(stranger)
+    with pytest.raises(offload.SerializationError, match="not JSON"):
+        await jobs.submit(app.add, object(), 1)
+    with pytest.raises(ValueError, match="max_timeout"):
+        await jobs.submit(app.add, 1, 1, timeout=10**6)
+
+
+async def test_a_name_no_worker_knows_is_rejected(jobs: offload.JobQueue) -> None:
+    async with jobs.worker(concurrency=1, kind="thread"):
+        handle = await jobs.submit("os.system", "echo pwned")
+        with pytest.raises(offload.JobRejected, match=r"no job named 'os\.system'"):
+            await handle.result(timeout=20)
+
+
+async def test_a_key_deduplicates_while_pending_and_while_kept(jobs: offload.JobQueue) -> None:
+    first = await jobs.submit(app.add, 1, 1, key="order-17")
+    second = await jobs.submit(app.add, 1, 1, key="order-17")
+    assert second.id == first.id
+    other = await jobs.submit(app.add, 1, 1, key="order-18")
+    assert other.id != first.id
+    async with jobs.worker(concurrency=1, kind="thread"):
+        assert await first.result(timeout=20) == 2
+        assert await other.result(timeout=20) == 2
+    again = await jobs.submit(app.add, 1, 1, key="order-17")
+    assert again.id == first.id
+
+
+async def test_a_delay_is_held_by_the_broker(jobs: offload.JobQueue, tmp_path: Path) -> None:
+    async with jobs.worker(concurrency=1, kind="thread"):
+        submitted = time.time()
+        handle = await jobs.submit(app.touch, str(tmp_path / "ran"), "done", delay=0.6)
+        assert await handle.result(timeout=20) == "done"
+    ran = float((tmp_path / "ran").read_text())
+    assert ran - submitted >= 0.55
+
+
+async def test_retries_back_off_and_the_job_sees_its_attempt(jobs: offload.JobQueue) -> None:
+    async with jobs.worker(concurrency=1, kind="thread"):
+        handle = await jobs.submit(app.fail_until, 3, retries=3)
+        assert await handle.result(timeout=20) == 3
+
+
+async def test_after_the_last_attempt_the_job_is_dead_lettered_with_its_error(
+    jobs: offload.JobQueue,
+    amqp_url: str,  # noqa: F811
+) -> None:
+    async with jobs.worker(concurrency=1, kind="thread"):
+        handle = await jobs.submit(app.fail, "boom", retries=2)
+        with pytest.raises(offload.JobFailed, match="ValueError: boom") as caught:
+            await handle.result(timeout=20)
+    assert caught.value.attempts == 3
+    assert caught.value.error_type == "ValueError"
+    assert "raise ValueError(message)" in caught.value.remote_traceback
+    dead = await dead_letters(amqp_url, jobs.name)
+    assert [m.message_id for m in dead] == [handle.id]
+    assert dead[0].headers["x-offload-error"] == "ValueError: boom"
+
+
+async def test_the_pool_enforces_the_job_timeout(jobs: offload.JobQueue) -> None:
+    async with jobs.worker(concurrency=1, kind="process"):
+        started = time.monotonic()
+        handle = await jobs.submit(app.hang, timeout=0.5)
+        with pytest.raises(offload.JobFailed) as caught:
+            await handle.result(timeout=20)
+        assert caught.value.error_type == "TaskTimeout"
+        assert time.monotonic() - started < 15
+        assert await (await jobs.submit(app.add, 1, 2)).result(timeout=20) == 3
+
+
+async def test_a_crashing_job_fails_alone(jobs: offload.JobQueue) -> None:
+    async with jobs.worker(concurrency=1, kind="process"):
+        with pytest.raises(offload.JobFailed) as caught:
+            await (await jobs.submit(app.crash)).result(timeout=20)
+        assert caught.value.error_type == "WorkerCrashed"
+        assert await (await jobs.submit(app.add, 2, 2)).result(timeout=20) == 4
+
+
+async def test_a_cancelled_queued_job_never_starts(jobs: offload.JobQueue, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    handle = await jobs.submit(app.touch, str(marker))
+    await handle.cancel("not needed")
+    with pytest.raises(offload.Cancelled, match="not needed"):
+        await handle.result(timeout=20)
+    async with jobs.worker(concurrency=1, kind="thread"):
+        after = await jobs.submit(app.add, 1, 1)
+        assert await after.result(timeout=20) == 2
+    assert not marker.exists()
+
+
+async def test_a_running_job_is_cancelled_through_its_token(
+    jobs: offload.JobQueue, tmp_path: Path
+) -> None:
+    started, saw = tmp_path / "started", tmp_path / "saw"
+    async with jobs.worker(concurrency=1, kind="process"):
+        handle = await jobs.submit(app.wait_for_cancel, str(started), str(saw))
+        deadline = time.monotonic() + 20
+        while not started.exists():
+            assert time.monotonic() < deadline, "the job never started"
+            await asyncio.sleep(0.02)
+        await handle.cancel()
+        with pytest.raises(offload.Cancelled):
+            await handle.result(timeout=20)
+        deadline = time.monotonic() + 20
+        while not saw.exists():
+            assert time.monotonic() < deadline, "the job never saw its token cancelled"
+            await asyncio.sleep(0.02)
+        assert await (await jobs.submit(app.add, 1, 1)).result(timeout=20) == 2
+
+
+class _Evil:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Path.write_text, (Path(self.path), "pwned"))
+
+
+@pytest.mark.parametrize("secret", [None, "s3cret"])
+async def test_a_forged_pickle_message_is_never_loaded_and_is_dead_lettered(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    tmp_path: Path,
+    secret: str | None,
+) -> None:
+    marker = tmp_path / "pwned"
+    forged_id = f"{int(time.time() * 1000):012x}" + "f" * 20
+    options = {"secret": secret, "serializer": "pickle"} if secret else {}
+    async with make_queue(amqp_url, queue_name, **options) as jobs:
+        body = pickle.dumps({"fn": "tests._jobs_app.add", "args": [_Evil(str(marker)), 1]})
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.default_exchange.publish(
+                aio_pika.Message(
+                    body,
+                    message_id=forged_id,
+                    content_type="application/x-offload-pickle",
+                    headers={"x-offload-signature": "0" * 64},
+                ),
+                routing_key=f"offload.{queue_name}",
+            )
+        async with jobs.worker(concurrency=1, kind="thread"):
+            with pytest.raises(offload.JobRejected, match=r"signature|no secret"):
+                await (await jobs.get(forged_id)).result(timeout=20)
+        assert not marker.exists()
+        assert [m.message_id for m in await dead_letters(amqp_url, queue_name)] == [forged_id]
+
+
+async def test_signed_pickle_jobs_carry_python_values(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+) -> None:
+    jobs = make_queue(amqp_url, queue_name, serializer="pickle", secret="k")
+    async with jobs, jobs.worker(concurrency=1, kind="thread"):
+        handle = await jobs.submit(app.add, (1,), (2,))
+        assert await handle.result(timeout=20) == (1, 2)
