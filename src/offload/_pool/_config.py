@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -33,24 +33,19 @@ class PoolConfig:
     context: tuple[ContextVar[Any], ...]
 
     @classmethod
-    def checked(
-        cls,
-        kind: str = "process",
-        *,
-        max_workers: int | None = None,
-        min_workers: int = 0,
-        idle_timeout: float | None = 60.0,
-        max_queue: int | None = None,
-        max_tasks_per_worker: int | None = None,
-        max_memory_per_worker: int | None = None,
-        task_timeout: float | None = None,
-        cancel_grace: float = 1.0,
-        initializer: Callable[..., object] | None = None,
-        initargs: tuple[Any, ...] = (),
-        context: Iterable[ContextVar[Any]] = (),
-        name: str | None = None,
-    ) -> PoolConfig:
-        """The options, or ``ValueError`` naming the first wrong one."""
+    def checked(cls, **given: Any) -> PoolConfig:
+        """The options ``given`` (by the names of ``offload.Pool``'s parameters; the
+        others take their defaults), or ``ValueError`` naming the first wrong one."""
+        unknown = sorted(given.keys() - _DEFAULTS.keys())
+        if unknown:
+            raise TypeError(f"unknown pool option(s): {', '.join(unknown)}")
+        options = {**_DEFAULTS, **given}
+        kind = options["kind"]
+        max_workers, min_workers = options["max_workers"], options["min_workers"]
+        max_queue, cancel_grace = options["max_queue"], options["cancel_grace"]
+        max_tasks_per_worker = options["max_tasks_per_worker"]
+        max_memory_per_worker = options["max_memory_per_worker"]
+        idle_timeout, task_timeout = options["idle_timeout"], options["task_timeout"]
         check_kind(kind)
         size = _default_size() if max_workers is None else max_workers
         _check_int("max_workers", size, 1)
@@ -73,7 +68,7 @@ class PoolConfig:
                 raise ValueError(f"{label} must be >= 0 seconds, got {seconds!r}")
         config = cls(
             kind=kind,
-            name=name or f"offload-{kind}-pool",
+            name=options["name"] or f"offload-{kind}-pool",
             max_workers=size,
             min_workers=min_workers,
             idle_timeout=idle_timeout,
@@ -82,9 +77,9 @@ class PoolConfig:
             max_memory_per_worker=max_memory_per_worker,
             task_timeout=task_timeout,
             cancel_grace=cancel_grace,
-            initializer=initializer,
-            initargs=tuple(initargs),
-            context=tuple(context),
+            initializer=options["initializer"],
+            initargs=tuple(options["initargs"]),
+            context=tuple(options["context"]),
         )
         backend_class(kind).check_options(config.backend_options())
         return config
@@ -100,6 +95,24 @@ class PoolConfig:
             max_workers=self.max_workers,
             cancel_grace=self.cancel_grace,
         )
+
+
+# Every option and its default (the signature of offload.Pool says the same).
+_DEFAULTS: dict[str, Any] = {
+    "kind": "process",
+    "max_workers": None,  # one per usable CPU
+    "min_workers": 0,
+    "idle_timeout": 60.0,
+    "max_queue": None,
+    "max_tasks_per_worker": None,
+    "max_memory_per_worker": None,
+    "task_timeout": None,
+    "cancel_grace": 1.0,
+    "initializer": None,
+    "initargs": (),
+    "context": (),
+    "name": None,
+}
 
 
 def _default_size() -> int:

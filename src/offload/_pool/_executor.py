@@ -87,18 +87,9 @@ class PoolExecutor(concurrent.futures.Executor):
             not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers <= 0
         ):
             raise ValueError(f"max_workers must be greater than 0, got {max_workers!r}")
-        config = PoolConfig.checked(
-            kind,
-            max_workers=max_workers,
-            min_workers=min_workers,
-            idle_timeout=idle_timeout,
-            max_tasks_per_worker=max_tasks_per_worker,
-            max_memory_per_worker=max_memory_per_worker,
-            task_timeout=task_timeout,
-            initializer=initializer,
-            initargs=initargs,
-            name=name,
-        )
+        options = dict(locals())  # the parameters above, all of them pool options
+        del options["self"]
+        config = PoolConfig.checked(**options)
         self._core = _Core(Scheduler(config), None)
         # Dropped without shutdown(): finish the work, then let the loop thread end.
         finalizer = weakref.finalize(self, self._core.close, False, False)

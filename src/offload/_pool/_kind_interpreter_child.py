@@ -12,7 +12,6 @@ sub-interpreters becomes :class:`offload.InterpreterIncompatible`.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import mmap
 import pickle
 import re
@@ -24,7 +23,7 @@ from offload import _reaper, _shm
 from offload._errors import InterpreterIncompatible
 
 from . import _kind_process_messages as w
-from ._kind_process_child import serve
+from ._kind_process_child import load_settings, serve
 
 __all__ = ["main"]
 
@@ -64,22 +63,7 @@ def main(sock_fd: int, page_fd: int, init_bytes: bytes) -> None:
 
 def _load(init_bytes: bytes) -> dict[str, Any]:
     """The worker settings, as the template process prepares them for its workers."""
-    init: dict[str, Any] = pickle.loads(init_bytes)
-    try:
-        init["initializer"] = pickle.loads(init["initializer"]) if init["initializer"] else None
-        init["initargs"] = pickle.loads(init["initargs"])
-        init["context_vars"] = [
-            getattr(importlib.import_module(module), attr) for module, attr in init["context_vars"]
-        ]
-    except BaseException as exc:  # reported by the worker as a start failure
-        exc = translate(exc)
-        if not isinstance(exc, ImportError):  # the pool reports it as "an import failed"
-            exc = ImportError(
-                f"could not load the initializer or context variables: {type(exc).__name__}: {exc}"
-            )
-        init["initializer"] = exc
-        init["initargs"] = ()
-        init["context_vars"] = []
+    init = load_settings(pickle.loads(init_bytes), translate)
     init["translate_error"] = translate
     return init
 

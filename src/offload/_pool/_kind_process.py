@@ -197,6 +197,10 @@ class ProcessWorker(Worker):
         if self.eof:
             return
         self._dispatch_frames(None)  # whatever is still buffered comes first
+        self._hang_up()
+
+    def _hang_up(self) -> None:
+        """Close our end; finish now if the exit status is known, else when it comes."""
         self.eof = True
         self.close_fd()
         if self.exit_status is not None or self.template_gone():
@@ -300,13 +304,7 @@ class ProcessWorker(Worker):
 
     def retire(self) -> None:
         if self.fd >= 0 and not self.eof:
-            # Closing our end is the signal: the worker reads EOF and exits.
-            self.eof = True
-            self.close_fd()
-            if self.exit_status is not None or self.template_gone():
-                self.finish()
-            else:
-                self.exit_timer = self.loop.call_later(2.0, self.finish)
+            self._hang_up()  # the signal: the worker reads EOF and exits
 
     def kill(self) -> None:
         if self.pid is not None:

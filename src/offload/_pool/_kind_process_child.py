@@ -8,6 +8,7 @@ tasks are read in batches (one read may carry many task frames).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import sys
@@ -27,7 +28,7 @@ from offload._wire import frame, split_frames
 from . import _kind_process_messages as w
 from ._report import set_reporter
 
-__all__ = ["serve", "worker_main"]
+__all__ = ["load_settings", "serve", "worker_main"]
 
 
 _SCALARS = frozenset({int, float, bool, complex, str, type(None)})
@@ -164,6 +165,32 @@ def _read(fd: int, spin: float, perf: Callable[[], float]) -> bytes:
         finally:
             os.set_blocking(fd, True)
     return os.read(fd, 1 << 18)
+
+
+def load_settings(
+    init: dict[str, Any], translate: Callable[[BaseException], BaseException] | None = None
+) -> dict[str, Any]:
+    """The pool's settings for a worker, with the initializer, its arguments and the
+    context variables loaded. What fails to load (``translate``-d if given) takes the
+    initializer's place: each worker raises it at start, reported as an import failure."""
+    loaded = dict(init)
+    try:
+        loaded["initializer"] = loads(init["initializer"]) if init["initializer"] else None
+        loaded["initargs"] = loads(init["initargs"])
+        loaded["context_vars"] = [
+            getattr(importlib.import_module(module), attr) for module, attr in init["context_vars"]
+        ]
+    except BaseException as exc:
+        if translate is not None:
+            exc = translate(exc)
+        if not isinstance(exc, ImportError):  # the parent reports it as "an import failed"
+            exc = ImportError(
+                f"could not load the initializer or context variables: {type(exc).__name__}: {exc}"
+            )
+        loaded["initializer"] = exc
+        loaded["initargs"] = ()
+        loaded["context_vars"] = []
+    return loaded
 
 
 def worker_main(sock_fd: int, page: Any, init: dict[str, Any]) -> NoReturn:

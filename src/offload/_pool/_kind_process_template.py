@@ -62,23 +62,9 @@ def _main(ctl_fd: int) -> None:
     for name in init.get("preload", ()):
         with contextlib.suppress(BaseException):
             importlib.import_module(name)
-    worker_init = dict(init)
-    try:
-        worker_init["initializer"] = (
-            pickle.loads(init["initializer"]) if init["initializer"] else None
-        )
-        worker_init["initargs"] = pickle.loads(init["initargs"])
-        worker_init["context_vars"] = [
-            getattr(importlib.import_module(module), attr) for module, attr in init["context_vars"]
-        ]
-    except BaseException as exc:  # reported by each worker as a start failure
-        if not isinstance(exc, ImportError):  # the parent reports it as "an import failed"
-            exc = ImportError(
-                f"could not load the initializer or context variables: {type(exc).__name__}: {exc}"
-            )
-        worker_init["initializer"] = exc
-        worker_init["initargs"] = ()
-        worker_init["context_vars"] = []
+    from ._kind_process_child import load_settings  # preloaded above
+
+    worker_init = load_settings(init)
 
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)

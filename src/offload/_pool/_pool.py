@@ -76,21 +76,9 @@ class Pool:
         context: Iterable[ContextVar[Any]] = (),
         name: str | None = None,
     ) -> None:
-        config = PoolConfig.checked(
-            kind,
-            max_workers=max_workers,
-            min_workers=min_workers,
-            idle_timeout=idle_timeout,
-            max_queue=max_queue,
-            max_tasks_per_worker=max_tasks_per_worker,
-            max_memory_per_worker=max_memory_per_worker,
-            task_timeout=task_timeout,
-            cancel_grace=cancel_grace,
-            initializer=initializer,
-            initargs=initargs,
-            context=context,
-            name=name,
-        )
+        options = dict(locals())  # exactly the parameters above
+        del options["self"]
+        config = PoolConfig.checked(**options)
         self._config = config
         self._scheduler = Scheduler(
             config,

@@ -676,14 +676,14 @@ class Scheduler:
         to the queue."""
         head, rest = inflight[0], inflight[1:]
         how = _how(exitcode, signum)
-        if worker.has_started(head):
+
+        def crashed(what: str) -> list[Task]:
             if not head.future.done():
                 self._crashed += 1
                 _resolve_error(
                     head,
                     WorkerCrashed(
-                        f"worker {worker.pid} {how} while running "
-                        f"{head.fn_name}(); it was replaced and other tasks go on",
+                        f"worker {worker.pid} {how} {what}",
                         pid=worker.pid,
                         exitcode=exitcode,
                         signal=signum,
@@ -692,6 +692,9 @@ class Scheduler:
                 )
             self._release(head)
             return rest
+
+        if worker.has_started(head):
+            return crashed(f"while running {head.fn_name}(); it was replaced and other tasks go on")
         # The worker died between tasks: none of those it held had started, so they run
         # elsewhere. A worker that ended on its own, twice, before the same task started
         # is stopped by that task (loading it kills the worker).
@@ -699,21 +702,10 @@ class Scheduler:
             head.deaths += 1
         if head.deaths < _MAX_DEATHS_BEFORE_START or head.future.done():
             return inflight
-        self._crashed += 1
-        _resolve_error(
-            head,
-            WorkerCrashed(
-                f"worker {worker.pid} {how} before {head.fn_name}() started, for the "
-                f"{head.deaths}th time with this task: loading its function or arguments "
-                "kills the worker",
-                pid=worker.pid,
-                exitcode=exitcode,
-                signal=signum,
-                function=head.fn_name,
-            ),
+        return crashed(
+            f"before {head.fn_name}() started, for the {head.deaths}th time with this task: "
+            "loading its function or arguments kills the worker"
         )
-        self._release(head)
-        return rest
 
     def _start_ended(
         self, error: BaseException | None, exitcode: int | None, signum: int | None
