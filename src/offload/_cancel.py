@@ -319,9 +319,9 @@ def current_token() -> CancelToken:
     return token
 
 
-def _set_current(token: CancelToken | None) -> contextvars.Token[Any]:
+def set_current(token: CancelToken | None) -> contextvars.Token[Any]:
     return _current.set(token)
 
 
-def _reset_current(reset: contextvars.Token[Any]) -> None:
+def reset_current(reset: contextvars.Token[Any]) -> None:
     _current.reset(reset)

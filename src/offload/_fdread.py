@@ -13,9 +13,11 @@ from collections.abc import Iterator
 __all__ = ["read_available", "read_chunk"]
 
 
-def read_chunk(fd: int, size: int) -> bytes | None:
+def read_chunk(fd: int | None, size: int) -> bytes | None:
     """One read: the bytes, ``b""`` at end of file (or when the descriptor broke), or
-    None when nothing is there yet (the descriptor would block)."""
+    None when nothing is there yet (the descriptor would block, or is None: closed)."""
+    if fd is None:
+        return None
     try:
         return os.read(fd, size)
     except BlockingIOError:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
-from offload._cancel import CancelToken, _reset_current, _set_current
+from offload._cancel import CancelToken, reset_current, set_current
 from offload._errors import SerializationError, TaskExited
 from offload._serialize import dumps, loads
 from offload._shm import decode, encode, set_root
@@ -283,14 +283,14 @@ def serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 task_token._seq = seq
                 task_token._cancelled = False
                 task_token._reason = None
-                token = _set_current(task_token)
+                token = set_current(task_token)
                 resets = [var.set(value) for var, value in zip(context_vars, ctx, strict=False)]
                 try:
                     result = fn(*args)
                 finally:
                     for var, reset in zip(context_vars, resets, strict=False):
                         var.reset(reset)
-                    _reset_current(token)
+                    reset_current(token)
                 elapsed = perf() - started
                 # The parent maps and unlinks the segment, or cleans up after this pid.
                 if type(result) in _SCALARS:

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from offload._cancel import _reset_current, _set_current
+from offload._cancel import reset_current, set_current
 from offload._errors import TaskExited
 from offload._shm import untransfer
 
@@ -93,7 +93,7 @@ class ThreadWorker(Worker):
         return True
 
     def _run(self, task: Task) -> Any:
-        reset_token = _set_current(task.token)
+        reset_token = set_current(task.token)
         # Runs inside this task's own context copy: no need to undo the reporter.
         loop = self.loop
 
@@ -105,7 +105,7 @@ class ThreadWorker(Worker):
             # transfer() marks mean nothing between threads: the memory is shared.
             return untransfer(task.fn(*untransfer(task.args)))
         finally:
-            _reset_current(reset_token)
+            reset_current(reset_token)
 
     def _exit(self, error: BaseException | None) -> None:
         self.thread.join()

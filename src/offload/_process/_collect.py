@@ -78,10 +78,7 @@ class Collector:
     # -- output ---------------------------------------------------------------------
 
     def _readable(self, name: str) -> None:
-        fd = self._open.get(name)
-        if fd is None:
-            return
-        data = read_chunk(fd, _READ_SIZE)
+        data = read_chunk(self._open.get(name), _READ_SIZE)
         if data is None:
             return
         if not data:

@@ -68,10 +68,7 @@ class OutputStream:
     # -- the producer side (event loop callbacks) -------------------------------------
 
     def _readable(self) -> None:
-        fd = self._fd
-        if fd is None:
-            return
-        data = read_chunk(fd, _READ_SIZE)
+        data = read_chunk(self._fd, _READ_SIZE)
         if data is None:
             return
         if not data:
