@@ -88,11 +88,8 @@ class WorkerSlot:
         self.retiring = False  # told to stop: an exit now is expected, not a crash
 
     @property
-    def id(self) -> int:
-        return self.worker.id
-
-    @property
     def pid(self) -> int | None:
+        """The worker's pid, once known (None for workers that are not processes)."""
         return self.worker.pid
 
     def retire(self) -> None:
