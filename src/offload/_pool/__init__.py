@@ -38,7 +38,10 @@ Modules:
 - ``_backend`` what a worker kind implements (``Backend``, ``Worker``)
 - ``_kinds`` kind name -> backend class: the one factory point
 - ``_kind_process`` / ``_kind_process_template`` / ``_kind_process_child`` process
-  workers: parent side, fork server, worker-side loop; ``_wire`` their message kinds
+  workers: parent side, fork server, worker-side loop; ``_kind_process_messages`` their
+  message kinds and control page (frames: ``offload._wire``)
+- ``_kind_interpreter`` / ``_kind_interpreter_child`` sub-interpreter workers (3.13+),
+  fed like process workers
 - ``_kind_thread`` thread workers; ``_kind_fake`` in-memory workers for scheduler tests
 - ``_task`` a task and its handle; ``_functions`` callables (cache, checks);
   ``_map`` ``Pool.map``; ``_executor`` ``PoolExecutor``; ``_stats``; ``_report``
