@@ -25,7 +25,7 @@ _SECTIONS = [
     ("offload._interleave", "Interleaving CPU work on the loop"),
     ("offload._monitor", "Monitoring the loop"),
     ("offload._pool", "Pool"),
-    ("offload._report", "Pool"),
+    ("offload._pool._report", "Pool"),
     ("offload._shm", "Shared memory"),
     ("offload._process", "Programs and Python children"),
     ("offload._cluster", "Cluster"),
