@@ -152,7 +152,7 @@ async def test_big_arguments_are_scattered_once_and_reused(address: str) -> None
     async with offload.Pool("dask", address=address, max_workers=2) as pool:
         lengths = [r async for r in pool.map(d.length, [data] * 6)]
         assert lengths == [len(data)] * 6
-        backend = pool._backend
+        backend = pool._scheduler.backend
         assert len(backend.scattered) == 1  # type: ignore[union-attr]
         async with distributed.Client(address, asynchronous=True) as client:
             who_has = await client.scheduler.who_has()

@@ -285,7 +285,7 @@ async def test_close_waits_a_bounded_time_for_an_abandoned_task(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from offload._pool import _interpreter
+    from offload._pool import _kind_interpreter as _interpreter
 
     monkeypatch.setattr(_interpreter, "_CLOSE_WAIT", 0.05)
     release_r, release_w = pipes()

@@ -29,7 +29,8 @@ The hierarchy::
         └── BrokerUnavailable         the broker stayed unreachable longer than allowed
 
 Exceptions raised by *your* code inside a worker are not wrapped: they arrive with their
-own type, and the worker's traceback is attached as ``__cause__``.
+own type, and the worker's traceback is attached as ``__cause__`` (a
+``RemoteTraceback``, which is not an error of its own: it only carries that text).
 
 Every message says what happened and, where there is one, what to do about it.
 """
@@ -341,3 +342,17 @@ class BrokerUnavailable(JobError, ConnectionError):
     Check that RabbitMQ runs and the URL is right; a submit that raised this may or may
     not have reached the broker (submit again with the same ``key=`` to be sure).
     """
+
+
+class RemoteTraceback(Exception):
+    """The worker-side traceback of an exception, attached as its ``__cause__``.
+
+    Pickles by its text (its only argument), like any exception.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f"\n\n--- traceback in the worker ---\n{self.text}---"

@@ -104,7 +104,7 @@ def run(
     """The forked child's whole life; never returns to the supervisor's code."""
     # Imported here: importing offload must not import the pool's template module
     # (it runs as ``python -m``).
-    from offload._pool._template import set_parent_death_signal
+    from offload._pool._kind_process_template import set_parent_death_signal
 
     code = 1
     try:

@@ -20,7 +20,7 @@ from ._codec import (
     untransfer,
 )
 from ._lock import SharedCounter, SharedLock
-from ._segment import cleanup, list_segments, root_pid, set_root
+from ._segment import cleanup, list_segments, path_prefix, root_pid, set_root
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -34,6 +34,7 @@ __all__ = [
     "decode",
     "encode",
     "list_segments",
+    "path_prefix",
     "root_pid",
     "set_root",
     "threshold",

@@ -52,8 +52,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
+from offload import _serialize
 from offload._errors import OffloadError, SharedMemoryError
 
 from ._buffer import reduce_shared_view
@@ -104,15 +103,9 @@ Loads = Callable[..., Any]
 
 
 def _default_dumps(obj: object) -> bytes:
-    try:
-        return pickle.dumps(obj, 5)
-    except Exception:
-        data: bytes = cloudpickle.dumps(obj, 5)
-        return data
-
-
-def _default_loads(data: bytes, *, buffers: Any = None) -> Any:
-    return pickle.loads(data, buffers=buffers)
+    """The pickle of ``obj`` (by value where the standard pickle cannot), or its error."""
+    data = _serialize.stdlib_or_none(obj)
+    return data if data is not None else _serialize.by_value(obj)
 
 
 class Transfer:
@@ -247,9 +240,6 @@ def _is_ndarray(obj: object) -> bool:
     numpy = sys.modules.get("numpy")
     return numpy is not None and isinstance(obj, numpy.ndarray)
 
-
-# A stdlib pickle naming __main__ is redone with cloudpickle (see offload._serialize).
-_MAIN = b"__main__"
 
 # Values prepare() never needs to look at (the common case: cheap to skip).
 _PLAIN = frozenset({int, float, str, bool, type(None), complex})
@@ -466,31 +456,35 @@ class Encoded:
 
 
 def _stdlib(prepared: object, sink: _Sink) -> bytes | None:
-    try:
-        data = pickle.dumps(prepared, 5, buffer_callback=sink)
-    except OffloadError:  # a closed SharedArray: the caller gets offload's own error
-        sink.reset()
-        raise
-    except Exception:
-        # A failed attempt may already have handed buffers to the sink: forget them.
-        sink.reset()
-        return None
-    if _MAIN in data:
-        # Names the application's __main__, which workers do not have: by value instead.
-        sink.reset()
-        return None
-    return data
+    """The standard pickle, or None (refused, or it names ``__main__``, which workers do
+    not have): a failed attempt may already have handed buffers to the sink, forgotten."""
+    return _attempt(_serialize.stdlib_or_none, prepared, sink)
 
 
 def _cloudpickle(prepared: object, sink: _Sink) -> bytes | None:
+    """The by-value pickle (lambdas, ``__main__`` objects), or None if it fails too."""
+    return _attempt(_by_value_or_none, prepared, sink)
+
+
+def _by_value_or_none(prepared: object, sink: _Sink) -> bytes | None:
     try:
-        data: bytes = cloudpickle.dumps(prepared, 5, buffer_callback=sink)
+        return _serialize.by_value(prepared, sink)
     except OffloadError:
-        sink.reset()
         raise
     except Exception:
-        sink.reset()
         return None
+
+
+def _attempt(
+    pickler: Callable[[object, _Sink], bytes | None], prepared: object, sink: _Sink
+) -> bytes | None:
+    try:
+        data = pickler(prepared, sink)
+    except OffloadError:  # a closed SharedArray: the caller gets offload's own error
+        sink.reset()
+        raise
+    if data is None:
+        sink.reset()
     return data
 
 
@@ -546,7 +540,7 @@ def encode(obj: object, *, limit: int | None = None, dumps: Dumps = _default_dum
     return Encoded(data, descriptors, name)
 
 
-def decode(data: bytes, descriptors: bytes = b"", *, loads: Loads = _default_loads) -> Any:
+def decode(data: bytes, descriptors: bytes = b"", *, loads: Loads = _serialize.loads) -> Any:
     """Unpickle a message made by :func:`encode`, mapping its segment if it has one.
 
     Raises :class:`offload.SharedMemoryError` if the segment is already gone.

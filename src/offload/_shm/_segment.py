@@ -45,6 +45,7 @@ __all__ = [
     "Segment",
     "cleanup",
     "list_segments",
+    "path_prefix",
     "root_pid",
     "set_root",
     "unlink",
@@ -61,6 +62,11 @@ _lock = threading.Lock()
 def root_pid() -> int:
     """The pid whose prefix new segments carry (this process unless :func:`set_root`)."""
     return _root
+
+
+def path_prefix(root: int | None = None) -> str:
+    """The path every segment of application ``root`` (default: this one) starts with."""
+    return f"{_SHM_DIR}/{PREFIX}{_root if root is None else root}-"
 
 
 def set_root(pid: int) -> None:
@@ -141,7 +147,7 @@ class Segment:
             os.close(fd)
         if _root == os.getpid():
             # The reaper deletes this application's segments if it is killed.
-            _reaper.remove_at_death(f"{_SHM_DIR}/{PREFIX}{_root}-")
+            _reaper.remove_at_death(path_prefix())
         return cls(name, size, mapping)
 
     @classmethod

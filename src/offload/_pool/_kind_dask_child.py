@@ -18,10 +18,11 @@ import time
 import traceback
 from typing import Any
 
-from offload._cancel import CancelToken, _reset_current, _set_current
+from offload._cancel import CancelToken, reset_current, set_current
 from offload._errors import SerializationError
-from offload._report import _set_reporter
 from offload._serialize import dumps
+
+from ._report import set_reporter
 
 __all__ = ["Scattered", "mark_cancelled", "run_task", "stop_worker"]
 
@@ -129,8 +130,8 @@ def run_task(
         get_worker().log_event(topic, {"key": key, "value": body})
         reports += 1
 
-    reset_token = _set_current(_DaskToken(key))
-    reset_reporter = _set_reporter(sink if topic else None)
+    reset_token = set_current(_DaskToken(key))
+    reset_reporter = set_reporter(sink if topic else None)
     started = time.perf_counter()
     try:
         value = fn(*args)
@@ -139,7 +140,7 @@ def run_task(
         value, ok = exc, False
     finally:
         run_time = time.perf_counter() - started
-        _reset_current(reset_token)
+        reset_current(reset_token)
         _reporter_reset(reset_reporter)
         _cancelled.pop(key, None)
     if ok:
@@ -151,6 +152,6 @@ def run_task(
 
 
 def _reporter_reset(token: Any) -> None:
-    from offload._report import _reporter
+    from ._report import _reporter
 
     _reporter.reset(token)

@@ -36,7 +36,7 @@ def report(value: object) -> None:
         sink(value)
 
 
-def _set_reporter(
+def set_reporter(
     sink: Callable[[object], None] | None,
 ) -> contextvars.Token[Callable[[object], None] | None]:
     return _reporter.set(sink)

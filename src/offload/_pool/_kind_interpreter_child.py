@@ -1,10 +1,10 @@
 """The sub-interpreter side of an interpreter worker: load the pool's settings, serve tasks.
 
-Imported and run inside a sub-interpreter by :mod:`offload._pool._interpreter` (the
+Imported and run inside a sub-interpreter by :mod:`offload._pool._kind_interpreter` (the
 sub-interpreter has its own copy of every module, offload included). It maps the worker's
 control page, rebuilds what the template process builds for forked workers (initializer,
 initargs, context variables), and runs the process workers' task loop
-(:func:`offload._pool._worker._serve`) over its end of the socket pair, with one
+(:func:`offload._pool._kind_process_child.serve`) over its end of the socket pair, with one
 addition: an import that fails because an extension module does not support
 sub-interpreters becomes :class:`offload.InterpreterIncompatible`.
 """
@@ -12,21 +12,18 @@ sub-interpreters becomes :class:`offload.InterpreterIncompatible`.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import mmap
-import os
 import pickle
 import re
 import sys
 import traceback
 from typing import Any
 
-from offload import _reaper
+from offload import _reaper, _shm
 from offload._errors import InterpreterIncompatible
-from offload._shm._segment import _SHM_DIR, PREFIX
 
-from . import _wire as w
-from ._worker import _serve
+from . import _kind_process_messages as w
+from ._kind_process_child import load_settings, serve
 
 __all__ = ["main"]
 
@@ -47,7 +44,7 @@ def main(sock_fd: int, page_fd: int, init_bytes: bytes) -> None:
     try:
         init = _load(init_bytes)
         _share_the_reaper(init["shm_root"])
-        code = _serve(sock_fd, page, init)
+        code = serve(sock_fd, page, init)
     except (BrokenPipeError, ConnectionResetError):
         code = 0  # the pool closed its end (it abandoned this worker): nobody listens
     except BaseException:
@@ -66,22 +63,7 @@ def main(sock_fd: int, page_fd: int, init_bytes: bytes) -> None:
 
 def _load(init_bytes: bytes) -> dict[str, Any]:
     """The worker settings, as the template process prepares them for its workers."""
-    init: dict[str, Any] = pickle.loads(init_bytes)
-    try:
-        init["initializer"] = pickle.loads(init["initializer"]) if init["initializer"] else None
-        init["initargs"] = pickle.loads(init["initargs"])
-        init["context_vars"] = [
-            getattr(importlib.import_module(module), attr) for module, attr in init["context_vars"]
-        ]
-    except BaseException as exc:  # reported by the worker as a start failure
-        exc = translate(exc)
-        if not isinstance(exc, ImportError):  # the pool reports it as "an import failed"
-            exc = ImportError(
-                f"could not load the initializer or context variables: {type(exc).__name__}: {exc}"
-            )
-        init["initializer"] = exc
-        init["initargs"] = ()
-        init["context_vars"] = []
+    init = load_settings(pickle.loads(init_bytes), translate)
     init["translate_error"] = translate
     return init
 
@@ -91,8 +73,7 @@ def _share_the_reaper(root: int) -> None:
     shared-memory prefix before starting this worker) already deletes the segments this
     worker makes. A sub-interpreter cannot start processes: its own copy of the reaper
     module must not try to start another one."""
-    _reaper._owner = os.getpid()
-    _reaper._prefixes.add(f"{_SHM_DIR}/{PREFIX}{root}-")
+    _reaper.share_parents(_shm.path_prefix(root))
 
 
 def translate(exc: BaseException) -> BaseException:

@@ -1,8 +1,9 @@
 """The Dask kind, caller side: ``Pool(kind="dask")`` on a Dask distributed cluster.
 
-The pool front stays the scheduler. Each pool worker is a *slot*: one thread of one Dask
-worker. A slot pins its tasks to its Dask worker (``workers=[address]``, no stealing),
-so the pool always knows where a task runs, and the front's rules carry over unchanged:
+The pool's scheduler stays the scheduler. Each pool worker is a *slot*: one thread of one
+Dask worker. A slot pins its tasks to its Dask worker (``workers=[address]``, no
+stealing), so the pool always knows where a task runs, and the scheduler's rules carry
+over unchanged:
 the head of a slot's in-flight queue is the running task, a timeout or an expired
 ``cancel_grace`` restarts exactly that Dask worker (through its nanny), and a Dask worker
 that leaves the cluster ends its slots, which fails their running tasks with
@@ -30,19 +31,17 @@ import os
 import threading
 import uuid
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from offload._errors import WorkerCrashed, WorkerError
 from offload._serialize import dumps, dumps_function, loads
 from offload._shm import SharedBuffer, SharedCounter, SharedLock, untransfer
 
-from ._backend import GONE, Backend, Worker
-from ._dask_task import Scattered, mark_cancelled, run_task, stop_worker
-from ._process import _load_error
+from ._backend import Backend, BackendOptions, Worker
+from ._events import WorkerEvents
+from ._kind_dask_child import Scattered, mark_cancelled, run_task, stop_worker
+from ._kind_process import _load_error
 from ._task import Task
-
-if TYPE_CHECKING:
-    from ._pool import Pool
 
 __all__ = ["DaskBackend", "DaskSlot", "check_options"]
 
@@ -160,11 +159,14 @@ async def _finished(future: Any) -> None:
 
 
 class DaskSlot(Worker):
-    """One thread of one Dask worker, as the pool front sees it."""
+    """One thread of one Dask worker, as the scheduler sees it."""
 
     def __init__(self, backend: DaskBackend, worker_id: int) -> None:
-        super().__init__(backend.pool, worker_id)
+        super().__init__(worker_id)
         self.backend = backend
+        self.events = backend.events
+        self.sent: deque[Task] = deque()  # in the order sent; the head is running
+        self.ended = False  # its exit was reported
         self.address: str | None = None
         self.futures: dict[int, Any] = {}  # seq -> distributed.Future
         self.keys: dict[int, str] = {}
@@ -178,7 +180,12 @@ class DaskSlot(Worker):
 
     # -- sending -------------------------------------------------------------------
 
+    def ready(self) -> None:
+        if not self.ended:
+            self.events.on_ready(self)
+
     def send(self, tasks: list[Task]) -> None:
+        self.sent.extend(tasks)
         ready: list[Task] = []
         for task in tasks:
             if self.pending or self.backend.big_args(task):
@@ -193,7 +200,7 @@ class DaskSlot(Worker):
 
     async def _scatter_then_submit(self) -> None:
         try:
-            while self.pending and self.state != GONE:
+            while self.pending and not self.ended:
                 task = self.pending[0]
                 try:
                     scattered = await self.backend.scatter(self.backend.big_args(task))
@@ -203,7 +210,7 @@ class DaskSlot(Worker):
                     continue
                 if self.pending and self.pending[0] is task:
                     self.pending.popleft()
-                    if self.state != GONE:
+                    if not self.ended:
                         self._submit(task, scattered)
         finally:
             self.scattering = False
@@ -299,14 +306,14 @@ class DaskSlot(Worker):
             )
 
     def _deliver(self, seq: int, ok: bool, value: Any, run_time: float) -> None:
-        """Hand outcomes to the pool in the order the tasks were sent."""
+        """Report outcomes in the order the tasks were sent."""
         self.outcomes[seq] = (ok, value, run_time)
-        while self.inflight and self.inflight[0].seq in self.outcomes:
-            head = self.inflight[0].seq
+        while self.sent and self.sent[0].seq in self.outcomes:
+            head = self.sent.popleft().seq
             ok, value, run_time = self.outcomes.pop(head)
             self._forget(head)
-            self.pool._task_done(self, head, ok, value, run_time)
-        if self.state == GONE:
+            self.events.on_done(self, head, ok, value, run_time)
+        if self.ended:
             self.outcomes.clear()
 
     def _forget(self, seq: int) -> None:
@@ -328,13 +335,13 @@ class DaskSlot(Worker):
                 self.pending.remove(task)
                 self._deliver(task.seq, False, None, 0.0)
             return
-        if self.inflight and self.inflight[0] is task and self.address is not None:
+        if self.sent and self.sent[0] is task and self.address is not None:
             self.backend.mark_cancelled(self.address, key)  # running: ask it to stop
         else:
             self.backend.cancel_futures([key], [self.futures[task.seq]])
 
     def kill_if_running(self, task: Task) -> bool:
-        if self.address is None or not self.inflight or self.inflight[0] is not task:
+        if self.address is None or not self.sent or self.sent[0] is not task:
             return False
         future = self.futures.get(task.seq)
         if future is None or task.seq in self.outcomes or future.done():
@@ -343,26 +350,23 @@ class DaskSlot(Worker):
         return True
 
     def retire(self) -> None:
-        self.retiring = True
-        if not self.inflight and not self.exiting:
+        if not self.sent and not self.exiting:
             self.exiting = True
             self.backend.loop.call_soon(self._exit)
 
     def kill(self) -> None:
-        self.retiring = True
-        if self.state == GONE or self.exiting:
+        if self.ended or self.exiting:
             return
-        if self.inflight and self.address is not None and self.inflight[0].seq in self.futures:
+        if self.sent and self.address is not None and self.sent[0].seq in self.futures:
             self.backend.restart(self.address)  # stops the running task; ends this slot
         else:
             self.exiting = True
             self.backend.loop.call_soon(self._exit)
 
     def _exit(self, error: BaseException | None = None) -> None:
-        if self.state == GONE:
+        if self.ended:
             return
-        if error is not None:
-            self.start_error = error
+        self.ended = True
         backend = self.backend
         backend.unbind(self)
         keys = list(self.keys.values())
@@ -372,7 +376,8 @@ class DaskSlot(Worker):
             self._forget(seq)
         self.pending.clear()
         self.outcomes.clear()
-        self.pool._worker_exited(self, None, None)
+        self.sent.clear()
+        self.events.on_exited(self, None, None, error)
 
 
 class DaskBackend(Backend):
@@ -381,18 +386,19 @@ class DaskBackend(Backend):
     max_depth = 64
     can_kill = True
 
+    takes_address = True
+
+    @classmethod
+    def check_options(cls, options: BackendOptions) -> None:
+        check_options(options.address, options.initializer, options.context)
+
     def __init__(
-        self,
-        pool: Pool,
-        loop: asyncio.AbstractEventLoop,
-        *,
-        address: Any,
-        max_memory: int | None,
+        self, events: WorkerEvents, loop: asyncio.AbstractEventLoop, options: BackendOptions
     ) -> None:
-        self.pool = pool
-        self.loop = loop
-        self.address = address
-        self.max_memory = max_memory
+        super().__init__(events, loop, options)
+        self.address = options.address
+        self.max_memory = options.max_memory
+        self.size = options.max_workers  # what the scheduler was last told it can run
         self.uid = f"{os.getpid()}-{next(_uids)}-{uuid.uuid4().hex[:8]}"
         self.topic = f"offload-{self.uid}"
         self.counter = itertools.count(1)
@@ -444,7 +450,7 @@ class DaskBackend(Backend):
             address = self.address
             if address is None:
                 self.cluster = await _in_thread(
-                    _start_local_cluster, self.pool.max_workers, self.max_memory
+                    _start_local_cluster, self.options.max_workers, self.max_memory
                 )
                 address = self.cluster.scheduler_address
             elif isinstance(address, client_cls):
@@ -465,12 +471,12 @@ class DaskBackend(Backend):
 
     def _size_from_cluster(self, grow_only: bool = False) -> None:
         """Pool(kind="dask", address=...) without max_workers: use every worker thread."""
-        if not getattr(self.pool, "_size_from_cluster", False):
+        if not self.options.size_from_backend or self.address is None:
             return
         total = max(1, sum(self.threads.values()))
-        if total > self.pool.max_workers or not grow_only:
-            self.pool.max_workers = total
-            self.pool._schedule_dispatch()
+        if total > self.size or not grow_only:
+            self.size = total
+            self.events.on_resize(total)
 
     def _on_worker_event(self, address: str, event: tuple[float, Any]) -> None:
         """An event on a worker's own topic: its removal ends its slots at once."""
@@ -553,12 +559,12 @@ class DaskBackend(Backend):
                 self._look_for_workers()
                 return
             slot = self.waiting.popleft()
-            if slot.state == GONE:
+            if slot.ended:
                 continue
             slot.address = address
             slot.pid = self.pids.get(address)
             self.bound.setdefault(address, []).append(slot)
-            self.loop.call_soon(self.pool._worker_ready, slot)
+            self.loop.call_soon(slot.ready)
 
     def unbind(self, slot: DaskSlot) -> None:
         self.slots.pop(slot.id, None)
@@ -759,7 +765,7 @@ class DaskBackend(Backend):
         from distributed.scheduler import KilledWorker
 
         if isinstance(exc, KilledWorker | CommClosedError):
-            task = slot.inflight[0] if slot.inflight else None
+            task = slot.sent[0] if slot.sent else None
             crashed = WorkerCrashed(
                 f"Dask worker {slot.address} died while running "
                 f"{task.fn_name if task else key}() ({type(exc).__name__}: {exc})",
@@ -786,7 +792,7 @@ class DaskBackend(Backend):
             value = loads(msg["value"])
         except Exception as exc:
             value = exc
-        self.pool._task_report(slot, seq, value)
+        self.events.on_report(slot, seq, value)
         waiter = self.report_waiters.get(key)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -809,7 +815,7 @@ class DaskBackend(Backend):
     async def aclose(self) -> None:
         self.closing = True
         for slot in list(self.slots.values()):
-            if slot.state != GONE and not slot.inflight:
+            if not slot.ended and not slot.sent:
                 slot._exit()
         if not self.connecting.done():
             with contextlib.suppress(BaseException):

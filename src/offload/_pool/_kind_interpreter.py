@@ -2,16 +2,16 @@
 
 Each worker is a thread of this process that runs its own sub-interpreter (own GIL, PEP
 684), so CPU-bound tasks run in parallel without a process per worker. The
-sub-interpreter runs the process workers' task loop (:mod:`._interpreter_main` calls
-:func:`._worker._serve`) over a socket pair, with the same control page: a memfd mapped
-once here and once in the sub-interpreter, holding the seq of the running task and the
-cancel flags that ``offload.current_token()`` reads. The parent side is therefore
-:class:`._process.ProcessWorker`'s (frames, callables cached per worker, large
-arguments in shared memory); only starting and stopping differ::
+sub-interpreter runs the process workers' task loop (:mod:`._kind_interpreter_child`
+calls :func:`._kind_process_child.serve`) over a socket pair, with the same control
+page: a memfd mapped once here and once in the sub-interpreter, holding the seq of the
+running task and the cancel flags that ``offload.current_token()`` reads. The parent
+side is therefore :class:`._kind_process.ProcessWorker`'s (frames, callables cached per
+worker, large arguments in shared memory); only starting and stopping differ::
 
     event loop thread                 worker thread (main interpreter)
     ─────────────────                 ─────────────────────────────────────────
-    Pool ─▶ InterpreterWorker         create() ─▶ exec(boot) ─▶ destroy()
+    Scheduler ─▶ InterpreterWorker         create() ─▶ exec(boot) ─▶ destroy()
              │ TASK frames ──socket──▶   sub-interpreter: _serve() ─▶ fn(*args)
              │ ◀── OK / ERR / REPORT / LOG
              │ control page (memfd): running seq, cancel flags
@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import mmap
 import os
 import pickle
 import platform
@@ -45,20 +44,15 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from offload import _reaper
-from offload._shm._segment import _SHM_DIR, PREFIX
+from offload import _reaper, _shm
 
-from . import _wire as w
-from ._backend import GONE, Worker
-from ._process import ProcessBackend, ProcessWorker
+from . import _kind_process_messages as w
+from ._backend import BackendOptions
+from ._events import WorkerEvents
+from ._kind_process import ProcessBackend, ProcessWorker
 from ._task import Task
-
-if TYPE_CHECKING:
-    from ._pool import Pool
 
 __all__ = ["InterpreterBackend", "InterpreterWorker", "check_supported"]
 
@@ -69,7 +63,7 @@ _CLOSE_WAIT = 5.0
 _BOOT = """\
 import sys
 sys.path[:] = sys_path
-from offload._pool._interpreter_main import main
+from offload._pool._kind_interpreter_child import main
 main(sock_fd, page_fd, init)
 """
 
@@ -156,59 +150,33 @@ class InterpreterWorker(ProcessWorker):
     def pid(self, value: int | None) -> None:
         pass
 
+    page_name = "offload-interpreter"
+
     def __init__(self, backend: InterpreterBackend, worker_id: int) -> None:
-        # Not ProcessWorker.__init__: that one asks the template process for a fork.
-        Worker.__init__(self, backend.pool, worker_id)
         self.backend: InterpreterBackend = backend
-        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        page_fd = -1
-        try:
-            page_fd = os.memfd_create("offload-interpreter", os.MFD_CLOEXEC)
-            os.ftruncate(page_fd, w.PAGE)
-            self.page = mmap.mmap(page_fd, w.PAGE)
-        except BaseException:
-            parent_sock.close()
-            child_sock.close()
-            if page_fd >= 0:
-                os.close(page_fd)
-            raise
-        # The connection state ProcessWorker's methods use (see ProcessWorker.__init__).
-        self.generation = 0
-        self.running_at_exit: int | None = None
-        self.fd = parent_sock.detach()
-        backend.held.fds.add(self.fd)
-        os.set_blocking(self.fd, False)
-        self.inbuf = bytearray()
-        self.continuing = False
-        self.outbuf = bytearray()
-        self.writing = False
-        self.known_functions: set[int] = set()
-        self.eof = False
-        self.exit_status: int | None = None
-        self.exit_timer: asyncio.TimerHandle | None = None
-        self.loop = backend.loop
-        # Interpreter workers' own state.
         self.ended = False  # the thread has returned: exit_status is final
         self.abandoned = False
         self.stop_asked: tuple[int, float] | None = None  # (seq, when) told to stop
         self.grace_timer: asyncio.TimerHandle | None = None
-        child_fd = child_sock.detach()
+        super().__init__(backend, worker_id)
+
+    def start(self, child_sock: socket.socket, page_fd: int) -> None:
+        """A thread of this process runs the sub-interpreter (not a fork)."""
+        child_fd = os.dup(child_sock.fileno())  # the thread closes its copies
+        page_copy = os.dup(page_fd)
         self.thread = threading.Thread(
             target=self._main,
-            args=(child_fd, page_fd),
-            name=f"{backend.pool.name}-interpreter-{worker_id}",
+            args=(child_fd, page_copy),
+            name=f"{self.backend.options.name}-interpreter-{self.id}",
             daemon=True,
         )
         try:
             self.thread.start()
         except BaseException:
             os.close(child_fd)
-            os.close(page_fd)
-            self._close_fd()
-            self.page.close()
+            os.close(page_copy)
             raise
-        backend.threads.add(self.thread)
-        self.loop.add_reader(self.fd, self._on_readable)
+        self.backend.threads.add(self.thread)
 
     # -- the worker thread -----------------------------------------------------------
 
@@ -254,7 +222,7 @@ class InterpreterWorker(ProcessWorker):
             self.backend.abandoned -= 1
         self.on_exit_status(status)
 
-    def _template_gone(self) -> bool:
+    def template_gone(self) -> bool:
         # No template here: the exit status comes from the thread, once it has ended.
         return self.ended
 
@@ -272,7 +240,7 @@ class InterpreterWorker(ProcessWorker):
             return False
         now = time.monotonic()
         asked = self.stop_asked[1] if self.stop_asked and self.stop_asked[0] == task.seq else now
-        wait = asked + self.pool.cancel_grace - now
+        wait = asked + self.backend.options.cancel_grace - now
         if wait > 0:
             if self.grace_timer is None:
                 self.grace_timer = self.loop.call_later(wait, self._grace_over, task)
@@ -281,21 +249,23 @@ class InterpreterWorker(ProcessWorker):
 
     def _grace_over(self, task: Task) -> None:
         self.grace_timer = None
-        if self._runs(task) and self.inflight and self.inflight[0] is task:
+        if self._runs(task):
             self._abandon()
 
     def _runs(self, task: Task) -> bool:
-        if self.state == GONE or self.page.closed or self.abandoned:
+        if self.reported or self.page.closed or self.abandoned:
             return False
-        return bool(w.RUNNING.unpack_from(self.page, 0)[0] == task.seq)
+        # Running it, and not answered yet (the page is cleared only after the answer).
+        running = w.RUNNING.unpack_from(self.page, 0)[0]
+        return bool(running == task.seq and self.last_answered < task.seq)
 
     def _abandon(self) -> bool:
         backend = self.backend
-        if backend.abandoned >= backend.pool.max_workers:
+        if backend.abandoned >= backend.options.max_workers:
             _log.warning(
                 "%s: %d abandoned interpreters still run tasks that ignore their token; "
                 "worker %d keeps its task until it returns",
-                backend.pool.name,
+                backend.options.name,
                 backend.abandoned,
                 self.id,
             )
@@ -305,21 +275,19 @@ class InterpreterWorker(ProcessWorker):
         if self.grace_timer is not None:
             self.grace_timer.cancel()
             self.grace_timer = None
-        self.retiring = True
         # Its task can no longer answer; the pool learns now that the worker is gone.
         self.eof = True
-        self._close_fd()
-        self._finish()
+        self.close_fd()
+        self.finish()
         return True
 
     def retire(self) -> None:
-        self.retiring = True
         if self.fd >= 0 and not self.eof:
             # Closing our end is the signal: the task loop reads EOF and returns.
             self.eof = True
-            self._close_fd()
+            self.close_fd()
             if self.ended:
-                self._finish()
+                self.finish()
 
     def kill(self) -> None:
         running = 0 if self.page.closed else w.RUNNING.unpack_from(self.page, 0)[0]
@@ -345,23 +313,14 @@ class InterpreterBackend(ProcessBackend):
     max_depth = 1  # so an abandoned worker never holds a task it has not started
     can_kill = True  # "kill" abandons the worker's interpreter (module docstring)
 
+    @classmethod
+    def check_options(cls, options: BackendOptions) -> None:
+        check_supported(options.max_memory)
+
     def __init__(
-        self,
-        pool: Pool,
-        loop: asyncio.AbstractEventLoop,
-        *,
-        initializer: Callable[..., object] | None,
-        initargs: tuple[Any, ...],
-        context_vars: list[ContextVar[Any]],
+        self, events: WorkerEvents, loop: asyncio.AbstractEventLoop, options: BackendOptions
     ) -> None:
-        super().__init__(
-            pool,
-            loop,
-            initializer=initializer,
-            initargs=initargs,
-            context_vars=context_vars,
-            max_memory=None,
-        )
+        super().__init__(events, loop, options)
         self.runtime = _Runtime()
         self.workers: dict[int, InterpreterWorker] = {}  # type: ignore[assignment]
         self.threads: set[threading.Thread] = set()
@@ -369,7 +328,7 @@ class InterpreterBackend(ProcessBackend):
         self.boot_init = pickle.dumps(self.init, 5)
         # The reaper deletes segments the workers make if the application is killed
         # (the workers cannot start processes themselves, so it starts here).
-        _reaper.remove_at_death(f"{_SHM_DIR}/{PREFIX}{self.init['shm_root']}-")
+        _reaper.remove_at_death(_shm.path_prefix())
 
     def new_worker(self, worker_id: int) -> InterpreterWorker:
         worker = InterpreterWorker(self, worker_id)
@@ -388,14 +347,13 @@ class InterpreterBackend(ProcessBackend):
         await asyncio.sleep(0)  # the threads' last callbacks
         self._warn_left_behind()
         for worker in list(self.workers.values()):
-            worker._finish()
+            worker.finish()
         self.held.release()
 
     def release_now(self) -> None:
         for worker in list(self.workers.values()):
-            worker.retiring = True
             worker.eof = True
-            worker._close_fd()
+            worker.close_fd()
         deadline = time.monotonic() + _CLOSE_WAIT
         for thread in list(self.threads):
             if thread is not threading.current_thread():
@@ -403,7 +361,7 @@ class InterpreterBackend(ProcessBackend):
         self._warn_left_behind()
         self.held.release()
         for worker in list(self.workers.values()):
-            worker._finish()
+            worker.finish()
 
     def _warn_left_behind(self) -> None:
         alive = [t for t in self.threads if t.is_alive()]
@@ -411,6 +369,6 @@ class InterpreterBackend(ProcessBackend):
             _log.warning(
                 "%s closed with %d interpreter(s) still running a task that ignored its "
                 "token; each is destroyed when its task returns",
-                self.pool.name,
+                self.options.name,
                 len(alive),
             )
