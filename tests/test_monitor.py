@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import linecache
 import logging
 import math
+import os
+import pathlib
 import selectors
+import subprocess
+import sys
 import time
 import traceback
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import pytest
 from hypothesis import given
@@ -18,6 +24,29 @@ import offload
 from offload._monitor import _Histogram
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+@pytest.fixture
+def cpus_kept_busy() -> Iterator[None]:
+    """One busy-looping process per CPU for the length of the test, ended after it."""
+    busy = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 2)
+    ]
+    try:
+        yield
+    finally:
+        for process in busy:
+            process.kill()
+        for process in busy:
+            process.wait()
+
+
+def _spin(seconds: float) -> None:
+    # CPU-bound code holds the GIL: the watchdog gets it once per switch interval.
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 async def blocking_handler() -> None:
@@ -195,3 +224,31 @@ async def test_a_report_names_the_task_that_blocked() -> None:
     [report] = [b for b in m.blocks if b.function.startswith("blocking_handler")]
     assert report.task == "report-builder"
     assert "task 'report-builder'" in str(report)
+
+
+@pytest.mark.usefixtures("cpus_kept_busy")
+async def test_every_block_of_two_thresholds_has_its_stack_while_the_cpus_are_busy(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every CPU busy with another process; the blocking code holds the GIL (the watchdog
+    # gets it once per switch interval) and sits under 60 modules whose source was
+    # never read, as in an application's framework stack. Each block of two thresholds
+    # or more must still be caught in the act, none left "in unknown".
+    depth = 60
+    for i in range(depth):
+        callee = "target(seconds)" if i == depth - 1 else f"layer{i + 1}.call(target, seconds)"
+        imports = "" if i == depth - 1 else f"import layer{i + 1}\n"
+        (tmp_path / f"layer{i}.py").write_text(
+            f"{imports}\n\ndef call(target, seconds):\n    return {callee}\n"
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    layer0 = importlib.import_module("layer0")
+    async with offload.monitor.watch(threshold=0.05, log=False) as m:
+        for _ in range(5):
+            await asyncio.sleep(0.02)
+            linecache.clearcache()
+            layer0.call(_spin, 0.15)
+    long = [b for b in m.blocks if b.duration >= 2 * 0.05]
+    assert len(long) >= 5
+    assert [str(b) for b in long if not b.function.startswith("_spin (")] == []
+    assert all(f"layer{depth - 1}.py" in b.stack for b in long)

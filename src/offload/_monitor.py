@@ -6,8 +6,14 @@ Two cooperating parts::
                      │ publishes `_expected` (when the next tick is due)
                      │ lag >= threshold ─► BlockReport(duration, captured stack)
                      ▼                        ─► logger "offload.monitor", callback, blocks
-    watchdog thread: sleeps until `_expected + threshold`; if the loop has not ticked by
-                     then, it is blocked *now*: capture sys._current_frames()[loop thread]
+    watchdog thread: sleeps until `_expected + threshold` (less the GIL switch interval
+                     it may wait to run); if the loop has not ticked by then, it is
+                     blocked *now*: capture sys._current_frames()[loop thread], again
+                     until the stack shows code outside the loop's own machinery
+
+The capture only walks the frames (no source lines, no file checks): a loop thread busy
+in Python hands the GIL over for one switch interval at a time, and a slow capture on
+a loaded machine would still be running when the block ends.
 
 The histogram has fixed log-spaced buckets and the report list is bounded, so a watch
 that lasts an application's lifetime stays small.
@@ -231,9 +237,12 @@ class LoopWatch:
         self._loop_thread_id = threading.get_ident()
         self._stop.clear()
         self._expected = time.monotonic() + self.resolution
-        self._handle = loop.call_later(self.resolution, self._tick)
         self._thread = threading.Thread(target=self._watchdog, name="offload-monitor", daemon=True)
+        # Starting a thread waits until it runs (long on a loaded machine): the
+        # watch's own start is not a block of the application, so measure from here.
         self._thread.start()
+        self._expected = time.monotonic() + self.resolution
+        self._handle = loop.call_later(self.resolution, self._tick)
 
     def stop(self) -> None:
         """Stop watching; the statistics and reports stay readable.
@@ -287,11 +296,15 @@ class LoopWatch:
 
     def _watchdog(self) -> None:
         captured_for = -1.0
+        settled = False  # the capture for `captured_for` shows the code that blocks
         warned = False
         loop = self._loop
+        # Waking up costs up to one switch interval when the loop thread holds the GIL:
+        # look that much earlier, so a block of two thresholds is always caught in the act.
+        early = min(sys.getswitchinterval(), self.threshold / 2)
         while True:
             expected = self._expected
-            wait = expected + self.threshold - time.monotonic()
+            wait = expected + self.threshold - early - time.monotonic()
             if wait > 0:
                 if self._stop.wait(wait):
                     return
@@ -304,8 +317,13 @@ class LoopWatch:
                 continue
             if expected != captured_for:
                 captured_for = expected
-                warned = False
-                self._captured = (expected, *self._capture(loop))
+                settled = warned = False
+            if not settled:
+                # Caught in the loop's own machinery (a late wake-up on a loaded machine):
+                # look again, the code that blocks may start later in this same stretch.
+                frames, task = self._capture(loop)
+                self._captured = (expected, frames, task)
+                settled = bool(frames) and not frames[-1].filename.startswith(_LOOP_INTERNALS)
             overdue = time.monotonic() - expected
             if self._log and not warned and overdue >= max(_HUNG_AFTER, 10 * self.threshold):
                 # A loop that never comes back never reports its block: say so now.
@@ -324,16 +342,21 @@ class LoopWatch:
     def _capture(
         self, loop: asyncio.AbstractEventLoop
     ) -> tuple[tuple[traceback.FrameSummary, ...], str | None]:
+        # Only names and line numbers, quickly (see the module docstring); the source
+        # lines are read when a report is formatted.
+        frame = sys._current_frames().get(self._loop_thread_id)
+        raw: list[tuple[str, int, str]] = []
+        while frame is not None:
+            code = frame.f_code
+            raw.append((code.co_filename, frame.f_lineno or 0, code.co_name))
+            frame = frame.f_back  # ends at None: no frame of the loop thread is kept
         # current_task(loop) only reads asyncio's table of running tasks: safe here.
         task = asyncio.current_task(loop)
-        name = task.get_name() if task is not None else None
-        frame = sys._current_frames().get(self._loop_thread_id)
-        if frame is None:
-            return (), name
-        try:
-            return tuple(traceback.extract_stack(frame)), name
-        finally:
-            del frame  # do not keep the loop thread's frames alive
+        frames = tuple(
+            traceback.FrameSummary(filename, lineno, function, lookup_line=False)
+            for filename, lineno, function in reversed(raw)
+        )
+        return frames, task.get_name() if task is not None else None
 
 
 def _format(frames: tuple[traceback.FrameSummary, ...]) -> str:
