@@ -63,7 +63,12 @@ async def test_cancelling_a_cancelable_call_stops_the_pool_task_it_awaits() -> N
                 steps.append("cleanup")
 
         call = job()
-        await asyncio.sleep(0.5)
+        # Cancel once the second task is in the worker (starting one takes a while on
+        # a loaded machine).
+        deadline = time.monotonic() + 30
+        while not (steps == ["first"] and pool.stats().busy == 1):
+            assert time.monotonic() < deadline, f"the second task never started: {steps}"
+            await asyncio.sleep(0.01)
         call.cancel("user left")
         with pytest.raises(offload.Cancelled, match="user left"):
             await asyncio.wait_for(call, 15)

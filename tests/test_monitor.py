@@ -179,10 +179,25 @@ async def test_a_loop_caught_idle_in_its_poller_is_not_reported_as_blocked() -> 
         await asyncio.sleep(0.02)
         m._handle.cancel()  # type: ignore[union-attr]
         m._expected = time.monotonic() - 1
-        m._captured = (m._expected, (poll,), None)
+        m._captured = (m._expected, m._expected, (poll,), None)
         m._measure()
         assert m.blocks == []
         assert m.stats().lag_max >= 1
+
+
+async def test_code_seen_only_on_a_second_look_counts_once_it_held_the_loop_a_threshold() -> None:
+    # The first look found the loop in its poller (not scheduled); code seen on a later
+    # look is a block only if the loop then stayed stuck for a threshold more.
+    code = traceback.FrameSummary(__file__, 1, "handler", lookup_line=False)
+    async with offload.monitor.watch(threshold=0.05, log=False) as m:
+        await asyncio.sleep(0.02)
+        m._handle.cancel()  # type: ignore[union-attr]
+        for seen_ago, blocks in ((0.01, 0), (0.2, 1)):
+            m._expected = time.monotonic() - 1
+            m._captured = (m._expected, time.monotonic() - seen_ago, (code,), None)
+            m._measure()
+            assert len(m.blocks) == blocks
+    assert m.blocks[0].function.startswith("handler (")
 
 
 def test_the_watchdog_does_not_outlive_a_loop_closed_without_stop() -> None:

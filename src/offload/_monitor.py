@@ -40,6 +40,8 @@ __all__ = ["BlockReport", "LoopStats", "LoopWatch", "Monitor", "monitor"]
 
 logger = logging.getLogger("offload.monitor")
 
+_Capture = tuple[float, float, tuple[traceback.FrameSummary, ...], str | None]
+
 BlockCallback = Callable[["BlockReport"], object]
 
 # Bucket i >= 1 holds lags in [1 µs * G**(i-1), 1 µs * G**i): 2% wide, up to ~10 hours.
@@ -179,8 +181,9 @@ class LoopWatch:
         self._loop_thread_id = 0
         # When the next tick is due (time.monotonic()); written by the loop thread only.
         self._expected = 0.0
-        # (expected, frames) captured by the watchdog for the block in progress.
-        self._captured: tuple[float, tuple[traceback.FrameSummary, ...], str | None] | None = None
+        # (expected, since, frames, task) captured by the watchdog for the block in
+        # progress; `since`: from when that stack counts as blocking the loop.
+        self._captured: _Capture | None = None
 
     async def __aenter__(self) -> LoopWatch:
         self.start()
@@ -275,11 +278,14 @@ class LoopWatch:
         if lag >= self.threshold:
             captured, self._captured = self._captured, None
             if captured is None or captured[0] != expected:
-                captured = (expected, (), None)
-            _, frames, task = captured
+                captured = (expected, expected, (), None)
+            _, since, frames, task = captured
             # Caught waiting in the poller: the loop was idle and the process was not
-            # scheduled (a loaded machine), so no code of this loop blocked it.
+            # scheduled (a loaded machine), so no code of this loop blocked it. A second
+            # look that found code counts only if the loop stayed stuck a threshold more.
             if frames and frames[-1].filename.startswith(_LOOP_INTERNALS):
+                return
+            if now - since < self.threshold:
                 return
             self._report(BlockReport(lag, frames, _format(frames), time.time(), task))
 
@@ -315,20 +321,24 @@ class LoopWatch:
                 if self._stop.wait(self.threshold):  # stopped, not blocked
                     return
                 continue
+            since = expected
             if expected != captured_for:
                 captured_for = expected
                 settled = warned = False
+            elif not settled:
+                # The first look caught the loop's own machinery (a late wake-up on a
+                # loaded machine): look again, the code that blocks may start later in
+                # this same stretch, and it counts from when it was seen.
+                since = time.monotonic()
             if not settled:
-                # Caught in the loop's own machinery (a late wake-up on a loaded machine):
-                # look again, the code that blocks may start later in this same stretch.
                 frames, task = self._capture(loop)
-                self._captured = (expected, frames, task)
+                self._captured = (expected, since, frames, task)
                 settled = bool(frames) and not frames[-1].filename.startswith(_LOOP_INTERNALS)
             overdue = time.monotonic() - expected
             if self._log and not warned and overdue >= max(_HUNG_AFTER, 10 * self.threshold):
                 # A loop that never comes back never reports its block: say so now.
                 warned = True
-                frames = self._captured[1] if self._captured else ()
+                frames = self._captured[2] if self._captured else ()
                 logger.warning(
                     "event loop blocked for %.1f s so far, still in %s\n%s",
                     overdue,
