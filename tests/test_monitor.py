@@ -12,6 +12,7 @@ import pathlib
 import selectors
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Generator, Iterator
@@ -43,9 +44,10 @@ def cpus_kept_busy() -> Iterator[None]:
 
 
 def _spin(seconds: float) -> None:
-    # CPU-bound code holds the GIL: the watchdog gets it once per switch interval.
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
+    # CPU-bound code: holds the GIL (the watchdog gets it once per switch interval) and
+    # runs for `seconds` of CPU, longer when the machine does not give it one.
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
         pass
 
 
@@ -246,24 +248,50 @@ async def test_every_block_of_two_thresholds_has_its_stack_while_the_cpus_are_bu
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every CPU busy with another process; the blocking code holds the GIL (the watchdog
-    # gets it once per switch interval) and sits under 60 modules whose source was
+    # gets it once per switch interval) and sits under 150 modules whose source was
     # never read, as in an application's framework stack. Each block of two thresholds
     # or more must still be caught in the act, none left "in unknown".
-    depth = 60
+    depth = 150
     for i in range(depth):
-        callee = "target(seconds)" if i == depth - 1 else f"layer{i + 1}.call(target, seconds)"
-        imports = "" if i == depth - 1 else f"import layer{i + 1}\n"
         (tmp_path / f"layer{i}.py").write_text(
-            f"{imports}\n\ndef call(target, seconds):\n    return {callee}\n"
+            "def call(below, target, seconds):\n"
+            "    if below:\n"
+            "        return below[0].call(below[1:], target, seconds)\n"
+            "    return target(seconds)\n"
         )
     monkeypatch.syspath_prepend(str(tmp_path))
-    layer0 = importlib.import_module("layer0")
+    layers = [importlib.import_module(f"layer{i}") for i in range(depth)]
     async with offload.monitor.watch(threshold=0.05, log=False) as m:
-        for _ in range(5):
+        for _ in range(10):
             await asyncio.sleep(0.02)
             linecache.clearcache()
-            layer0.call(_spin, 0.15)
+            layers[0].call(layers[1:], _spin, 0.15)
     long = [b for b in m.blocks if b.duration >= 2 * 0.05]
-    assert len(long) >= 5
+    assert len(long) >= 10
     assert [str(b) for b in long if not b.function.startswith("_spin (")] == []
     assert all(f"layer{depth - 1}.py" in b.stack for b in long)
+
+
+async def test_the_watchdog_reads_no_source_file_while_the_loop_is_blocked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Reading or checking a file hands the GIL to a loop thread busy in Python and waits
+    # a switch interval to get it back: many files and the block ends before its stack
+    # is stored. Source lines are read on the loop thread, when the report is made.
+    readers: list[str] = []
+    for name in ("checkcache", "getlines", "updatecache"):
+        original = getattr(linecache, name)
+
+        def spy(*args: object, _original: object = original) -> object:
+            readers.append(threading.current_thread().name)
+            return _original(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(linecache, name, spy)
+    async with offload.monitor.watch(threshold=0.05, log=False) as m:
+        await asyncio.sleep(0.02)
+        _spin(0.15)
+        await asyncio.sleep(0.02)
+    [report] = [b for b in m.blocks if b.function.startswith("_spin (")]
+    assert "time.thread_time()" in report.stack
+    assert readers
+    assert "offload-monitor" not in readers

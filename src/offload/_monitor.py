@@ -10,6 +10,7 @@ Two cooperating parts::
                      it may wait to run); if the loop has not ticked by then, it is
                      blocked *now*: capture sys._current_frames()[loop thread], again
                      until the stack shows code outside the loop's own machinery
+                     (and once at half the threshold, in case it is starved later)
 
 The capture only walks the frames (no source lines, no file checks): a loop thread busy
 in Python hands the GIL over for one switch interval at a time, and a slow capture on
@@ -301,16 +302,23 @@ class LoopWatch:
                 logger.exception("the block callback of offload.monitor.watch() raised")
 
     def _watchdog(self) -> None:
-        captured_for = -1.0
-        settled = False  # the capture for `captured_for` shows the code that blocks
+        looked_for = -1.0  # the `_expected` the looks so far were for
+        looks = 0
+        settled = False  # a look that counts saw the code that blocks
         warned = False
         loop = self._loop
-        # Waking up costs up to one switch interval when the loop thread holds the GIL:
-        # look that much earlier, so a block of two thresholds is always caught in the act.
+        # Looks at a stretch without ticks: a provisional one at half the threshold
+        # (kept only if no later look gets in before the loop ticks, as when the
+        # machine starves this thread), the one that counts a switch interval before
+        # the threshold (waking up costs up to one when the loop thread holds the GIL),
+        # then again while only the loop's own machinery was seen.
         early = min(sys.getswitchinterval(), self.threshold / 2)
         while True:
             expected = self._expected
-            wait = expected + self.threshold - early - time.monotonic()
+            if expected != looked_for:
+                looked_for, looks, settled, warned = expected, 0, False, False
+            due = expected + (self.threshold / 2 if looks == 0 else self.threshold - early)
+            wait = due - time.monotonic()
             if wait > 0:
                 if self._stop.wait(wait):
                     return
@@ -321,19 +329,17 @@ class LoopWatch:
                 if self._stop.wait(self.threshold):  # stopped, not blocked
                     return
                 continue
-            since = expected
-            if expected != captured_for:
-                captured_for = expected
-                settled = warned = False
-            elif not settled:
-                # The first look caught the loop's own machinery (a late wake-up on a
-                # loaded machine): look again, the code that blocks may start later in
-                # this same stretch, and it counts from when it was seen.
-                since = time.monotonic()
             if not settled:
+                # Code first seen after the loop's machinery (a late wake-up on a loaded
+                # machine) counts from when it was seen.
+                since = expected if looks < 2 else time.monotonic()
                 frames, task = self._capture(loop)
                 self._captured = (expected, since, frames, task)
-                settled = bool(frames) and not frames[-1].filename.startswith(_LOOP_INTERNALS)
+                looks += 1
+                settled = looks >= 2 and bool(frames)
+                settled = settled and not frames[-1].filename.startswith(_LOOP_INTERNALS)
+                if looks == 1:
+                    continue  # provisional: the next look is due at the threshold
             overdue = time.monotonic() - expected
             if self._log and not warned and overdue >= max(_HUNG_AFTER, 10 * self.threshold):
                 # A loop that never comes back never reports its block: say so now.
