@@ -86,7 +86,10 @@ async def test_the_loop_stays_free_while_the_pool_is_busy(kind: str) -> None:
         # One CPU-bound worker: on a 2-core machine the loop keeps a core to itself.
         results = await asyncio.gather(*(pool.run(spin, 0.2) for _ in range(3)))
         assert all(n > 0 for n in results)
-    assert m.blocks == []
+    # No code caught holding the loop (work run on the loop by mistake would be). A
+    # report without a stack is lag nobody was seen causing: a loaded machine that
+    # did not run the process, as the pytest plugin also reads it.
+    assert [str(b) for b in m.blocks if b.frames] == []
     assert m.stats().samples >= 5
 
 
