@@ -69,7 +69,7 @@ for version in $PYTHONS; do
         fi
         touch "$stamp"
     fi
-    echo "== Python $version: $("$venv/bin/python" --version 2>&1) in $venv: pytest $*"
+    echo "== Python $version: $("$venv/bin/python" --version 2>&1) in $venv: pytest${*:+ $*}"
     start=$(date +%s)
     if "$venv/bin/python" -m pytest "$@"; then
         ran="$ran $version($(($(date +%s) - start))s)"

@@ -263,8 +263,8 @@ async def test_every_block_of_two_thresholds_has_its_stack_while_the_cpus_are_bu
     layers = [importlib.import_module(f"layer{i}") for i in range(depth)]
     async with offload.monitor.watch(threshold=0.05, log=False) as m:
         for _ in range(10):
-            await asyncio.sleep(0.02)
             linecache.clearcache()
+            await asyncio.sleep(0.02)
             layers[0].call(layers[1:], _spin, 0.15)
     long = [b for b in m.blocks if b.duration >= 2 * 0.05]
     assert len(long) >= 10
