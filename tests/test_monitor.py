@@ -272,26 +272,37 @@ async def test_every_block_of_two_thresholds_has_its_stack_while_the_cpus_are_bu
     assert all(f"layer{depth - 1}.py" in b.stack for b in long)
 
 
-async def test_the_watchdog_reads_no_source_file_while_the_loop_is_blocked(
+async def test_the_watchdog_reads_no_source_file_while_it_captures_a_stack(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Reading or checking a file hands the GIL to a loop thread busy in Python and waits
     # a switch interval to get it back: many files and the block ends before its stack
-    # is stored. Source lines are read on the loop thread, when the report is made.
-    readers: list[str] = []
-    for name in ("checkcache", "getlines", "updatecache"):
+    # is stored. Source lines are read only once the stack is stored.
+    capturing = threading.Event()
+    read_while_capturing: list[str] = []
+    for name in ("checkcache", "getlines", "updatecache", "lazycache"):
         original = getattr(linecache, name)
 
-        def spy(*args: object, _original: object = original) -> object:
-            readers.append(threading.current_thread().name)
+        def spy(*args: object, _original: object = original, _name: str = name) -> object:
+            if capturing.is_set():
+                read_while_capturing.append(_name)
             return _original(*args)  # type: ignore[operator]
 
         monkeypatch.setattr(linecache, name, spy)
+    capture = offload.LoopWatch._capture
+
+    def timed_capture(self: offload.LoopWatch, loop: asyncio.AbstractEventLoop) -> object:
+        capturing.set()
+        try:
+            return capture(self, loop)
+        finally:
+            capturing.clear()
+
+    monkeypatch.setattr(offload.LoopWatch, "_capture", timed_capture)
     async with offload.monitor.watch(threshold=0.05, log=False) as m:
         await asyncio.sleep(0.02)
         _spin(0.15)
         await asyncio.sleep(0.02)
+    assert read_while_capturing == []
     [report] = [b for b in m.blocks if b.function.startswith("_spin (")]
     assert "time.thread_time()" in report.stack
-    assert readers
-    assert "offload-monitor" not in readers

@@ -14,7 +14,8 @@ Two cooperating parts::
 
 The capture only walks the frames (no source lines, no file checks): a loop thread busy
 in Python hands the GIL over for one switch interval at a time, and a slow capture on
-a loaded machine would still be running when the block ends.
+a loaded machine would still be running when the block ends. The source lines are read
+afterwards, still on the watchdog, so that reporting does not block the loop either.
 
 The histogram has fixed log-spaced buckets and the report list is bounded, so a watch
 that lasts an application's lifetime stays small.
@@ -338,6 +339,10 @@ class LoopWatch:
                 looks += 1
                 settled = looks >= 2 and bool(frames)
                 settled = settled and not frames[-1].filename.startswith(_LOOP_INTERNALS)
+                # Stored: now read the source lines here, off the loop thread, so that
+                # the report made on the loop finds them read (the frames keep them).
+                for frame in frames:
+                    _ = frame.line
                 if looks == 1:
                     continue  # provisional: the next look is due at the threshold
             overdue = time.monotonic() - expected
