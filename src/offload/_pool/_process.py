@@ -91,7 +91,9 @@ class ProcessWorker(Worker):
                 payload = (
                     w.TASK_HEAD.pack(fn_id, len(fn_bytes)) + fn_bytes + payload[w.TASK_HEAD.size :]
                 )
-            parts.append(w.frame(w.TASK, task.seq, payload, task.oob))
+            # Warm result segments of this worker, read by now, go back in front.
+            oob = _shm.add_returns(task.oob, self.pid)
+            parts.append(w.frame(w.TASK, task.seq, payload, oob))
         self.outbuf += b"".join(parts)
         if not self.writing:
             self._flush()
@@ -151,7 +153,7 @@ class ProcessWorker(Worker):
                     continue
                 try:
                     if kind == w.OK:
-                        result = _shm.decode(body, oob, loads=_serialize.loads)
+                        result = _shm.decode(body, oob, loads=_serialize.loads, sender=self.pid)
                         pool._task_done(self, seq, True, result, run_time)
                     else:
                         exc, _ = _load_error(body)
@@ -434,6 +436,7 @@ class ProcessBackend(Backend):
         self.dead = True
         self.generation = 0  # counts template starts
         self.held = _Held()
+        self.segments = _shm.Recycler()  # warm segments lent for arguments
 
     # -- template ------------------------------------------------------------------
 
@@ -570,7 +573,11 @@ class ProcessBackend(Backend):
             # Nothing shared memory could carry better: skip the codec's walk.
             task.payload = head + _serialize.dumps((task.args, ctx), what=what)
         else:
-            encoded = _shm.encode((task.args, ctx), dumps=lambda v: _serialize.dumps(v, what=what))
+            encoded = _shm.encode(
+                (task.args, ctx),
+                dumps=lambda v: _serialize.dumps(v, what=what),
+                recycler=self.segments,
+            )
             task.payload, task.oob = head + encoded.data, encoded.descriptors
             task.release_oob = encoded.release
         task.args = ()
@@ -605,6 +612,7 @@ class ProcessBackend(Backend):
         for worker in list(self.workers.values()):
             worker._finish()
         self.held.release()  # process groups of workers whose exit was never reported
+        self.segments.clear()
 
     def release_now(self) -> None:
         for worker in list(self.workers.values()):
@@ -617,6 +625,7 @@ class ProcessBackend(Backend):
         self.held.release()
         for worker in list(self.workers.values()):
             worker._finish()
+        self.segments.clear()
 
     def leftovers(self) -> Callable[[], None]:
         return self.held.release

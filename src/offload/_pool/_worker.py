@@ -22,7 +22,7 @@ from offload._cancel import CancelToken, _reset_current, _set_current
 from offload._errors import SerializationError, TaskExited
 from offload._report import _set_reporter
 from offload._serialize import dumps, loads
-from offload._shm import decode, encode, set_root
+from offload._shm import accept_returns, decode, encode, set_root, worker_recycler
 
 from . import _wire as w
 
@@ -217,6 +217,7 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     perf = time.perf_counter
     stdout = sys.stdout
     spin = float(init.get("spin", _SPIN_SECONDS))
+    recycler = worker_recycler()  # warm segments for results, handed back by the parent
     while True:
         data = _read(sock_fd, spin, perf)
         if not data:
@@ -225,6 +226,7 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
         for kind, seq, oob, payload in w.split_frames(buf):
             if kind != w.TASK:
                 continue
+            oob = accept_returns(oob)
             fn_id, fn_len = w.TASK_HEAD.unpack_from(payload)
             head = w.TASK_HEAD.size
             fn: Callable[..., Any] | BaseException | None = None
@@ -268,7 +270,9 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 if type(result) in _SCALARS:
                     out = w.frame(w.OK, seq, w.RUN_TIME.pack(elapsed) + dumps(result))
                 else:
-                    reply = encode(result, dumps=lambda v: dumps(v, what="result"))
+                    reply = encode(
+                        result, dumps=lambda v: dumps(v, what="result"), recycler=recycler
+                    )
                     out = w.frame(
                         w.OK, seq, w.RUN_TIME.pack(elapsed) + reply.data, reply.descriptors
                     )
