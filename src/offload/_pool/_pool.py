@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import math
 import os
@@ -13,7 +12,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from offload._cancel import CancelToken
@@ -30,7 +29,7 @@ from offload._errors import (
 from ._backend import DRAINING, GONE, READY, STARTING, Backend, Worker
 from ._functions import check_no_keywords, check_sync
 from ._stats import PoolStats, Reservoir
-from ._task import DONE, QUEUED, SENT, Task, TaskHandle
+from ._task import DONE, NO_PROGRESS_YET, QUEUED, SENT, Task, TaskHandle
 
 if TYPE_CHECKING:
     from ._executor import PoolExecutor
@@ -53,6 +52,8 @@ _FAULT_SIGNALS = frozenset(
 )
 _PIPELINE_BELOW = 0.0005  # pipeline several tasks per worker when tasks are this short
 _KINDS = ("process", "thread", "interpreter")
+# The context the pool's done callbacks run in (they read no context variables).
+_CALLBACK_CONTEXT = Context()
 
 
 def _default_size() -> int:
@@ -477,13 +478,16 @@ class Pool:
             task.ctx = tuple(var.get(None) for var in self._context)
         backend.prepare(task)  # may raise SerializationError: nothing is queued then
         if progress:
-            task.progress = []
+            task.progress = NO_PROGRESS_YET
         if token is not None and token.cancelled:
             task.future.set_exception(Cancelled(token.reason))
             task.state = DONE
             return task
         if watch:  # whoever holds the future may cancel it: react to that
-            task.future.add_done_callback(functools.partial(self._on_future_done, task))
+            # The task is the callback and the context is shared: no objects per task
+            # (a deep queue is traversed by every full garbage collection).
+            task.pool = self
+            task.future.add_done_callback(task, context=_CALLBACK_CONTEXT)
         self._outstanding += 1
         self._queue.append(task)
         if token is not None:

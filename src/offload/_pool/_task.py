@@ -12,13 +12,17 @@ from offload._cancel import CancelToken
 if TYPE_CHECKING:
     from ._backend import Worker
 
-__all__ = ["Task", "TaskHandle"]
+__all__ = ["NO_PROGRESS_YET", "Task", "TaskHandle"]
 
 T = TypeVar("T")
 
 QUEUED = 0
 SENT = 1
 DONE = 2
+
+
+NO_PROGRESS_YET: tuple[()] = ()
+"""``Task.progress`` of a task whose reports are kept, before the first one."""
 
 
 class Task:
@@ -37,6 +41,7 @@ class Task:
         "on_start",
         "oob",
         "payload",
+        "pool",
         "progress",
         "progress_waiters",
         "release_oob",
@@ -78,8 +83,13 @@ class Task:
         self.oob: bytes = b""
         self.release_oob: Callable[[], None] | None = None
         self.ctx: contextvars.Context | tuple[Any, ...] | None = None
-        self.progress: list[object] | None = None
-        self.progress_waiters: list[asyncio.Future[None]] = []
+        # None: values are not kept; NO_PROGRESS_YET: kept, none yet (no list made).
+        self.progress: list[object] | tuple[()] | None = None
+        # Made on first use: every object a queued task holds is one more for the
+        # garbage collector to traverse while tens of thousands wait.
+        self.progress_waiters: list[asyncio.Future[None]] | None = None
+        # The pool told when the future is done (see __call__), if it watches it.
+        self.pool: Any = None
         # Set when the caller gave up on a task that a worker may be running: the worker
         # is killed if the task is still running at this (monotonic) time.
         self.cancel_deadline: float | None = None
@@ -97,13 +107,23 @@ class Task:
         return self._token
 
     def push_progress(self, value: object) -> None:
-        if self.progress is None:
+        progress = self.progress
+        if progress is None:
             return
-        self.progress.append(value)
+        if type(progress) is not list:  # NO_PROGRESS_YET: the list is made now
+            progress = self.progress = []
+        progress.append(value)
         self._wake()
 
+    def __call__(self, future: asyncio.Future[Any]) -> None:
+        """The future's done callback: the task itself, so watching it allocates nothing."""
+        if self.pool is not None:
+            self.pool._on_future_done(self, future)
+
     def _wake(self) -> None:
-        waiters, self.progress_waiters = self.progress_waiters, []
+        waiters, self.progress_waiters = self.progress_waiters, None
+        if waiters is None:
+            return
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -179,9 +199,9 @@ class TaskHandle(Generic[T]):
         Ends when the task ends (whatever its outcome; await the handle for that).
         """
         task = self._task
-        values = task.progress if task.progress is not None else []
         index = 0
         while True:
+            values = task.progress or NO_PROGRESS_YET  # a list once the first value came
             while index < len(values):
                 yield values[index]
                 index += 1
@@ -190,5 +210,7 @@ class TaskHandle(Generic[T]):
                     return
                 continue
             waiter: asyncio.Future[None] = task.future.get_loop().create_future()
+            if task.progress_waiters is None:
+                task.progress_waiters = []
             task.progress_waiters.append(waiter)
             await waiter
