@@ -265,3 +265,15 @@ def test_warm_segments_are_removed_after_the_application_is_killed_mid_transfer(
     while _shm.list_segments(app.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _shm.list_segments(app.pid) == []
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="the interpreter kind needs 3.13+")
+async def test_interpreter_workers_send_big_arguments_without_warm_segments() -> None:
+    from _interpreter_helpers import echo as plain_echo  # no NumPy inside
+
+    async with offload.Pool("interpreter", max_workers=1) as pool:
+        # An abandoned interpreter may still read its arguments: they are never lent.
+        assert pool._backend.segments is None
+        for i in range(3):
+            blob = bytes([i]) * BIG
+            assert await pool.run(plain_echo, blob) == blob

@@ -344,6 +344,8 @@ class InterpreterBackend(ProcessBackend):
 
     max_depth = 1  # so an abandoned worker never holds a task it has not started
     can_kill = True  # "kill" abandons the worker's interpreter (module docstring)
+    # An abandoned interpreter may still be reading its arguments: no warm segments.
+    warm_arguments = False
 
     def __init__(
         self,

@@ -332,6 +332,7 @@ class _Held:
         self.pids: set[int] = set()
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ctl: socket.socket | None = None
+        self.segments: _shm.Recycler | None = None
 
     def release(self) -> None:
         for pid in list(self.pids):
@@ -351,6 +352,8 @@ class _Held:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fds.clear()
+        if self.segments is not None:
+            self.segments.clear()
 
 
 def _wait_stopped(pid: int) -> None:
@@ -401,6 +404,9 @@ class ProcessBackend(Backend):
 
     max_depth = w.MAX_DEPTH
     can_kill = True
+    # Arguments may go through warm segments: a task is released only once its worker
+    # answered, never started it, or is dead, so no receiver reads a segment given back.
+    warm_arguments = True
 
     def __init__(
         self,
@@ -436,7 +442,8 @@ class ProcessBackend(Backend):
         self.dead = True
         self.generation = 0  # counts template starts
         self.held = _Held()
-        self.segments = _shm.Recycler()  # warm segments lent for arguments
+        # Warm segments lent for arguments (see offload._shm._codec), freed with the rest.
+        self.segments = self.held.segments = _shm.Recycler() if self.warm_arguments else None
 
     # -- template ------------------------------------------------------------------
 
@@ -612,7 +619,6 @@ class ProcessBackend(Backend):
         for worker in list(self.workers.values()):
             worker._finish()
         self.held.release()  # process groups of workers whose exit was never reported
-        self.segments.clear()
 
     def release_now(self) -> None:
         for worker in list(self.workers.values()):
@@ -625,7 +631,6 @@ class ProcessBackend(Backend):
         self.held.release()
         for worker in list(self.workers.values()):
             worker._finish()
-        self.segments.clear()
 
     def leftovers(self) -> Callable[[], None]:
         return self.held.release

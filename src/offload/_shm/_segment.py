@@ -245,8 +245,13 @@ _GRAIN = 1 << 20
 
 
 def _release_all(free: list[Segment], lent: dict[str, Segment]) -> None:
-    for segment in [*free, *lent.values()]:
+    for segment in free:
         discard(segment.name)
+        segment.close()
+    for segment in lent.values():
+        # A receiver may still be reading it: only the name goes (no truncation, which
+        # would make that read fault); the memory goes with the last mapping.
+        unlink(segment.name)
         segment.close()
     free.clear()
     lent.clear()
@@ -259,9 +264,9 @@ class Recycler:
     in place) or creates one; ``give_back(name)`` makes it free again once the receiver
     no longer reads it. At most ``keep`` free segments of ``keep_bytes`` in all stay,
     each for at most ``max_idle`` seconds after its last use (checked whenever one is
-    taken or given back); the rest are discarded. ``clear()`` discards everything, lent
-    segments too (their receivers are gone or never read them again). What is still here
-    when the recycler is garbage-collected or the process exits is discarded as well.
+    taken or given back); the rest are discarded. ``clear()`` discards the free ones and
+    unlinks the lent ones (their receivers are gone or about to be). What is still here
+    when the recycler is garbage-collected or the process exits goes the same way.
 
     Example::
 
@@ -339,7 +344,7 @@ class Recycler:
             segment.close()
 
     def clear(self) -> None:
-        """Discard every segment, free or lent."""
+        """Discard the free segments; unlink the lent ones."""
         with self._lock:
             free, lent = list(self._free), dict(self._lent)
             self._free.clear()
