@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 from typing import Any
 
@@ -130,3 +131,26 @@ def _store_of(f: Any) -> _store.Store[int]:
     core = f.info.__self__  # the CacheCore behind the wrapper
     store: _store.Store[int] = core.store
     return store
+
+
+async def test_recorded_hits_keep_no_key_tuples_alive() -> None:
+    _, coarse = manual_coarse()
+
+    @offload.cached(ttl=60, clock=coarse)
+    async def f(x: int, y: int) -> int:
+        return x + y
+
+    await f(1, 2)
+    await f(1, 2)  # the slow path once (3.11 makes the entry's ready state)
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        for _ in range(1000):
+            assert await f(1, 2) == 3
+        after = len(gc.get_objects())
+    finally:
+        gc.enable()
+    # Each hit builds the key (1, 2); the buffer holds the entry, not that tuple.
+    assert after - before < 50
+    assert f.info().hits == 1001

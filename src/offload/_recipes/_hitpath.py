@@ -2,7 +2,7 @@
 
 A hit costs one dict subscript (cheaper than ``.get``; a miss pays for the KeyError),
 one comparison of the entry's expiry with a clock reading held in a cell (see
-:class:`~offload._clock.CoarseClock`) and one list append: the key goes to the store's
+:class:`~offload._clock.CoarseClock`) and one list append: the entry goes to the store's
 read buffer, which the store replays (LRU moves, hit count) before anything observes
 either (:meth:`~offload._recipes._store.Store.drain`); nothing else runs. Without a
 coarse clock (an exact or a manual clock) there is no buffer: a hit moves its key
@@ -193,7 +193,7 @@ def method_hit_paths(core: CacheCore[R]) -> tuple[MethodHit, MethodHit]:
             # hot_until: -inf until the entry's future exists (the slow path makes it).
             if entry[4] > (clock() if exact else now.cell_contents):
                 if buffered:
-                    read(key)
+                    read(entry)
                 else:
                     if bounded:
                         data.move_to_end(key)
@@ -211,7 +211,7 @@ def method_hit_paths(core: CacheCore[R]) -> tuple[MethodHit, MethodHit]:
             entry = data[key]
             if entry[1] > (clock() if exact else now.cell_contents):
                 if buffered:
-                    read(key)
+                    read(entry)
                 else:
                     if bounded:
                         data.move_to_end(key)

@@ -8,8 +8,9 @@ A shape is: what a hit returns (``ready``: the entry's completed future, for Pyt
 tested (``cell``: against a clock reading held in a cell, a single instruction;
 ``call``: by calling the clock), how a hit is recorded (``move``: its key moves in the
 LRU order and the hit counter counts it, at once; ``keep``: only the counter;
-``read``: its key is appended to the store's read buffer, which the store replays in
-order, LRU moves and hit count, before anything looks at either; see
+``read``: its entry (which carries its key) is appended to the store's read buffer,
+which the store replays in order, LRU moves and hit count, before anything looks at
+either; see
 :meth:`~offload._recipes._store.Store.drain`), and how many parameters the function has (1 to
 :data:`MAX_PARAMS`, or :data:`ANY`: any arguments, ``*args`` and ``**kwargs``, whose key
 a key function computes). Parameters are named ``p0``, ``p1``, ... here; the hit path module
@@ -127,7 +128,9 @@ def factory(mode: str, fresh: str, record: str, arity: int) -> str:
         key=key,
         fresh=f"_o_entry[{field}] > {reading}",
         nonlocal_line="" if record == "read" else "\n        nonlocal _o_hits",
-        move="" if record == "keep" else f"\n                _o_move({key})",
+        move={"keep": "", "move": f"\n                _o_move({key})"}.get(
+            record, "\n                _o_move(_o_entry)"
+        ),
         count="" if record == "read" else "\n                _o_hits += 1",
         result="_o_entry[3]" if mode == "ready" else "_o_entry[0]",
         error=(

@@ -378,7 +378,7 @@ def ready_cell_read_1(
         try:
             _o_entry = _o_data[_o_p0]
             if _o_entry[4] > _o_now:
-                _o_move(_o_p0)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -403,7 +403,7 @@ def ready_cell_read_2(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[4] > _o_now:
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -428,7 +428,7 @@ def ready_cell_read_3(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[4] > _o_now:
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -453,7 +453,7 @@ def ready_cell_read_4(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[4] > _o_now:
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -478,7 +478,7 @@ def ready_cell_read_5(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[4] > _o_now:
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -503,7 +503,7 @@ def ready_cell_read_any(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[4] > _o_now:
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -830,7 +830,7 @@ def ready_call_read_1(
         try:
             _o_entry = _o_data[_o_p0]
             if _o_entry[4] > _o_clock():
-                _o_move(_o_p0)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -854,7 +854,7 @@ def ready_call_read_2(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[4] > _o_clock():
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -878,7 +878,7 @@ def ready_call_read_3(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[4] > _o_clock():
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -902,7 +902,7 @@ def ready_call_read_4(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[4] > _o_clock():
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -926,7 +926,7 @@ def ready_call_read_5(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[4] > _o_clock():
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -950,7 +950,7 @@ def ready_call_read_any(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[4] > _o_clock():
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[3]
         except KeyError:
             pass
@@ -1290,7 +1290,7 @@ def async_cell_read_1(
         try:
             _o_entry = _o_data[_o_p0]
             if _o_entry[1] > _o_now:
-                _o_move(_o_p0)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass
@@ -1315,7 +1315,7 @@ def async_cell_read_2(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[1] > _o_now:
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass
@@ -1340,7 +1340,7 @@ def async_cell_read_3(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[1] > _o_now:
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass
@@ -1365,7 +1365,7 @@ def async_cell_read_4(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[1] > _o_now:
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass
@@ -1390,7 +1390,7 @@ def async_cell_read_5(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[1] > _o_now:
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass
@@ -1415,7 +1415,7 @@ def async_cell_read_any(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[1] > _o_now:
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass
@@ -1742,7 +1742,7 @@ def async_call_read_1(
         try:
             _o_entry = _o_data[_o_p0]
             if _o_entry[1] > _o_clock():
-                _o_move(_o_p0)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass
@@ -1766,7 +1766,7 @@ def async_call_read_2(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[1] > _o_clock():
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass
@@ -1790,7 +1790,7 @@ def async_call_read_3(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[1] > _o_clock():
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass
@@ -1814,7 +1814,7 @@ def async_call_read_4(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[1] > _o_clock():
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass
@@ -1838,7 +1838,7 @@ def async_call_read_5(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[1] > _o_clock():
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass
@@ -1862,7 +1862,7 @@ def async_call_read_any(
         try:
             _o_entry = _o_data[_o_key]
             if _o_entry[1] > _o_clock():
-                _o_move(_o_key)
+                _o_move(_o_entry)
                 return _o_entry[0]
         except KeyError:
             pass

@@ -2,7 +2,7 @@
 
 Layout::
 
-    data: OrderedDict  key -> (value, expires_at, stale_until, ready, hot_until)
+    data: OrderedDict  key -> (value, expires_at, stale_until, ready, hot_until, key)
                        oldest first (LRU order)
 
 - ``ready`` is an already-completed future holding ``value``, made at the entry's
@@ -18,13 +18,16 @@ Layout::
   on the new loop.
 - ``maxsize`` bounds the entries; the least recently used one is evicted first.
 - Reads are recorded, not applied: the generated hit paths of a store with a coarse
-  clock append the key of each hit to ``reads`` (one list append: no LRU move, no
-  counter). :meth:`Store.drain` replays them in order (the LRU moves, then the hit
-  count in ``read_hits``), and runs before anything that changes or reads the order or
-  the count: an insert, an eviction, a touch, a removal, a sweep, ``info()``. So the
-  order and the counts anyone can observe are exactly those of applying every hit at
-  once. The buffer is bounded: each tick of the coarse clock checks its length and,
-  past :data:`READS_LIMIT`, makes the next hit take the slow path, which drains.
+  clock append the entry of each hit to ``reads`` (one list append: no LRU move, no
+  counter; the entry, not the key, because a key of several arguments is a tuple made
+  by the call, which the buffer would otherwise keep alive, one per hit, for the
+  garbage collector to walk; an entry carries its key). :meth:`Store.drain` replays
+  them in order (the LRU moves, then the hit count in ``read_hits``), and runs before
+  anything that changes or reads the order or the count: an insert, an eviction, a
+  touch, a removal, a sweep, ``info()``. So the order and the counts anyone can observe
+  are exactly those of applying every hit at once. The buffer is bounded: each tick of
+  the coarse clock checks its length and, past :data:`READS_LIMIT`, makes the next hit
+  take the slow path, which drains.
 - Several threads, each running its own event loop, may use one store: every removal
   tolerates a key that another thread removed first, and the sweep works on a
   snapshot. Counters may then miss an increment; nothing raises.
@@ -35,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import operator
 import random
 import weakref
 from collections import OrderedDict
@@ -56,8 +60,10 @@ NOT_HOT = -math.inf
 READS_LIMIT = 1 << 14
 """Recorded reads past which the coarse clock's next tick has them drained."""
 
-Entry = tuple[V, float, float, Ready[V] | None, float]
-"""A stored entry: value, expires_at, stale_until, ready (made at its first hit), hot_until."""
+Entry = tuple[V, float, float, Ready[V] | None, float, Hashable]
+"""A stored entry: value, expires_at, stale_until, ready (made at its first hit), hot_until,
+and its key."""
+_KEY_OF = operator.itemgetter(5)
 
 
 class Store(Generic[V]):
@@ -106,8 +112,8 @@ class Store(Generic[V]):
         self.jitter = jitter
         self.clock = clock
         self.evictions = 0
-        # Hits recorded by the hit paths, not yet applied (see drain).
-        self.reads: list[Hashable] = []
+        # Entries of the hits the hit paths recorded, not yet applied (see drain).
+        self.reads: list[Entry[V]] = []
         self.read = self.reads.append
         self.read_hits = 0
         if coarse is not None:
@@ -139,8 +145,9 @@ class Store(Generic[V]):
         self.read_hits += count
         if self.maxsize is None:
             return
-        # Only each key's last read decides its place: move those, oldest first.
-        last = list(dict.fromkeys(reversed(batch)))
+        # Only each key's last read decides its place: move those, oldest first. (An
+        # entry replaced since, by ready_of, has the same key: it moves the same.)
+        last = list(dict.fromkeys(reversed(list(map(_KEY_OF, batch)))))
         last.reverse()
         move = self.data.move_to_end
         for key in last:
@@ -192,7 +199,7 @@ class Store(Generic[V]):
                 expires += random.uniform(0.0, self.jitter)
             stale_until = expires + self.stale
         data = self.data
-        data[key] = (value, expires, stale_until, None, NOT_HOT)
+        data[key] = (value, expires, stale_until, None, NOT_HOT, key)
         self.touch(key)
         if self.maxsize is not None:
             while len(data) > self.maxsize:
@@ -221,7 +228,7 @@ class Store(Generic[V]):
             data = self.data
             if data.get(key) is entry:
                 # Replacing the value of a present key keeps its place in the LRU order.
-                data[key] = (entry[0], entry[1], entry[2], done, entry[1])
+                data[key] = (entry[0], entry[1], entry[2], done, entry[1], entry[5])
         return done
 
     def exact_now(self) -> float:
