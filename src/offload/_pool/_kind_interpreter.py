@@ -312,6 +312,8 @@ class InterpreterBackend(ProcessBackend):
 
     max_depth = 1  # so an abandoned worker never holds a task it has not started
     can_kill = True  # "kill" abandons the worker's interpreter (module docstring)
+    # An abandoned interpreter may still be reading its arguments: no warm segments.
+    warm_arguments = False
 
     @classmethod
     def check_options(cls, options: BackendOptions) -> None:

@@ -109,7 +109,9 @@ class ProcessWorker(Worker):
                 payload = (
                     w.TASK_HEAD.pack(fn_id, len(fn_bytes)) + fn_bytes + payload[w.TASK_HEAD.size :]
                 )
-            parts.append(frame(w.TASK, payload, task.seq, task.oob))
+            # Warm result segments of this worker, read by now, go back in front.
+            oob = _shm.add_returns(task.oob, self.pid)
+            parts.append(frame(w.TASK, payload, task.seq, oob))
         self.outbuf += b"".join(parts)
         if not self.writing:
             self._flush()
@@ -167,7 +169,7 @@ class ProcessWorker(Worker):
                 self.last_answered = seq
                 try:
                     if kind == w.OK:
-                        result = _shm.decode(body, oob, loads=_serialize.loads)
+                        result = _shm.decode(body, oob, loads=_serialize.loads, sender=self.pid)
                         events.on_done(self, seq, True, result, run_time)
                     else:
                         exc, _ = _load_error(body)
@@ -336,6 +338,7 @@ class _Held:
         self.pids: set[int] = set()
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ctl: socket.socket | None = None
+        self.segments: _shm.Recycler | None = None
 
     def release(self) -> None:
         for pid in list(self.pids):
@@ -355,6 +358,8 @@ class _Held:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fds.clear()
+        if self.segments is not None:
+            self.segments.clear()
 
 
 def _wait_stopped(pid: int) -> None:
@@ -394,6 +399,9 @@ class ProcessBackend(Backend):
 
     max_depth = w.MAX_DEPTH
     can_kill = True
+    # Arguments may go through warm segments: a task is released only once its worker
+    # answered, never started it, or is dead, so no receiver reads a segment given back.
+    warm_arguments = True
 
     def __init__(
         self, events: WorkerEvents, loop: asyncio.AbstractEventLoop, options: BackendOptions
@@ -423,6 +431,8 @@ class ProcessBackend(Backend):
         self.dead = True
         self.generation = 0  # counts template starts
         self.held = _Held()
+        # Warm segments lent for arguments (see offload._shm._codec), freed with the rest.
+        self.segments = self.held.segments = _shm.Recycler() if self.warm_arguments else None
 
     # -- template ------------------------------------------------------------------
 
@@ -565,7 +575,11 @@ class ProcessBackend(Backend):
             # Nothing shared memory could carry better: skip the codec's walk.
             task.payload = head + _serialize.dumps((task.args, ctx), what=what)
         else:
-            encoded = _shm.encode((task.args, ctx), dumps=lambda v: _serialize.dumps(v, what=what))
+            encoded = _shm.encode(
+                (task.args, ctx),
+                dumps=lambda v: _serialize.dumps(v, what=what),
+                recycler=self.segments,
+            )
             task.payload, task.oob = head + encoded.data, encoded.descriptors
             task.release_oob = encoded.release
         task.args = ()

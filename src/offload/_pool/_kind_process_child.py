@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from offload._cancel import CancelToken, reset_current, set_current
 from offload._errors import SerializationError, TaskExited
 from offload._serialize import dumps, loads
-from offload._shm import decode, encode, set_root
+from offload._shm import accept_returns, decode, encode, set_root, worker_recycler
 from offload._wire import frame, split_frames
 
 from . import _kind_process_messages as w
@@ -245,6 +245,7 @@ def serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     perf = time.perf_counter
     stdout = sys.stdout
     spin = float(init.get("spin", _SPIN_SECONDS))
+    recycler = worker_recycler()  # warm segments for results, handed back by the parent
     while True:
         data = _read(sock_fd, spin, perf)
         if not data:
@@ -253,6 +254,7 @@ def serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
         for kind, seq, oob, payload in split_frames(buf):
             if kind != w.TASK:
                 continue
+            oob = accept_returns(oob)
             fn_id, fn_len = w.TASK_HEAD.unpack_from(payload)
             head = w.TASK_HEAD.size
             fn: Callable[..., Any] | BaseException | None = None
@@ -296,7 +298,9 @@ def serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 if type(result) in _SCALARS:
                     out = frame(w.OK, w.RUN_TIME.pack(elapsed) + dumps(result), seq)
                 else:
-                    reply = encode(result, dumps=lambda v: dumps(v, what="result"))
+                    reply = encode(
+                        result, dumps=lambda v: dumps(v, what="result"), recycler=recycler
+                    )
                     out = frame(w.OK, w.RUN_TIME.pack(elapsed) + reply.data, seq, reply.descriptors)
                     del reply
             except BaseException as exc:
