@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from offload._cluster._backoff import Backoff
 from offload._cluster._command import _seconds, _size
-from offload._cluster._options import Options
+from offload._cluster._options import MIN_TIMEOUT, Options
 from offload._cluster._output import Sink
 from offload._monitor import BlockReport, LoopWatch
 
@@ -134,8 +134,8 @@ def test_bad_options_name_the_problem(changes: dict[str, object], named: str) ->
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True))
-def test_timeout_is_accepted_exactly_when_positive_and_finite(value: float) -> None:
-    good = value > 0 and math.isfinite(value)
+def test_timeout_is_accepted_exactly_when_finite_and_at_least_the_minimum(value: float) -> None:
+    good = value >= MIN_TIMEOUT and math.isfinite(value)
     if good:
         opts = _options(timeout=value)
         # Several heartbeats per timeout, never more than 2 per second apart.

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 __all__ = ["Options"]
 
 
+# The shortest --timeout: a worker's loop sends several heartbeats per timeout.
+MIN_TIMEOUT = 0.1
+
+
 @dataclass(frozen=True)
 class Options:
     """Everything ``offload.serve`` and ``offload cluster`` accept (see ``serve``)."""
@@ -46,6 +50,9 @@ class Options:
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if self.timeout < MIN_TIMEOUT:
+            # Workers beat several times per timeout: a shorter one would be a busy loop.
+            raise ValueError(f"timeout must be at least {MIN_TIMEOUT} s, got {self.timeout!r}")
         if self.max_memory is not None and self.max_memory < 1:
             raise ValueError(
                 f"max_memory must be a positive number of bytes, got {self.max_memory}"
