@@ -331,11 +331,19 @@ class _Core:
         thread = threading.Thread(
             target=_serve, args=(loop, self), name=f"{self.scheduler.name}-loop", daemon=True
         )
+        try:
+            thread.start()
+        except RuntimeError as exc:  # CPython 3.12.0-3.12.1: no new thread at shutdown
+            loop.close()
+            raise ClosedError(
+                "cannot schedule new futures: the interpreter is shutting down and no new "
+                "thread can start (CPython 3.12.0-3.12.1; fixed in 3.12.2); submit before "
+                "the main thread returns"
+            ) from exc
         self.loop = loop
         self.thread = thread
         with _live_lock:
             _live.add(self)
-        thread.start()
         self.loop_thread = thread.ident
         return loop
 

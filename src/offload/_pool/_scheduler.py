@@ -477,7 +477,10 @@ class Scheduler:
             self._killed_while_starting()
             self._schedule_dispatch()
             return False
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
+            # OSError: out of processes, memory, descriptors. RuntimeError: no new thread
+            # can start (CPython 3.12.0-3.12.1 refuse threads once the interpreter is
+            # shutting down). Queued work fails with the reason instead of waiting forever.
             self._start_failures = _MAX_START_FAILURES
             self._fail_queue(WorkerStartFailed(f"could not start a worker: {exc}"))
             return False
