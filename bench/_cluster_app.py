@@ -30,5 +30,6 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     body = str(os.getpid()).encode()
     if scope["path"] == "/cpu" and _pool is not None:
         await _pool.run(_work, 20_000)
-    await send({"type": "http.response.start", "status": 200, "headers": []})
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -4,7 +4,15 @@ In one run, 2 workers each: tiny-task throughput (about 200 in flight), sequenti
 trip p50/p99, CPU-bound scaling (1 vs 2 workers), event-loop lag while the pool is
 saturated, respawn after a killed worker, and the thread kind against asyncio.to_thread.
 Each figure is the best of three rounds run in alternating order.
-Run: ``python bench/bench_pool.py`` (add ``--quick`` for a smaller run).
+
+Deep queues: the same number of tiny tasks (50,000) run with 1,000 and with 50,000 in
+flight (callers each awaiting ``pool.run`` one after the other), in alternating rounds:
+throughput, and the parent's CPU time per task next to asyncio's floor for the same
+shape (as many callers, each creating and awaiting the same number of futures, which
+another callback resolves). The parent's CPU time is the steadier figure on a shared
+machine; the throughput also counts the workers.
+Run: ``python bench/bench_pool.py`` (add ``--quick`` for a smaller run, ``--deep`` for
+only the deep-queue section).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,8 +32,11 @@ import offload
 from _common import fmt_time, percentile, table
 
 QUICK = "--quick" in sys.argv
+DEEP_ONLY = "--deep" in sys.argv
 WORKERS = 2
 IN_FLIGHT = 200
+DEEP_TASKS = 50_000
+DEPTHS = (1_000, 50_000)
 
 
 def tiny(x: int) -> int:
@@ -135,6 +147,138 @@ async def throughput(call: Call, n: int) -> float:
     return per * IN_FLIGHT / (time.perf_counter() - started)
 
 
+async def in_flight(call: Call, total: int, depth: int) -> tuple[float, float]:
+    """``total`` tasks by ``depth`` callers awaiting one after the other: (tasks per
+    second, parent CPU seconds per task)."""
+    per = total // depth
+
+    async def lane() -> None:
+        for _ in range(per):
+            await call(tiny, -1)
+
+    cpu, started = time.process_time(), time.perf_counter()
+    await asyncio.gather(*[lane() for _ in range(depth)])
+    done = per * depth
+    return done / (time.perf_counter() - started), (time.process_time() - cpu) / done
+
+
+async def in_flight_handles(pool: offload.Pool, total: int, depth: int) -> tuple[float, float]:
+    """``total`` tasks from ``pool.submit``, ``depth`` outstanding, awaited oldest first."""
+    window: deque[Any] = deque()
+    cpu, started = time.process_time(), time.perf_counter()
+    for _ in range(total):
+        if len(window) >= depth:
+            await window.popleft()
+        window.append(pool.submit(tiny, -1))
+    while window:
+        await window.popleft()
+    return total / (time.perf_counter() - started), (time.process_time() - cpu) / total
+
+
+def _resolver(loop: asyncio.AbstractEventLoop) -> Callable[[], asyncio.Future[int]]:
+    """Futures that a callback resolves on the next loop turn (what a pool's answer does)."""
+    pending: list[asyncio.Future[int]] = []
+
+    def resolve() -> None:
+        ready = list(pending)
+        pending.clear()
+        for future in ready:
+            future.set_result(-1)
+
+    def make() -> asyncio.Future[int]:
+        future = loop.create_future()
+        if not pending:
+            loop.call_soon(resolve)
+        pending.append(future)
+        return future
+
+    return make
+
+
+async def floor_callers(total: int, depth: int) -> float:
+    """asyncio's own CPU seconds per task of the callers' shape: futures created and
+    awaited by ``depth`` coroutines gathered."""
+    make = _resolver(asyncio.get_running_loop())
+    per = total // depth
+
+    async def lane() -> None:
+        for _ in range(per):
+            await make()
+
+    cpu = time.process_time()
+    await asyncio.gather(*[lane() for _ in range(depth)])
+    return (time.process_time() - cpu) / (per * depth)
+
+
+async def floor_handles(total: int, depth: int) -> float:
+    """asyncio's own CPU seconds per task of the handles' shape: ``depth`` futures
+    outstanding, awaited oldest first."""
+    make = _resolver(asyncio.get_running_loop())
+    window: deque[asyncio.Future[int]] = deque()
+    cpu = time.process_time()
+    for _ in range(total):
+        if len(window) >= depth:
+            await window.popleft()
+        window.append(make())
+    while window:
+        await window.popleft()
+    return (time.process_time() - cpu) / total
+
+
+async def deep_queues(scale: float) -> None:
+    total = int(DEEP_TASKS * scale)
+    shapes = ("callers awaiting pool.run", "handles from pool.submit")
+    tp: dict[tuple[str, int], list[float]] = {}
+    cpu: dict[tuple[str, int], list[float]] = {}
+    floor: dict[tuple[str, int], list[float]] = {}
+    async with offload.Pool("process", max_workers=WORKERS, min_workers=WORKERS) as pool:
+        await asyncio.gather(*[pool.run(tiny, 1) for _ in range(WORKERS * 4)])
+        for round_ in range(2):
+            for depth in DEPTHS if round_ % 2 == 0 else DEPTHS[::-1]:
+                n = min(depth, total)
+                for shape in shapes:
+                    if shape == shapes[0]:
+                        rate, per_task = await in_flight(pool.run, total, n)
+                        lowest = await floor_callers(total, n)
+                    else:
+                        rate, per_task = await in_flight_handles(pool, total, n)
+                        lowest = await floor_handles(total, n)
+                    tp.setdefault((shape, depth), []).append(rate)
+                    cpu.setdefault((shape, depth), []).append(per_task)
+                    floor.setdefault((shape, depth), []).append(lowest)
+    rows = []
+    for shape in shapes:
+        base = max(tp[shape, DEPTHS[0]])
+        for depth in DEPTHS:
+            key = (shape, depth)
+            rows.append(
+                [
+                    shape,
+                    f"{min(depth, total):,}",
+                    f"{max(tp[key]):,.0f}",
+                    f"{max(tp[key]) / base:.2f}x",
+                    fmt_time(min(cpu[key])),
+                    fmt_time(min(floor[key])),
+                    fmt_time(min(cpu[key]) - min(floor[key])),
+                ]
+            )
+    print(
+        table(
+            f"Deep queues: {total:,} tiny tasks, {WORKERS} workers, best of 2 alternating rounds",
+            [
+                "how",
+                "in flight",
+                "tasks/s",
+                "vs 1,000 in flight",
+                "parent CPU per task",
+                "asyncio floor (futures)",
+                "offload's own",
+            ],
+            rows,
+        )
+    )
+
+
 async def round_trips(call: Call, n: int) -> list[float]:
     samples = []
     for _ in range(n):
@@ -218,6 +362,9 @@ def ratio(a: float, b: float) -> str:
 
 async def main() -> None:
     scale = 0.25 if QUICK else 1.0
+    if DEEP_ONLY:
+        await deep_queues(scale)
+        return
     rows_tp, rows_rt, rows_lag = [], [], []
     results: dict[str, dict[str, Any]] = {}
     # Rounds in alternating order, best of each: load from elsewhere on a shared machine
@@ -315,6 +462,8 @@ async def main() -> None:
             rows,
         )
     )
+
+    await deep_queues(scale)
 
     # Threads: Pool("thread") against asyncio.to_thread (default executor).
     async with offload_pool(WORKERS, kind="thread") as call:

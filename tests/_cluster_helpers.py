@@ -37,8 +37,11 @@ async def app(scope, receive, send):
         time.sleep(10)
     elif path == "/grow":
         GROWN.append(bytearray(100 * 2**20))
+    body = str(os.getpid())
+    if path == "/concurrency":
+        body = os.environ.get("WEB_CONCURRENCY", "")
     await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+    await send({"type": "http.response.body", "body": body.encode()})
 """
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
+from hypothesis import settings
 
 from offload import _reaper, _shm
 
@@ -77,3 +78,10 @@ def no_shm_leaks() -> Iterator[None]:
         assert not left, f"segments left in /dev/shm: {sorted(left)}"
 
     _settle(check)
+
+
+# Hypothesis' default deadline (200 ms an example) measures the machine's load, not the
+# code: on busy CPUs it fails tests at random. Property tests are bounded by
+# pytest-timeout instead.
+settings.register_profile("offload", deadline=None)
+settings.load_profile("offload")

@@ -686,7 +686,8 @@ class RemovedMidHit:
 async def test_an_entry_removed_by_another_thread_during_a_hit_is_a_miss() -> None:
     calls: list[object] = []
 
-    @offload.cached(ttl=60)
+    # An exact clock: a hit moves its key at once (no read buffer).
+    @offload.cached(ttl=60, resolution=0)
     async def f(key: object) -> int:
         calls.append(key)
         return len(calls)
@@ -700,6 +701,28 @@ async def test_an_entry_removed_by_another_thread_during_a_hit_is_a_miss() -> No
     assert await f(key) == 3  # removed mid-hit: called again, no KeyError
     assert key.hashes > 2
     assert await f(key) == 3
+
+
+async def test_an_entry_removed_before_its_recorded_read_is_replayed_is_skipped() -> None:
+    calls: list[object] = []
+
+    @offload.cached(ttl=60)  # coarse clock: hits are recorded, replayed later
+    async def f(key: object) -> int:
+        calls.append(key)
+        return len(calls)
+
+    key = RemovedMidHit()
+    assert await f(key) == 1
+    assert await f(key) == 1  # a hit
+    assert await f("other") == 2  # now the key is not the most recently used
+    key.hashes = 0
+    key.remove = f.invalidate
+    assert await f(key) == 1  # found: a hit, recorded (hashed once)
+    # Replaying the read hashes the key again, which removes it: skipped, no KeyError.
+    info = f.info()
+    assert key.hashes >= 2
+    assert info.size == 1
+    assert await f(key) == 3  # gone: called again
 
 
 def test_several_threads_event_loops_share_one_cached_function() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offload._process._wire import MESSAGE, Frames, dumps, frame, loads
+from offload._process._messages import MESSAGE
+from offload._serialize import dumps, loads
+from offload._wire import Frames, frame
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text() | st.binary(),

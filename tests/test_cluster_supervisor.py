@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from _cluster_helpers import APP, Cluster, Load, cluster
+from offload._cluster import _control
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -96,6 +97,22 @@ def test_sigterm_lets_slow_requests_finish_within_the_grace(tmp_path: Path) -> N
     assert results == [200] * 4
 
 
+def test_sigterm_just_after_a_restart_stops_the_new_worker_too(tmp_path: Path) -> None:
+    # The stop reaches a worker forked a moment ago (before its own signal handlers
+    # are set): it must stop, not serve on while the supervisor waits for it.
+    (tmp_path / "app.py").write_text(APP)
+    c = Cluster(tmp_path, "--workers", "1", "--graceful-timeout", "20")
+    try:
+        c.wait_serving(1)
+        os.kill(c.pids()["w1"], signal.SIGKILL)
+        c.wait_for(r"w1 \(pid \d+\) crashed", timeout=10)
+        c.signal(signal.SIGTERM)
+        code = c.proc.wait(10)
+    finally:
+        c.stop()
+    assert code == 0, c.log
+
+
 def test_blocked_loop_is_killed_replaced_and_its_stack_logged(tmp_path: Path) -> None:
     with cluster(tmp_path, "--timeout", "2", workers=2) as c:
         sent = time.monotonic()
@@ -108,6 +125,25 @@ def test_blocked_loop_is_killed_replaced_and_its_stack_logged(tmp_path: Path) ->
     assert replaced < 4.5, c.log
     assert "time.sleep(10)" in c.log
     assert "in app (" in c.log
+
+
+def test_blocked_loop_stack_is_known_before_the_kill_with_a_short_timeout(
+    tmp_path: Path,
+) -> None:
+    with cluster(tmp_path, "--timeout", "1", workers=1) as c:
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(c.url + "/block", timeout=8)
+        c.wait_for(r"w1 \(pid \d+\) killed: event loop blocked", timeout=10)
+        c.wait_for(r"^\s+time\.sleep\(10\)", timeout=10)
+        lines = c.lines[:]
+    # The kill's own log entry (not the worker's output, prefixed [w1 ..]) is the kill
+    # line followed by the stack; a kill of a loop that a loaded machine stalled for a
+    # second before /block arrived would be an entry of its own.
+    kills = [i for i, line in enumerate(lines) if "killed: event loop blocked" in line]
+    entries = ["\n".join(lines[i : i + 30]) for i in kills]
+    entry = next(e for e in entries if "time.sleep(10)" in e.split("[cluster]", 2)[1])
+    assert "(no stack was reported" not in entry.splitlines()[1], entry
+    assert "still in app (" in entry.splitlines()[1], entry
 
 
 @pytest.mark.parametrize(
@@ -167,6 +203,8 @@ def test_workers_die_with_a_killed_supervisor(tmp_path: Path) -> None:
 def test_status_over_a_private_control_socket(tmp_path: Path) -> None:
     with cluster(tmp_path, workers=2) as c:
         httpx.get(c.url + "/", timeout=5).raise_for_status()
+        # Workers know how many server processes share the machine (pool sizing).
+        assert httpx.get(c.url + "/concurrency", timeout=5).text == "2"
         assert stat.S_IMODE(os.stat(c.control).st_mode) == 0o600
         status = c.status()
         workers = status["workers"]
@@ -240,3 +278,69 @@ def test_bad_input_is_a_clear_error_with_exit_status_2(tmp_path: Path) -> None:
         in_use = _cli(tmp_path, "app:app", "--port", port)
     assert in_use.returncode == 2
     assert "already in use" in in_use.stderr
+
+
+def test_a_supervisor_whose_stderr_nobody_reads_keeps_serving_and_restarting(
+    tmp_path: Path,
+) -> None:
+    # Each request prints 1 KB: a few hundred fill any pipe. A supervisor blocked on its
+    # stderr would stop relaying, its worker would block on its output, and nothing
+    # would restart it.
+    app = APP.replace(
+        '    path = scope["path"]', "    print('x' * 1000, flush=True)\n    path = scope[\"path\"]"
+    )
+    (tmp_path / "app.py").write_text(app)
+    control = str(tmp_path / "control.sock")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "offload",
+            "cluster",
+            "app:app",
+            "--port",
+            "0",
+            "--workers",
+            "1",
+            "--control",
+            control,
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,  # not read until the end
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status = _control.request(control, "status")
+                if status["workers"] and status["workers"][0]["state"] == "serving":
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the cluster did not come up"
+            time.sleep(0.05)
+        url = str(status["address"])
+        with httpx.Client(timeout=5) as client:
+            for _ in range(300):
+                client.get(url + "/").raise_for_status()
+        victim = status["workers"][0]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while True:
+            workers = _control.request(control, "status", timeout=5)["workers"]
+            if workers and workers[0]["pid"] != victim and workers[0]["state"] == "serving":
+                break
+            assert time.monotonic() < deadline, workers
+            time.sleep(0.05)
+        httpx.get(url + "/", timeout=5).raise_for_status()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
+    text = err.decode()
+    assert text.count("x" * 1000) >= 300
+    assert "crashed (killed by SIGKILL)" in text

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offload._demo._app import MAX_ITEMS, MAX_STREAMED, Rejection, create_app, parse_job
-from offload._demo._strategies import Job
+from offload._cli._demo._app import MAX_ITEMS, MAX_STREAMED, Rejection, create_app, parse_job
+from offload._cli._demo._strategies import Job
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from offload._demo._compare import serve_in_child
+from offload._cli._demo._compare import serve_in_child
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [

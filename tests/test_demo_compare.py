@@ -6,8 +6,8 @@ import math
 
 from rich.console import Console
 
-from offload._demo._compare import Outcome, compare, job_for_compare
-from offload._demo._subset_sum import matches
+from offload._cli._demo._compare import Outcome, compare, job_for_compare
+from offload._cli._demo._subset_sum import matches
 
 
 def test_percentiles_and_throughput_of_an_outcome() -> None:

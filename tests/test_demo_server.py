@@ -17,8 +17,8 @@ import httpx
 import psutil
 import pytest
 
-from offload._demo._compare import serve_in_child
-from offload._demo._subset_sum import matches
+from offload._cli._demo._compare import serve_in_child
+from offload._cli._demo._subset_sum import matches
 
 BIG = {"data": str([2] * 24), "sum": "1"}  # 2**24 subsets, no match: seconds of work
 MEDIUM = {"data": str([2] * 23), "sum": "1"}  # half of that

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offload._demo._subset_sum import TICK, matches, search_steps
+from offload._cli._demo._subset_sum import TICK, matches, search_steps
 
 
 def brute_force(data: list[int], total: int) -> list[tuple[int, ...]]:

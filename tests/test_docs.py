@@ -6,13 +6,16 @@ interpreter), so it must be complete: imports, definitions and ``asyncio.run``. 
 with a title (```` ```python title="app.py" ````) is also a file of its page: every titled
 block of the page is written into the working directory before any block runs, so a
 later block can ``import app``. A block that includes a file (``--8<-- "examples/x.py"``)
-runs that file. A block preceded by ``<!-- not run: reason -->`` is reported as skipped
-with the reason; keep those few (a program that needs a service the tests do not start).
+runs that file. A block preceded by ``<!-- needs: rabbitmq -->`` runs with
+``OFFLOAD_AMQP_URL`` pointing at the tests' RabbitMQ broker. A block preceded by
+``<!-- not run: reason -->`` is reported as skipped with the reason; keep those few (a
+program that needs a service the tests do not start).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests._rabbitmq import broker
 
 import offload
 
@@ -27,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _FENCE = re.compile(r"^```python([^\n]*)\n(.*?)^```", re.M | re.S)
 _TITLE = re.compile(r'title="([\w.-]+\.py)"')
 _SKIP = re.compile(r"<!-- not run: (.+?) -->\s*$")
+_NEEDS = re.compile(r"<!-- needs: (rabbitmq) -->\s*$")
 _SNIPPET = re.compile(r'^--8<-- "([^"]+)"\s*$')
 
 
@@ -36,6 +41,7 @@ class Example:
     code: str
     skip: str | None
     title: str | None
+    needs: str | None
     files: tuple[tuple[str, str], ...] = ()  # the page's titled blocks: (name, code)
 
 
@@ -53,6 +59,7 @@ def _examples() -> list[Example]:
             line = text.count("\n", 0, match.start()) + 1
             before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
             skip = _SKIP.search(before)
+            needs = _NEEDS.search(before)
             title = _TITLE.search(match.group(1))
             code = match.group(2)
             include = _SNIPPET.match(code.strip())
@@ -64,6 +71,7 @@ def _examples() -> list[Example]:
                     code,
                     skip.group(1) if skip else None,
                     title.group(1) if title else None,
+                    needs.group(1) if needs else None,
                 )
             )
         files = tuple((e.title, e.code) for e in examples if e.title)
@@ -82,9 +90,13 @@ def test_example_runs_as_written(example: Example, tmp_path: Path) -> None:
         (tmp_path / name).write_text(code)
     script = tmp_path / (example.title or "example.py")
     script.write_text(example.code)
+    env = dict(os.environ)
+    if example.needs == "rabbitmq":
+        env["OFFLOAD_AMQP_URL"] = broker().url
     done = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,

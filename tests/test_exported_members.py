@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import pickle
+
+import pytest
 
 import offload
 
@@ -49,3 +53,21 @@ def test_errors_pickle_round_trip() -> None:
 def test_timeouts_are_builtin_timeouts_and_missing_programs_are_file_not_found() -> None:
     assert issubclass(offload.TaskTimeout, TimeoutError)
     assert issubclass(offload.ProgramNotFound, FileNotFoundError)
+
+
+def _is_record(obj: object) -> bool:
+    return dataclasses.is_dataclass(obj) or (inspect.isclass(obj) and hasattr(obj, "_fields"))
+
+
+@pytest.mark.parametrize("name", offload.__all__)
+def test_every_public_name_documents_an_example_and_its_errors(name: str) -> None:
+    """The API reference is built from these docstrings: each public name says what it
+    does, shows an example and says what it raises (errors and plain records excepted)."""
+    obj = getattr(offload, name)
+    doc = inspect.getdoc(obj) or ""
+    assert doc, f"offload.{name} has no docstring"
+    if inspect.isclass(obj) and issubclass(obj, BaseException):
+        return
+    assert "Example" in doc or ">>>" in doc, f"offload.{name}: no example in its docstring"
+    if not _is_record(obj):
+        assert "raise" in doc.lower(), f"offload.{name}: its docstring does not say what it raises"

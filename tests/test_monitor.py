@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import linecache
 import logging
 import math
+import os
+import pathlib
 import selectors
+import subprocess
+import sys
+import threading
 import time
 import traceback
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import pytest
 from hypothesis import given
@@ -18,6 +25,30 @@ import offload
 from offload._monitor import _Histogram
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+@pytest.fixture
+def cpus_kept_busy() -> Iterator[None]:
+    """One busy-looping process per CPU for the length of the test, ended after it."""
+    busy = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 2)
+    ]
+    try:
+        yield
+    finally:
+        for process in busy:
+            process.kill()
+        for process in busy:
+            process.wait()
+
+
+def _spin(seconds: float) -> None:
+    # CPU-bound code: holds the GIL (the watchdog gets it once per switch interval) and
+    # runs for `seconds` of CPU, longer when the machine does not give it one.
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
 
 
 async def blocking_handler() -> None:
@@ -150,10 +181,25 @@ async def test_a_loop_caught_idle_in_its_poller_is_not_reported_as_blocked() -> 
         await asyncio.sleep(0.02)
         m._handle.cancel()  # type: ignore[union-attr]
         m._expected = time.monotonic() - 1
-        m._captured = (m._expected, (poll,), None)
+        m._captured = (m._expected, m._expected, (poll,), None)
         m._measure()
         assert m.blocks == []
         assert m.stats().lag_max >= 1
+
+
+async def test_code_seen_only_on_a_second_look_counts_once_it_held_the_loop_a_threshold() -> None:
+    # The first look found the loop in its poller (not scheduled); code seen on a later
+    # look is a block only if the loop then stayed stuck for a threshold more.
+    code = traceback.FrameSummary(__file__, 1, "handler", lookup_line=False)
+    async with offload.monitor.watch(threshold=0.05, log=False) as m:
+        await asyncio.sleep(0.02)
+        m._handle.cancel()  # type: ignore[union-attr]
+        for seen_ago, blocks in ((0.01, 0), (0.2, 1)):
+            m._expected = time.monotonic() - 1
+            m._captured = (m._expected, time.monotonic() - seen_ago, (code,), None)
+            m._measure()
+            assert len(m.blocks) == blocks
+    assert m.blocks[0].function.startswith("handler (")
 
 
 def test_the_watchdog_does_not_outlive_a_loop_closed_without_stop() -> None:
@@ -195,3 +241,68 @@ async def test_a_report_names_the_task_that_blocked() -> None:
     [report] = [b for b in m.blocks if b.function.startswith("blocking_handler")]
     assert report.task == "report-builder"
     assert "task 'report-builder'" in str(report)
+
+
+@pytest.mark.usefixtures("cpus_kept_busy")
+async def test_every_block_of_two_thresholds_has_its_stack_while_the_cpus_are_busy(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every CPU busy with another process; the blocking code holds the GIL (the watchdog
+    # gets it once per switch interval) and sits under 150 modules whose source was
+    # never read, as in an application's framework stack. Each block of two thresholds
+    # or more must still be caught in the act, none left "in unknown".
+    depth = 150
+    for i in range(depth):
+        (tmp_path / f"layer{i}.py").write_text(
+            "def call(below, target, seconds):\n"
+            "    if below:\n"
+            "        return below[0].call(below[1:], target, seconds)\n"
+            "    return target(seconds)\n"
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    layers = [importlib.import_module(f"layer{i}") for i in range(depth)]
+    async with offload.monitor.watch(threshold=0.05, log=False) as m:
+        for _ in range(10):
+            linecache.clearcache()
+            await asyncio.sleep(0.02)
+            layers[0].call(layers[1:], _spin, 0.15)
+    long = [b for b in m.blocks if b.duration >= 2 * 0.05]
+    assert len(long) >= 10
+    assert [str(b) for b in long if not b.function.startswith("_spin (")] == []
+    assert all(f"layer{depth - 1}.py" in b.stack for b in long)
+
+
+async def test_the_watchdog_reads_no_source_file_while_it_captures_a_stack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Reading or checking a file hands the GIL to a loop thread busy in Python and waits
+    # a switch interval to get it back: many files and the block ends before its stack
+    # is stored. Source lines are read only once the stack is stored.
+    capturing = threading.Event()
+    read_while_capturing: list[str] = []
+    for name in ("checkcache", "getlines", "updatecache", "lazycache"):
+        original = getattr(linecache, name)
+
+        def spy(*args: object, _original: object = original, _name: str = name) -> object:
+            if capturing.is_set():
+                read_while_capturing.append(_name)
+            return _original(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(linecache, name, spy)
+    capture = offload.LoopWatch._capture
+
+    def timed_capture(self: offload.LoopWatch, loop: asyncio.AbstractEventLoop) -> object:
+        capturing.set()
+        try:
+            return capture(self, loop)
+        finally:
+            capturing.clear()
+
+    monkeypatch.setattr(offload.LoopWatch, "_capture", timed_capture)
+    async with offload.monitor.watch(threshold=0.05, log=False) as m:
+        await asyncio.sleep(0.02)
+        _spin(0.15)
+        await asyncio.sleep(0.02)
+    assert read_while_capturing == []
+    [report] = [b for b in m.blocks if b.function.startswith("_spin (")]
+    assert "time.thread_time()" in report.stack

@@ -130,7 +130,7 @@ async def test_module_functions_are_sent_once_per_worker() -> None:
     async with offload.Pool(max_workers=1) as pool:
         for i in range(5):
             assert await pool.run(h.square, i) == i * i
-        backend: Any = pool._backend
+        backend: Any = pool._scheduler.backend
         assert len(backend.functions) == 1  # cached by name
         assert await pool.run(d.Scaler(2).apply, 1) == 2
         assert len(backend.functions) == 1  # a bound method is never cached

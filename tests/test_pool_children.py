@@ -91,9 +91,9 @@ async def test_a_worker_killed_from_outside_takes_its_tasks_children(
     async with offload.Pool(max_workers=1) as pool:
         handle = pool.submit(h.spawn_child_then, 300, str(path))
         child = await _child_of_task(path)
-        backend = pool._backend
+        backend = pool._scheduler.backend
         assert backend is not None
-        (worker,) = pool._workers.values()
+        (worker,) = pool._scheduler.workers.values()
         assert worker.pid is not None
         target = worker.pid if victim == "worker" else backend.proc.pid  # type: ignore[attr-defined]
         os.kill(target, signal.SIGKILL)

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -72,7 +73,7 @@ async def test_initializer_runs_in_each_worker() -> None:
 
 
 def _worker_pids(pool: offload.Pool) -> set[int]:
-    return {w.pid for w in pool._workers.values() if w.pid is not None}
+    return {w.pid for w in pool._scheduler.workers.values() if w.pid is not None}
 
 
 _PARENT = textwrap.dedent(
@@ -86,9 +87,9 @@ _PARENT = textwrap.dedent(
         busy = [pool.submit(h.sleep_then, 60) for _ in range(2)]
         pids = set()
         while len(pids) < 2:
-            pids = {w.pid for w in pool._workers.values() if w.pid}
+            pids = {w.pid for w in pool._scheduler.workers.values() if w.pid}
             await asyncio.sleep(0.05)
-        template = pool._backend.proc.pid
+        template = pool._scheduler.backend.proc.pid
         print(" ".join(map(str, sorted(pids) + [template])), flush=True)
         await asyncio.sleep(60)
 
@@ -153,14 +154,13 @@ async def test_a_task_sent_to_a_worker_that_died_idle_runs_elsewhere() -> None:
 async def test_only_the_running_task_of_a_killed_worker_fails() -> None:
     async with offload.Pool(max_workers=1) as pool:
         await pool.run(h.square, 1)
-        (worker,) = pool._workers.values()
+        (worker,) = pool._scheduler.workers.values()
         assert worker.pid is not None
+        page: Any = worker.worker.page  # type: ignore[attr-defined]
         first = pool.submit(h.sleep_then, 30, "first")
         rest = [pool.submit(h.square, i) for i in range(5)]
         # The worker marks the task it runs in its control page: wait for "first".
-        while not worker.inflight or int.from_bytes(worker.page[:8], "little") != (
-            worker.inflight[0].seq
-        ):
+        while not worker.inflight or int.from_bytes(page[:8], "little") != (worker.inflight[0].seq):
             await asyncio.sleep(0.005)
         os.kill(worker.pid, signal.SIGKILL)
         with pytest.raises(offload.WorkerCrashed, match="while running sleep_then"):
@@ -175,11 +175,11 @@ async def _kill_starting_workers(pool: offload.Pool, count: int, *, template: bo
     deadline = time.monotonic() + 20
     while len(killed) < count:
         assert time.monotonic() < deadline, f"only {len(killed)} kills"
-        backend = pool._backend
+        backend = pool._scheduler.backend
         assert backend is not None
         starting = [
             w.pid
-            for w in pool._workers.values()
+            for w in pool._scheduler.workers.values()
             if w.state == 0 and w.pid is not None and w.pid not in killed
         ]
         if starting:

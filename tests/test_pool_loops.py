@@ -24,9 +24,9 @@ def _started_pool() -> tuple[offload.Pool, set[int]]:
         return await pool.run(h.square, 3)
 
     assert asyncio.run(first()) == 9
-    backend = pool._backend
+    backend = pool._scheduler.backend
     assert backend is not None
-    pids = {w.pid for w in pool._workers.values() if w.pid} | {backend.proc.pid}  # type: ignore[attr-defined]
+    pids = {w.pid for w in pool._scheduler.workers.values() if w.pid} | {backend.proc.pid}  # type: ignore[attr-defined]
     return pool, pids
 
 
@@ -91,11 +91,11 @@ def test_close_from_another_thread_closes_the_pool_in_its_own_loop() -> None:
         assert ready.wait(20)
         pool = holder["pool"]
         assert isinstance(pool, offload.Pool)
-        backend = pool._backend
+        backend = pool._scheduler.backend
         assert backend is not None
-        pids = {w.pid for w in pool._workers.values() if w.pid} | {backend.proc.pid}  # type: ignore[attr-defined]
+        pids = {w.pid for w in pool._scheduler.workers.values() if w.pid} | {backend.proc.pid}  # type: ignore[attr-defined]
         asyncio.run(pool.close())
-        assert pool._closed
+        assert pool._scheduler.closed
         _assert_gone(pids)
     finally:
         release.set()

@@ -10,8 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import offload
-from offload._pool._backend import DRAINING, Backend
-from offload._pool._fake import FakeBackend, FakeWorker
+from offload._pool._backend import Backend
+from offload._pool._events import WorkerEvents
+from offload._pool._kind_fake import FakeBackend, FakeWorker
+from offload._pool._scheduler import Scheduler, WorkerState
+
+DRAINING = WorkerState.DRAINING
 
 
 class FakePool(offload.Pool):
@@ -22,8 +26,9 @@ class FakePool(offload.Pool):
         self.auto_start = auto_start
         self.fake: FakeBackend | None = None
 
-    def _create_backend(self, loop: asyncio.AbstractEventLoop) -> Backend:
-        self.fake = FakeBackend(self, loop, auto_start=self.auto_start)
+    def _create_backend(self, events: WorkerEvents, loop: asyncio.AbstractEventLoop) -> Backend:
+        assert isinstance(events, Scheduler)
+        self.fake = FakeBackend(events, loop, auto_start=self.auto_start)
         return self.fake
 
     @property
@@ -126,7 +131,7 @@ async def test_cancel_does_not_kill_a_worker_that_moved_on() -> None:
 
 async def test_a_crash_fails_the_running_task_and_requeues_the_rest_in_order() -> None:
     pool = FakePool(max_workers=1)
-    pool._short_tasks = True  # let the worker hold several tasks
+    pool._scheduler.short_tasks = True  # let the worker hold several tasks
     handles = [pool.submit(job, i) for i in range(4)]
     await settle()
     first = pool.workers[0]
@@ -232,7 +237,7 @@ def test_every_task_ends_exactly_once_with_its_own_outcome(
 
 async def _drive(steps: list[tuple[str, int]], size: int, pipeline: bool) -> None:
     pool = FakePool(max_workers=size, auto_start=False)
-    pool._short_tasks = pipeline
+    pool._scheduler.short_tasks = pipeline
     handles: list[Any] = []
 
     def live() -> list[FakeWorker]:
@@ -258,12 +263,12 @@ async def _drive(steps: list[tuple[str, int]], size: int, pipeline: bool) -> Non
         elif op == "cancel" and handles:
             handles[n % len(handles)].cancel()
         await settle()
-        pool._dispatch()
+        pool._scheduler.dispatch()
         await settle()
     # Drain: start every worker and let it answer everything it holds (a real worker
     # answers a cancelled task too: skipped, or its late result); then all must be done.
     for _ in range(500):
-        if all(h.done() for h in handles) and pool._outstanding == 0:
+        if all(h.done() for h in handles) and pool._scheduler.outstanding == 0:
             break
         for worker in live():
             if worker.state == 0:
@@ -284,7 +289,7 @@ async def _drive(steps: list[tuple[str, int]], size: int, pipeline: bool) -> Non
         else:
             assert isinstance(error, offload.WorkerCrashed | offload.WorkerStartFailed)
     await pool.close()
-    assert pool._outstanding == 0
+    assert pool._scheduler.outstanding == 0
 
 
 def _value_of(worker: FakeWorker) -> int:

@@ -49,13 +49,13 @@ async def _storm(
     me = os.getpid()
     while time.monotonic() < until:
         await asyncio.sleep(1 / rate)
-        backend: Any = pool._backend
+        backend: Any = pool._scheduler.backend
         proc = backend.proc
         template = proc.pid if proc is not None and proc.poll() is None else None
         if template is None:
             continue
         if ready_only:
-            targets = [w.pid for w in pool._workers.values() if w.state == 1 and w.pid]
+            targets = [w.pid for w in pool._scheduler.workers.values() if w.state == 1 and w.pid]
         else:
             targets = [*backend.by_pid, template]
         if targets:
@@ -103,7 +103,7 @@ async def test_every_task_ends_once_through_a_kill_storm(
         stats = pool.stats()
         assert stats.crashed == crashed
         assert stats.completed == TASKS - crashed
-        assert pool._outstanding == 0
+        assert pool._scheduler.outstanding == 0
         # and the pool serves normally afterwards
         assert await pool.run(h.square, 7) == 49
         assert await asyncio.gather(*(pool.run(h.square, i) for i in range(100))) == [

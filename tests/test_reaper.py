@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 import pytest
@@ -290,3 +291,30 @@ def test_the_reaper_reads_what_the_application_registered(
     snapshot = _reaper._snapshot(live, prefixes)
     again = read_back(snapshot)
     assert (again.groups, again.prefixes) == (live, prefixes)
+
+
+def test_short_process_names_have_no_spaces() -> None:
+    # CPython 3.12+ counts threads before os.fork() by splitting /proc/self/stat at
+    # spaces; a kernel name with spaces made every worker fork warn "multi-threaded".
+    from offload._proctitle import short_name
+
+    assert short_name("offload: worker 2 (pool web of pid 4100)") == "offload-worker"
+    assert short_name("offload: pool template (pool web of pid 4100)") == "offload-pool"
+    assert short_name("offload: reaper for pid 4100") == "offload-reaper"
+
+
+async def test_forking_workers_gives_no_multi_threaded_warning(tmp_path: Path) -> None:
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import asyncio, os, offload\n"
+        "async def main():\n"
+        "    async with offload.Pool(max_workers=2) as pool:\n"
+        "        await asyncio.gather(*(pool.run(os.getpid) for _ in range(4)))\n"
+        "asyncio.run(main())\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-W", "always", str(script), stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0
+    assert b"multi-threaded" not in err, err.decode()

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
+import sys
+from pathlib import Path
 from typing import Any
 
 MARKER = "<!-- reference -->"
@@ -17,15 +20,11 @@ MARKER = "<!-- reference -->"
 # Section titles by defining module (prefix match), in page order.
 _SECTIONS = [
     ("offload._recipes", "Recipes: coalesce, cache and batch"),
-    ("offload._coalesce", "Recipes: coalesce, cache and batch"),
-    ("offload._cache", "Recipes: coalesce, cache and batch"),
-    ("offload._batch", "Recipes: coalesce, cache and batch"),
     ("offload._cancel", "Cancellation"),
     ("offload._cancelable", "Cancellation"),
     ("offload._interleave", "Interleaving CPU work on the loop"),
     ("offload._monitor", "Monitoring the loop"),
     ("offload._pool", "Pool"),
-    ("offload._report", "Pool"),
     ("offload._shm", "Shared memory"),
     ("offload._process", "Programs and Python children"),
     ("offload._cluster", "Cluster"),
@@ -38,12 +37,39 @@ def _defining_module(obj: Any) -> str:
     """The private module an exported object comes from (``__module__`` says offload)."""
     target = obj if inspect.isclass(obj) or inspect.isfunction(obj) else type(obj)
     code = getattr(target, "__code__", None)
+    if code is None and inspect.isclass(target):
+        # a class's __module__ says offload: its own functions know their file
+        code = next(
+            (
+                v.__code__
+                for v in vars(target).values()
+                if inspect.isfunction(v)
+                and v.__qualname__.startswith(target.__qualname__ + ".")
+                and "offload" in v.__code__.co_filename
+            ),
+            None,
+        )
+    if code is None and inspect.isclass(target):
+        return _module_defining_class(target)
     source = inspect.getsourcefile(target) if code is None else code.co_filename
     source = (source or "").replace("\\", "/")
     marker = "/offload/"
     if marker in source:
         rel = source.rsplit(marker, 1)[1].removesuffix(".py").removesuffix("/__init__")
         return "offload." + rel.replace("/", ".")
+    return "offload"
+
+
+def _module_defining_class(cls: type) -> str:
+    """The loaded offload module whose source says ``class <name>`` (a class without
+    functions of its own: nothing else knows its file)."""
+    pattern = re.compile(rf"^class {re.escape(cls.__name__)}\b", re.MULTILINE)
+    for name, module in sorted(sys.modules.items()):
+        if not name.startswith("offload.") or vars(module).get(cls.__name__) is not cls:
+            continue
+        path = getattr(module, "__file__", None)
+        if path and pattern.search(Path(path).read_text(encoding="utf-8")):
+            return name
     return "offload"
 
 

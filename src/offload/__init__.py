@@ -17,6 +17,7 @@ from ._errors import (
     Cancelled,
     ChannelClosed,
     ClosedError,
+    InterpreterIncompatible,
     JobError,
     JobFailed,
     JobRejected,
@@ -39,6 +40,7 @@ from ._interleave import checkpoint, interleave
 from ._jobs import JobHandle, JobInfo, JobQueue, JobWorker, current_job
 from ._monitor import BlockReport, LoopStats, LoopWatch, monitor
 from ._pool import Pool, PoolExecutor, PoolStats, TaskHandle
+from ._pool._report import report
 from ._process import (
     Channel,
     Child,
@@ -55,7 +57,6 @@ from ._process import (
     spawn,
 )
 from ._recipes import Batcher, CacheInfo, Coalescer, cached, coalesce
-from ._report import report
 from ._shm import SharedArray, SharedBuffer, SharedCounter, SharedLock, transfer
 
 __version__ = "0.1.0"
@@ -75,6 +76,7 @@ __all__ = [
     "ClosedError",
     "Coalescer",
     "InputStream",
+    "InterpreterIncompatible",
     "JobError",
     "JobFailed",
     "JobHandle",

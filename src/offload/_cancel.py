@@ -1,7 +1,7 @@
 """CancelToken: one cancellation primitive that reaches threads, processes and programs.
 
-A token is a thread-safe, one-way flag with a reason and callbacks (the AbortSignal of
-the source notes). Everything else that cancels in offload is composed from it:
+A token is a thread-safe, one-way flag with a reason and callbacks (what an
+``AbortSignal`` is in JavaScript). Everything else that cancels in offload is composed from it:
 ``CancelToken.any`` links tokens, ``CancelToken.after`` is a deadline, the pool turns a
 token into a cooperative flag inside a worker and then into a kill, ``offload.run`` turns
 it into SIGTERM/SIGKILL.
@@ -39,7 +39,9 @@ class CancelToken:
     """A thread-safe cancellation flag with a reason and callbacks.
 
     Pass it as ``token=`` to pool tasks, programs, batch loads and cached calls;
-    call :meth:`cancel` to stop all of them.
+    call :meth:`cancel` to stop all of them. :meth:`raise_if_cancelled` raises
+    :class:`offload.Cancelled`; callbacks that fail during :meth:`cancel` are raised
+    together as an ``ExceptionGroup`` after all of them ran.
 
     Example::
 
@@ -319,9 +321,9 @@ def current_token() -> CancelToken:
     return token
 
 
-def _set_current(token: CancelToken | None) -> contextvars.Token[Any]:
+def set_current(token: CancelToken | None) -> contextvars.Token[Any]:
     return _current.set(token)
 
 
-def _reset_current(reset: contextvars.Token[Any]) -> None:
+def reset_current(reset: contextvars.Token[Any]) -> None:
     _current.reset(reset)

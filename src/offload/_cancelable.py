@@ -21,7 +21,7 @@ import inspect
 from collections.abc import Callable, Generator
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from ._cancel import CancelToken, _set_current
+from ._cancel import CancelToken, set_current
 from ._errors import Cancelled
 from ._interleave import checkpoint
 
@@ -127,7 +127,7 @@ class CancelableCall(Generic[R]):
             self._task.cancel()
 
     async def _drive(self, gen: Generator[Any, Any, R]) -> R:
-        _set_current(self._token)
+        set_current(self._token)
         task = asyncio.current_task()
         assert task is not None
         send: Any = None

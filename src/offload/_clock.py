@@ -16,6 +16,7 @@ import time
 import types
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Clock", "CoarseClock", "ManualClock", "coarse_monotonic", "monotonic"]
 
@@ -83,6 +84,7 @@ class CoarseClock:
         "_demand",
         "_lock",
         "_thread",
+        "_watched",
         "base",
         "cell",
         "idle",
@@ -110,6 +112,9 @@ class CoarseClock:
         self._demand = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # Readers with a bounded buffer of work for their slow path (cache stores): a
+        # tick that finds one over its limit makes the next comparison fail.
+        self._watched: weakref.WeakSet[Any] = weakref.WeakSet()
         _clocks.add(self)
 
     def __repr__(self) -> str:
@@ -152,6 +157,16 @@ class CoarseClock:
         with self._lock:
             self.now = self.base()
 
+    def watch(self, reader: Any) -> None:
+        """Check ``reader.over_limit()`` at every tick; if true, publish ``inf`` instead
+        of the time, so the next comparison takes the slow path (which calls :meth:`read`
+        and does the reader's pending work)."""
+        with self._lock:
+            self._watched.add(reader)
+
+    def _overfull(self) -> bool:
+        return any(reader.over_limit() for reader in list(self._watched))
+
     @property
     def ticking(self) -> bool:
         """True while a thread refreshes ``now``."""
@@ -176,7 +191,7 @@ def _tick_forever(ref: weakref.ref[CoarseClock], resolution: float, idle: float)
                 ticks = 0
             ticks += 1
             if ticks < lease:
-                clock.now = clock.base()
+                clock.now = _NOT_TICKING if clock._overfull() else clock.base()
             elif ticks == lease:
                 # Ask whether anyone still reads: the next comparison fails and calls read().
                 clock.now = _NOT_TICKING

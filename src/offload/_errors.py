@@ -9,7 +9,9 @@ The hierarchy::
     ├── SerializationError            an argument or result could not be pickled / unpickled
     ├── WorkerError                   a worker could not do its job
     │   ├── WorkerCrashed             the worker died while running this task
-    │   └── WorkerStartFailed         workers die during start-up (initializer, import)
+    │   ├── WorkerStartFailed         workers die during start-up (initializer, import)
+    │   └── InterpreterIncompatible   (also ImportError) an extension module the task needs
+    │                                 cannot load in a sub-interpreter: use kind="process"
     ├── TaskTimeout (also TimeoutError)  a task ran longer than its timeout
     ├── TaskExited                    a task raised SystemExit, KeyboardInterrupt or another
     │                                 BaseException that is not an Exception
@@ -27,7 +29,8 @@ The hierarchy::
         └── BrokerUnavailable         the broker stayed unreachable longer than allowed
 
 Exceptions raised by *your* code inside a worker are not wrapped: they arrive with their
-own type, and the worker's traceback is attached as ``__cause__``.
+own type, and the worker's traceback is attached as ``__cause__`` (a
+``RemoteTraceback``, which is not an error of its own: it only carries that text).
 
 Every message says what happened and, where there is one, what to do about it.
 """
@@ -42,6 +45,7 @@ __all__ = [
     "Cancelled",
     "ChannelClosed",
     "ClosedError",
+    "InterpreterIncompatible",
     "JobError",
     "JobFailed",
     "JobRejected",
@@ -138,6 +142,15 @@ class WorkerStartFailed(WorkerError):
     """Workers keep failing to start because of the user's code: the initializer raised,
     an import failed, or the worker exited or crashed on its own while starting (the
     message says which). Workers killed from outside while starting are retried."""
+
+
+class InterpreterIncompatible(WorkerError, ImportError):
+    """A task of ``Pool(kind="interpreter")`` needs an extension module that cannot be
+    loaded in a sub-interpreter (NumPy, for one); run that work with ``kind="process"``.
+
+    Also an ``ImportError``, which is what the import raised; its traceback in the
+    worker is the ``__cause__``.
+    """
 
 
 class TaskTimeout(OffloadError, TimeoutError):
@@ -329,3 +342,17 @@ class BrokerUnavailable(JobError, ConnectionError):
     Check that RabbitMQ runs and the URL is right; a submit that raised this may or may
     not have reached the broker (submit again with the same ``key=`` to be sure).
     """
+
+
+class RemoteTraceback(Exception):
+    """The worker-side traceback of an exception, attached as its ``__cause__``.
+
+    Pickles by its text (its only argument), like any exception.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f"\n\n--- traceback in the worker ---\n{self.text}---"

@@ -6,8 +6,16 @@ Two cooperating parts::
                      │ publishes `_expected` (when the next tick is due)
                      │ lag >= threshold ─► BlockReport(duration, captured stack)
                      ▼                        ─► logger "offload.monitor", callback, blocks
-    watchdog thread: sleeps until `_expected + threshold`; if the loop has not ticked by
-                     then, it is blocked *now*: capture sys._current_frames()[loop thread]
+    watchdog thread: sleeps until `_expected + threshold` (less the GIL switch interval
+                     it may wait to run); if the loop has not ticked by then, it is
+                     blocked *now*: capture sys._current_frames()[loop thread], again
+                     until the stack shows code outside the loop's own machinery
+                     (and once at half the threshold, in case it is starved later)
+
+The capture only walks the frames (no source lines, no file checks): a loop thread busy
+in Python hands the GIL over for one switch interval at a time, and a slow capture on
+a loaded machine would still be running when the block ends. The source lines are read
+afterwards, still on the watchdog, so that reporting does not block the loop either.
 
 The histogram has fixed log-spaced buckets and the report list is bounded, so a watch
 that lasts an application's lifetime stays small.
@@ -33,6 +41,8 @@ from types import TracebackType
 __all__ = ["BlockReport", "LoopStats", "LoopWatch", "Monitor", "monitor"]
 
 logger = logging.getLogger("offload.monitor")
+
+_Capture = tuple[float, float, tuple[traceback.FrameSummary, ...], str | None]
 
 BlockCallback = Callable[["BlockReport"], object]
 
@@ -63,6 +73,13 @@ class BlockReport:
     ``when`` is the wall-clock time (``time.time()``) the block ended; ``task`` is the
     name of the asyncio task that was running (``None`` for a plain callback, or when
     nothing was captured).
+
+    Example::
+
+        async with offload.monitor.watch(threshold=0.05) as m:
+            await serve()
+        for block in m.blocks:
+            print(f"{block.duration * 1000:.0f} ms in {block.task}:", block.stack)
     """
 
     duration: float
@@ -89,6 +106,11 @@ class LoopStats:
     """Loop lag over a watch: percentiles in seconds, and how many blocks were seen.
 
     ``blocks`` counts every block, also those dropped from the bounded ``LoopWatch.blocks``.
+
+    Example::
+
+        s = watch.stats()
+        print(f"lag p99 {s.lag_p99 * 1000:.1f} ms, {s.blocks} blocks")
     """
 
     samples: int
@@ -135,7 +157,8 @@ class LoopWatch:
     """Watches the running event loop: lag histogram and block reports.
 
     Made by :meth:`Monitor.watch`; use it as ``async with``, or call :meth:`start` and
-    :meth:`stop` (for example in an application's lifespan hooks).
+    :meth:`stop` (for example in an application's lifespan hooks). :meth:`start`
+    raises ``RuntimeError`` outside a running event loop.
 
     Example::
 
@@ -152,7 +175,12 @@ class LoopWatch:
         resolution: float = 0.01,
         max_blocks: int = 100,
         log: bool = True,
+        hung_after: float | None = None,
+        on_hung: BlockCallback | None = None,
     ) -> None:
+        # hung_after / on_hung: a block still going after ``hung_after`` seconds (default
+        # max(1 s, 10 thresholds)) is logged while it lasts and passed to ``on_hung``
+        # (called on the watchdog thread, so it must be thread-safe and quick).
         if not threshold > 0:
             raise ValueError(f"watch() needs threshold > 0 seconds, got {threshold!r}")
         if not resolution > 0:
@@ -163,6 +191,8 @@ class LoopWatch:
         self.resolution = resolution
         self._callback = callback
         self._log = log
+        self._hung_after = hung_after
+        self._on_hung = on_hung
         self._hist = _Histogram()
         self._blocks: deque[BlockReport] = deque(maxlen=max_blocks)
         self._block_count = 0
@@ -173,8 +203,9 @@ class LoopWatch:
         self._loop_thread_id = 0
         # When the next tick is due (time.monotonic()); written by the loop thread only.
         self._expected = 0.0
-        # (expected, frames) captured by the watchdog for the block in progress.
-        self._captured: tuple[float, tuple[traceback.FrameSummary, ...], str | None] | None = None
+        # (expected, since, frames, task) captured by the watchdog for the block in
+        # progress; `since`: from when that stack counts as blocking the loop.
+        self._captured: _Capture | None = None
 
     async def __aenter__(self) -> LoopWatch:
         self.start()
@@ -231,9 +262,12 @@ class LoopWatch:
         self._loop_thread_id = threading.get_ident()
         self._stop.clear()
         self._expected = time.monotonic() + self.resolution
-        self._handle = loop.call_later(self.resolution, self._tick)
         self._thread = threading.Thread(target=self._watchdog, name="offload-monitor", daemon=True)
+        # Starting a thread waits until it runs (long on a loaded machine): the
+        # watch's own start is not a block of the application, so measure from here.
         self._thread.start()
+        self._expected = time.monotonic() + self.resolution
+        self._handle = loop.call_later(self.resolution, self._tick)
 
     def stop(self) -> None:
         """Stop watching; the statistics and reports stay readable.
@@ -266,11 +300,14 @@ class LoopWatch:
         if lag >= self.threshold:
             captured, self._captured = self._captured, None
             if captured is None or captured[0] != expected:
-                captured = (expected, (), None)
-            _, frames, task = captured
+                captured = (expected, expected, (), None)
+            _, since, frames, task = captured
             # Caught waiting in the poller: the loop was idle and the process was not
-            # scheduled (a loaded machine), so no code of this loop blocked it.
+            # scheduled (a loaded machine), so no code of this loop blocked it. A second
+            # look that found code counts only if the loop stayed stuck a threshold more.
             if frames and frames[-1].filename.startswith(_LOOP_INTERNALS):
+                return
+            if now - since < self.threshold:
                 return
             self._report(BlockReport(lag, frames, _format(frames), time.time(), task))
 
@@ -286,12 +323,23 @@ class LoopWatch:
                 logger.exception("the block callback of offload.monitor.watch() raised")
 
     def _watchdog(self) -> None:
-        captured_for = -1.0
+        looked_for = -1.0  # the `_expected` the looks so far were for
+        looks = 0
+        settled = False  # a look that counts saw the code that blocks
         warned = False
         loop = self._loop
+        # Looks at a stretch without ticks: a provisional one at half the threshold
+        # (kept only if no later look gets in before the loop ticks, as when the
+        # machine starves this thread), the one that counts a switch interval before
+        # the threshold (waking up costs up to one when the loop thread holds the GIL),
+        # then again while only the loop's own machinery was seen.
+        early = min(sys.getswitchinterval(), self.threshold / 2)
         while True:
             expected = self._expected
-            wait = expected + self.threshold - time.monotonic()
+            if expected != looked_for:
+                looked_for, looks, settled, warned = expected, 0, False, False
+            due = expected + (self.threshold / 2 if looks == 0 else self.threshold - early)
+            wait = due - time.monotonic()
             if wait > 0:
                 if self._stop.wait(wait):
                     return
@@ -302,21 +350,43 @@ class LoopWatch:
                 if self._stop.wait(self.threshold):  # stopped, not blocked
                     return
                 continue
-            if expected != captured_for:
-                captured_for = expected
-                warned = False
-                self._captured = (expected, *self._capture(loop))
+            if not settled:
+                # Code first seen after the loop's machinery (a late wake-up on a loaded
+                # machine) counts from when it was seen.
+                since = expected if looks < 2 else time.monotonic()
+                frames, task = self._capture(loop)
+                self._captured = (expected, since, frames, task)
+                looks += 1
+                settled = looks >= 2 and bool(frames)
+                settled = settled and not frames[-1].filename.startswith(_LOOP_INTERNALS)
+                # Stored: now read the source lines here, off the loop thread, so that
+                # the report made on the loop finds them read (the frames keep them).
+                for frame in frames:
+                    _ = frame.line
+                if looks == 1:
+                    continue  # provisional: the next look is due at the threshold
             overdue = time.monotonic() - expected
-            if self._log and not warned and overdue >= max(_HUNG_AFTER, 10 * self.threshold):
+            hung_after = self._hung_after
+            if hung_after is None:
+                hung_after = max(_HUNG_AFTER, 10 * self.threshold)
+            if (self._log or self._on_hung) and not warned and overdue >= hung_after:
                 # A loop that never comes back never reports its block: say so now.
                 warned = True
-                frames = self._captured[1] if self._captured else ()
-                logger.warning(
-                    "event loop blocked for %.1f s so far, still in %s\n%s",
-                    overdue,
-                    BlockReport(overdue, frames, "", time.time()).function,
-                    _format(frames),
-                )
+                frames = self._captured[2] if self._captured else ()
+                task = self._captured[3] if self._captured else None
+                report = BlockReport(overdue, frames, _format(frames), time.time(), task)
+                if self._log:
+                    logger.warning(
+                        "event loop blocked for %.1f s so far, still in %s\n%s",
+                        overdue,
+                        report.function,
+                        report.stack,
+                    )
+                if self._on_hung is not None:
+                    try:
+                        self._on_hung(report)
+                    except Exception:
+                        logger.exception("the on_hung callback of offload.monitor raised")
             # Blocked now: look again once the loop had a chance to tick.
             if self._stop.wait(min(self.threshold, self.resolution)):
                 return
@@ -324,16 +394,21 @@ class LoopWatch:
     def _capture(
         self, loop: asyncio.AbstractEventLoop
     ) -> tuple[tuple[traceback.FrameSummary, ...], str | None]:
+        # Only names and line numbers, quickly (see the module docstring); the source
+        # lines are read when a report is formatted.
+        frame = sys._current_frames().get(self._loop_thread_id)
+        raw: list[tuple[str, int, str]] = []
+        while frame is not None:
+            code = frame.f_code
+            raw.append((code.co_filename, frame.f_lineno or 0, code.co_name))
+            frame = frame.f_back  # ends at None: no frame of the loop thread is kept
         # current_task(loop) only reads asyncio's table of running tasks: safe here.
         task = asyncio.current_task(loop)
-        name = task.get_name() if task is not None else None
-        frame = sys._current_frames().get(self._loop_thread_id)
-        if frame is None:
-            return (), name
-        try:
-            return tuple(traceback.extract_stack(frame)), name
-        finally:
-            del frame  # do not keep the loop thread's frames alive
+        frames = tuple(
+            traceback.FrameSummary(filename, lineno, function, lookup_line=False)
+            for filename, lineno, function in reversed(raw)
+        )
+        return frames, task.get_name() if task is not None else None
 
 
 def _format(frames: tuple[traceback.FrameSummary, ...]) -> str:
@@ -350,6 +425,9 @@ def _format(frames: tuple[traceback.FrameSummary, ...]) -> str:
 
 class Monitor:
     """The event-loop monitor, available as ``offload.monitor``.
+
+    ``watch()`` raises ``ValueError`` for a threshold or resolution that is not a
+    positive number of seconds.
 
     Example::
 

@@ -6,6 +6,11 @@ bare ``python3 -I -S …``. Where setproctitle cannot be imported it falls back 
 kernel's short name (Linux ``prctl(PR_SET_NAME)``, 15 characters, what ``ps -o comm``
 and ``top`` show); elsewhere it does nothing.
 
+The kernel's short name (``/proc/PID/comm``) is always set to a form without spaces,
+``offload-reaper``, ``offload-worker``: CPython 3.12+ splits ``/proc/self/stat`` at
+spaces to count a process's threads before ``os.fork()``, and a short name with spaces
+made it warn, wrongly, that a single-threaded template was multi-threaded.
+
 This module imports only the standard library (and setproctitle when called) so that
 the reaper, which runs it without the rest of offload, can use it too.
 """
@@ -28,13 +33,17 @@ def set_title(text: str) -> None:
     """
     try:
         from setproctitle import setproctitle
-    except ImportError:
-        _set_short_name(text)
-        return
-    try:
+
         setproctitle(text)
     except Exception:  # a title is cosmetic: never fail the caller for it
-        _set_short_name(text)
+        pass
+    _set_short_name(short_name(text))
+
+
+def short_name(text: str) -> str:
+    """The kernel's 15-character name for a title: no spaces (``offload-worker``)."""
+    first = text.replace("offload: ", "offload-", 1).split(" ", 1)[0]
+    return first.replace(":", "")[:15]
 
 
 def _set_short_name(text: str) -> None:

@@ -196,6 +196,15 @@ def remove_at_death(path_prefix: str) -> None:
             _write(b"f" + os.fsencode(path_prefix) + b"\n")
 
 
+def share_parents(path_prefix: str) -> None:
+    """In a sub-interpreter: this process's reaper, started by the main interpreter, is
+    already told to delete files starting with ``path_prefix``. A sub-interpreter cannot
+    start processes: its own copy of this module must never try to start another."""
+    global _owner
+    _owner = os.getpid()
+    _prefixes.add(path_prefix)
+
+
 def reaper_pid() -> int | None:
     """The pid of this process's reaper while one runs (for tests and diagnostics)."""
     return _reaper if _owner == os.getpid() else None

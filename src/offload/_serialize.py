@@ -33,7 +33,16 @@ import cloudpickle
 
 from ._errors import OffloadError, SerializationError
 
-__all__ = ["by_name", "dumps", "dumps_function", "loads", "names_main"]
+__all__ = [
+    "by_name",
+    "by_value",
+    "dumps",
+    "dumps_by_value",
+    "dumps_function",
+    "loads",
+    "names_main",
+    "stdlib_or_none",
+]
 
 PROTOCOL = 5
 _MAIN = b"__main__"
@@ -61,10 +70,24 @@ class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
         return super().reducer_override(obj)
 
 
-def _cloudpickle(obj: object, buffer_callback: BufferCallback | None = None) -> bytes:
+def by_value(obj: object, buffer_callback: BufferCallback | None = None) -> bytes:
+    """Pickle ``obj`` with cloudpickle (functions and classes of ``__main__``, lambdas and
+    closures by value), code objects keeping their file names; raises what it raises."""
     out = io.BytesIO()
     _Pickler(out, PROTOCOL, buffer_callback=buffer_callback).dump(obj)
     return out.getvalue()
+
+
+def stdlib_or_none(obj: object, buffer_callback: BufferCallback | None = None) -> bytes | None:
+    """Pickle ``obj`` with the standard pickle; None if it refuses or if the pickle names
+    ``__main__`` (then :func:`by_value` is the way). offload's own errors propagate."""
+    try:
+        data = pickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
+    except OffloadError:
+        raise
+    except Exception:
+        return None
+    return None if _MAIN in data else data
 
 
 def names_main(data: bytes) -> bool:
@@ -79,22 +102,23 @@ def dumps(
 
     offload's own errors raised while pickling (``ClosedError``) propagate unchanged.
     """
-    first: Exception | None = None
+    data = stdlib_or_none(obj, buffer_callback)
+    if data is not None:
+        return data
+    return dumps_by_value(obj, buffer_callback=buffer_callback, what=what)
+
+
+def dumps_by_value(
+    obj: object, *, buffer_callback: BufferCallback | None = None, what: str = "value"
+) -> bytes:
+    """:func:`by_value`, with a SerializationError naming the type when it fails (its
+    cause: why the standard pickle refused, else why cloudpickle did)."""
     try:
-        data = pickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
+        return by_value(obj, buffer_callback)
     except OffloadError:
         raise
     except Exception as exc:
-        first = exc
-    else:
-        if _MAIN not in data:
-            return data
-    try:
-        return _cloudpickle(obj, buffer_callback)
-    except OffloadError:
-        raise
-    except Exception as exc:
-        cause = first or exc
+        cause = _stdlib_refusal(obj) or exc
         raise SerializationError(
             f"the {what} could not be pickled: {_describe(obj)} ({cause}); "
             "pass picklable values (module-level functions and classes, plain data)"
@@ -106,17 +130,11 @@ def dumps_function(fn: Callable[..., object]) -> bytes:
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", "")
     if module not in (None, "__main__") and "<" not in qualname:
-        try:
-            data = pickle.dumps(fn, PROTOCOL)
-        except OffloadError:
-            raise
-        except Exception:
-            pass
-        else:
-            if _MAIN not in data:
-                return data
+        data = stdlib_or_none(fn)
+        if data is not None:
+            return data
     try:
-        return _cloudpickle(fn)
+        return by_value(fn)
     except OffloadError:
         raise
     except Exception as exc:
@@ -164,6 +182,15 @@ def loads(data: bytes | memoryview, *, buffers: Iterable[Any] | None = None) -> 
             f"a value could not be unpickled ({type(exc).__name__}: {exc}); "
             "is the module that defines it importable in the worker?"
         ) from exc
+
+
+def _stdlib_refusal(obj: object) -> Exception | None:
+    """Why the standard pickle refuses ``obj`` (None if it does not)."""
+    try:
+        pickle.dumps(obj, PROTOCOL)
+    except Exception as exc:
+        return exc
+    return None
 
 
 def _describe(obj: object) -> str:

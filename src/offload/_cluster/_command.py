@@ -176,7 +176,7 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"write sizes as 300M or 2G, got {text}")
     try:
         value = int(float(number) * _UNITS[unit])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OverflowError):
         raise argparse.ArgumentTypeError(f"not a size: {text} (use bytes, or 300M, 2G)") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import random
 
-import psutil
-
 __all__ = ["MEMORY_CHECK_EVERY", "reason", "request_limit", "rss"]
 
 MEMORY_CHECK_EVERY = 1.0
@@ -26,6 +24,8 @@ def request_limit(max_requests: int | None, jitter: int) -> int | None:
 
 def rss(pid: int) -> int:
     """Resident memory of ``pid`` in bytes (0 when it is gone)."""
+    import psutil  # here, not at import: it cannot load in a sub-interpreter
+
     try:
         return int(psutil.Process(pid).memory_info().rss)
     except (psutil.Error, OSError):

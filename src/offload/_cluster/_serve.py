@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 from ._options import Options, default_workers
+from ._output import SinkHandler, stderr_sink
 from ._supervisor import Supervisor
 
 __all__ = ["serve"]
@@ -68,7 +68,7 @@ def serve(
     )
     log = logging.getLogger("offload.cluster")
     if not log.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = SinkHandler(stderr_sink())
         handler.setFormatter(logging.Formatter("[cluster] %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)

@@ -1,6 +1,6 @@
 """The one listening socket every worker serves, bound by the supervisor.
 
-Why one inherited socket and not SO_REUSEPORT (measured in bench/bench_cluster.py):
+Why one inherited socket and not SO_REUSEPORT (measured in bench/bench_socket_model.py):
 with SO_REUSEPORT each worker owns a listener with its own accept queue, and when a
 worker stops, the connections waiting in its queue are reset. A socket bound once by
 the supervisor and inherited by every worker has a single queue: a worker that stops
@@ -16,14 +16,16 @@ import os
 import socket
 import stat
 
-__all__ = ["address_text", "bind"]
+__all__ = ["address_text", "bind", "listen_reuseport"]
 
 BACKLOG = 2048
 
 
-def bind(host: str, port: int, uds: str | None) -> socket.socket:
+def bind(host: str, port: int, uds: str | None, reuseport: bool = False) -> socket.socket:
     """A listening socket on ``uds`` (a Unix socket path) or ``host:port``.
 
+    ``reuseport``: bound with SO_REUSEPORT but not listening; it only holds the address
+    while each worker listens on its own socket (``listen_reuseport``).
     Raises ``ValueError`` naming the problem when the address is taken or cannot be
     bound (a permission, an unknown host).
     """
@@ -39,8 +41,11 @@ def bind(host: str, port: int, uds: str | None) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if reuseport:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
-        sock.listen(BACKLOG)
+        if not reuseport:
+            sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
@@ -49,6 +54,18 @@ def bind(host: str, port: int, uds: str | None) -> socket.socket:
                 "stop it or pick another --port"
             ) from exc
         raise ValueError(f"cannot listen on {_show(host, port)}: {exc.strerror}") from exc
+    return sock
+
+
+def listen_reuseport(holder: socket.socket) -> socket.socket:
+    """A worker's own listening socket on the address ``holder`` (from ``bind``) holds."""
+    sock = socket.socket(holder.family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if holder.family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    sock.bind(holder.getsockname())
+    sock.listen(BACKLOG)
     return sock
 
 

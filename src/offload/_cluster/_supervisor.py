@@ -41,13 +41,16 @@ from offload._errors import WorkerStartFailed
 from . import _control, _messages, _recycle, _socket, _worker
 from ._backoff import Backoff
 from ._options import Options
-from ._output import Output
+from ._output import Output, stderr_sink
 
 __all__ = ["Supervisor"]
 
 logger = logging.getLogger("offload.cluster")
 
 _TICK = 0.1
+# A worker silent for --timeout whose blocking stack has not arrived yet is given this
+# much longer for it (its watchdog sends it within half the timeout, or a second).
+_STACK_GRACE = 1.0
 _HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 
 
@@ -67,7 +70,8 @@ class _Worker:
     request_limit: int | None = None
     error: str | None = None
     config_error: bool = False
-    block: str | None = None
+    block: str | None = None  # the stack of the block in progress, if any
+    stack_wait: float = 0.0  # silent too long: killed at this time if no stack came
     kill_at: float = 0.0
     killed_for: str | None = None
     purpose: str = "start"  # start, restart, reload, recycle
@@ -108,6 +112,7 @@ class Supervisor:
         self._retiring: list[_Worker] = []  # replaced, finishing their requests
         self._next_memory_check = 0.0
         self._started = time.monotonic()
+        self._sink = stderr_sink()
         self.address = ""
 
     # -- life cycle -------------------------------------------------------------------
@@ -124,7 +129,9 @@ class Supervisor:
 
         opts = self.options
         self._check_module()
-        self._listener = _socket.bind(opts.host, opts.port, opts.uds)
+        self._listener = _socket.bind(
+            opts.host, opts.port, opts.uds, reuseport=opts.socket_model == "reuseport"
+        )
         try:
             self.address = _socket.address_text(self._listener)
             port = self._listener.getsockname()[1] if opts.uds is None else 0
@@ -156,8 +163,10 @@ class Supervisor:
         finally:
             self._close()
         if self._fatal is not None:
+            self._sink.drain()
             raise self._fatal
         logger.warning("stopped")
+        self._sink.drain()
         return 0
 
     def _check_module(self) -> None:
@@ -201,6 +210,7 @@ class Supervisor:
 
     def _loop(self) -> None:
         while True:
+            self._sink.flush()
             for key, _ in self._selector.select(_TICK):
                 callback: Callable[[Any], None] = key.data
                 callback(key.fileobj)
@@ -229,6 +239,7 @@ class Supervisor:
             if self._stopping:
                 logger.warning("second stop signal: killing the workers now")
                 for worker in self._workers():
+                    worker.state = "stopping"
                     worker.kill_at = 0.0
                 return
             self._stop_all(signal.Signals(signum).name)
@@ -252,6 +263,8 @@ class Supervisor:
         now = time.monotonic()
         if kind == "beat":
             worker.last_beat = now
+            worker.block = None  # the loop ran: any block reported before has ended
+            worker.stack_wait = 0.0
             worker.requests = int(message.get("requests", 0))
             worker.lag_p99 = float(message.get("lag_p99", 0.0))
         elif kind == "ready":
@@ -299,6 +312,12 @@ class Supervisor:
         return True
 
     def _on_ready(self, worker: _Worker, now: float) -> None:
+        if worker.state == "stopping":
+            # Told to stop while it was starting: it stays stopping (and is killed at
+            # its deadline if it does not stop by itself).
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGTERM)
+            return
         worker.state = "serving"
         worker.ready_at = now
         slot = self._slots[worker.slot - 1]
@@ -329,6 +348,10 @@ class Supervisor:
                 if worker.state == "starting" and now - worker.started > opts.ready_timeout:
                     self._kill(worker, f"not ready within {opts.ready_timeout:g} s")
                 elif worker.state == "serving" and now - worker.last_beat > opts.timeout:
+                    if worker.block is None and worker.stack_wait == 0.0:
+                        worker.stack_wait = now + _STACK_GRACE
+                    if worker.block is None and now < worker.stack_wait:
+                        continue  # its watchdog's stack is on the way
                     stack = worker.block or "(no stack was reported before the timeout)"
                     self._kill(
                         worker,
@@ -505,14 +528,26 @@ class Supervisor:
             graceful_timeout=opts.graceful_timeout,
             log_level=opts.log_level,
             access_log=opts.access_log,
+            timeout=opts.timeout,
+            reuseport=opts.socket_model == "reuseport",
         )
         mine, theirs = _messages.pair()
         out_r, out_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            mine.close()
-            os.close(out_r)
-            _worker.run(spec, self._listener, theirs, out_w, self._close_in_child)
+        # Signals stay blocked across the fork: a SIGTERM sent to a worker just forked
+        # must not reach the supervisor's handler copied into it (it would be lost and the
+        # worker would serve on); the worker unblocks them once its own handlers are set.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
+        try:
+            pid = os.fork()
+            if pid == 0:  # the child: never returns
+                mine.close()
+                os.close(out_r)
+                # The common convention for "how many server processes share this
+                # machine", so the app can size its pool (docs/guides/sizing.md).
+                os.environ["WEB_CONCURRENCY"] = str(opts.workers)
+                _worker.run(spec, self._listener, theirs, out_w, self._close_in_child)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         theirs.close()
         os.close(out_w)
         now = time.monotonic()
@@ -520,7 +555,7 @@ class Supervisor:
             slot=slot.id,
             pid=pid,
             channel=mine,
-            output=Output(out_r, f"[w{slot.id} {pid}]"),
+            output=Output(out_r, f"[w{slot.id} {pid}]", self._sink),
             started=now,
             purpose=purpose,
             request_limit=_recycle.request_limit(opts.max_requests, opts.max_requests_jitter),
@@ -537,6 +572,7 @@ class Supervisor:
         # Close the supervisor's objects in the fork, so their numbers are free and
         # never closed twice; the listener stays (the worker serves it).
         self._selector.close()
+        self._sink.detach()
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import logging
 import math
 import os
 import signal
@@ -30,7 +29,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from offload._monitor import monitor
+from offload._monitor import BlockReport, LoopWatch
 
 from . import _messages
 
@@ -38,9 +37,11 @@ __all__ = ["AppNotFound", "WorkerSpec", "load_app", "run"]
 
 # Exit status of a worker that could not even find its app (bad MODULE:APP).
 EXIT_CONFIG = 3
-# A block this long is reported by offload.monitor; one still going after about a
-# second is reported while it lasts, with its stack, before --timeout kills the worker.
+# A block this long is reported by offload.monitor.
 _BLOCK_THRESHOLD = 0.1
+# A block still going after this long (capped by half the --timeout) is sent to the
+# supervisor while it lasts, with its stack, so the stack is known before the kill.
+_HUNG_AFTER = 1.0
 # How long a stopping worker waits for the first request of a just-accepted connection.
 _FRESH_CONNECTION_WAIT = 1.0
 
@@ -65,6 +66,8 @@ class WorkerSpec:
     graceful_timeout: float
     log_level: str
     access_log: bool
+    timeout: float = 30.0
+    reuseport: bool = False  # listen on an own SO_REUSEPORT socket (bench only)
 
 
 def load_app(spec: str, factory: bool = False) -> Any:
@@ -101,14 +104,17 @@ def run(
     """The forked child's whole life; never returns to the supervisor's code."""
     # Imported here: importing offload must not import the pool's template module
     # (it runs as ``python -m``).
-    from offload._pool._template import set_parent_death_signal
+    from offload._pool._kind_process_template import set_parent_death_signal
 
     code = 1
     try:
         close_inherited()
         signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+        for sig in handled:
             signal.signal(sig, signal.SIG_DFL)
+        # Blocked by the supervisor across the fork; one sent meanwhile acts now.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
         os.setpgid(0, 0)  # Ctrl-C in a terminal reaches the supervisor only
         set_parent_death_signal(signal.SIGKILL)
         if os.getppid() != spec.supervisor:  # it died before prctl took effect
@@ -142,6 +148,11 @@ def _serve(spec: WorkerSpec, listener: socket.socket, channel: socket.socket) ->
         _messages.send(channel, "error", text=text, config=False)
         sys.stderr.write(text)
         return 1
+    if spec.reuseport:  # joins the address's group now that the app is loaded
+        from ._socket import listen_reuseport
+
+        holder, listener = listener, listen_reuseport(listener)
+        holder.close()
     counted = _Counted(app)
     config = uvicorn.Config(
         counted,
@@ -218,10 +229,12 @@ class _Server:  # a uvicorn.Server, built lazily so this module imports without 
                 await super().startup(sockets=sockets)
                 if not self.started or self.should_exit:
                     return
-                watch = monitor.watch(threshold=_BLOCK_THRESHOLD)
+                watch = LoopWatch(
+                    threshold=_BLOCK_THRESHOLD,
+                    hung_after=min(_HUNG_AFTER, spec.timeout / 2),
+                    on_hung=lambda report: _send_block(channel, report),
+                )
                 watch.start()
-                handler = _BlockForwarder(channel)
-                logging.getLogger("offload.monitor").addHandler(handler)
                 loop = asyncio.get_running_loop()
 
                 def beat() -> None:
@@ -251,13 +264,11 @@ class _Server:  # a uvicorn.Server, built lazily so this module imports without 
         return Server(config)
 
 
-class _BlockForwarder(logging.Handler):
-    """Sends offload.monitor's block reports (with the captured stack) to the supervisor."""
-
-    def __init__(self, channel: socket.socket) -> None:
-        super().__init__(logging.WARNING)
-        self._channel = channel
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with contextlib.suppress(Exception):
-            _messages.send(self._channel, "block", text=record.getMessage())
+def _send_block(channel: socket.socket, report: BlockReport) -> None:
+    """Tell the supervisor where the loop is blocked (called on the watchdog thread)."""
+    _messages.send(
+        channel,
+        "block",
+        text=f"event loop blocked for {report.duration:.1f} s so far, "
+        f"still in {report.function}\n{report.stack}",
+    )

@@ -13,7 +13,14 @@ __all__ = ["JobInfo", "current_job", "run_job"]
 @dataclass(frozen=True)
 class JobInfo:
     """The job running in this worker: ``id``, ``attempt`` (1 on the first run; more
-    after a failure with retries or a redelivery after a crash), ``queue`` (its name)."""
+    after a failure with retries or a redelivery after a crash), ``queue`` (its name).
+
+    A plain record, from :func:`offload.current_job`. Example::
+
+        info = offload.current_job()
+        if info is not None and info.attempt > 1:
+            print("retry of", info.id)
+    """
 
     id: str
     attempt: int
@@ -26,7 +33,7 @@ _current: contextvars.ContextVar[JobInfo | None] = contextvars.ContextVar(
 
 
 def current_job() -> JobInfo | None:
-    """The :class:`JobInfo` of the job running now, or None outside a job.
+    """The :class:`JobInfo` of the job running now, or None outside a job (never raises).
 
     Example::
 

@@ -17,6 +17,9 @@ __all__ = ["JobHandle"]
 class JobHandle:
     """A job in a :class:`offload.JobQueue`, by id; survives the producer (``jobs.get(id)``).
 
+    ``result()`` raises :class:`offload.JobFailed` when the job failed in its last
+    attempt, and :class:`offload.BrokerUnavailable` when the broker stays unreachable.
+
     Example::
 
         handle = await jobs.submit(send_mails, addresses)

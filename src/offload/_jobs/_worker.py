@@ -106,6 +106,14 @@ class JobWorker:
 
     ``async with jobs.worker(concurrency=4) as worker: await worker.wait()`` runs until
     :meth:`stop` (the ``offload worker`` command calls it on SIGTERM and SIGINT).
+    Starting raises :class:`offload.BrokerUnavailable` when the broker cannot be reached.
+
+    Example::
+
+        async with offload.JobQueue(url, name="mail") as jobs:
+            jobs.register(send_mails)
+            async with jobs.worker(concurrency=4) as worker:
+                await worker.wait()
     """
 
     def __init__(

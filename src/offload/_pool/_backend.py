@@ -1,52 +1,60 @@
-"""The small interface between the pool front (scheduling) and a kind of worker.
+"""The small interface between the scheduler and one kind of worker.
 
-A backend creates workers; a worker takes tasks in order, answers them in order through
-the pool's callbacks, and can be told to stop one task, to retire or to die. The front
-never knows whether a worker is a process, a thread, or (later) a sub-interpreter or a
-remote engine.
+A backend creates workers and owns what they share (a template process, a client); a
+worker takes tasks in order and answers them in order through the
+:class:`~offload._pool._events.WorkerEvents` it was given, and can be told to stop one
+task, to retire or to die. The scheduler never knows whether a worker is a process, a
+thread, a sub-interpreter or a remote engine; the worker never sees the scheduler's
+bookkeeping (state, tasks in flight, sequence numbers: see ``_scheduler.WorkerSlot``).
 
-Callbacks a worker makes into the pool (all on the event loop thread):
-``_worker_ready(worker)``, ``_task_done(worker, seq, ok, value, run_time)``,
-``_task_report(worker, seq, value)``, ``_worker_log(worker, seq, record)``,
-``_worker_retire(worker)``, ``_worker_start_error(worker, exc)``,
-``_worker_exited(worker, exitcode, signal)``.
+Every backend class is built the same way, ``Backend(events, loop, options)``, and
+listed once in ``_kinds.py``.
 """
 
 from __future__ import annotations
 
 import abc
-from collections import deque
+import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
 
+from ._events import WorkerEvents
 from ._task import Task
 
-if TYPE_CHECKING:
-    from ._pool import Pool
+__all__ = ["Backend", "BackendOptions", "Worker"]
 
-__all__ = ["Backend", "Worker"]
 
-STARTING = 0
-READY = 1
-DRAINING = 2  # takes no new tasks; retires when its in-flight tasks are done
-GONE = 3
+@dataclass(frozen=True)
+class BackendOptions:
+    """What a backend needs to know of the pool's options."""
+
+    #: the pool's name (thread names, process titles)
+    name: str
+    initializer: Callable[..., object] | None = None
+    initargs: tuple[Any, ...] = ()
+    #: context variables whose values travel with each task
+    context: tuple[ContextVar[Any], ...] = ()
+    #: bytes of memory after which a worker asks to be replaced (None: no limit)
+    max_memory: int | None = None
+    #: at most this many workers at once
+    max_workers: int = 1
+    #: seconds a task told to stop has before its worker is stopped
+    cancel_grace: float = 1.0
+    #: where the workers are, for kinds that use ones started elsewhere (a Dask scheduler
+    #: address or client); None for the others
+    address: Any = None
+    #: max_workers was not given: the backend may report its own size (``on_resize``)
+    size_from_backend: bool = False
 
 
 class Worker(abc.ABC):
-    """One worker, as the pool front sees it."""
+    """One worker, as the scheduler sees it: an id, a pid once known, and five orders."""
 
-    def __init__(self, pool: Pool, worker_id: int) -> None:
-        self.pool = pool
+    def __init__(self, worker_id: int) -> None:
         self.id = worker_id
         self.pid: int | None = None
-        self.state = STARTING
-        self.inflight: deque[Task] = deque()  # sent, in order; the head is running
-        self.next_seq = 1
-        self.sent = 0
-        self.idle_since = 0.0
-        self.busy_time = 0.0
-        self.start_error: BaseException | None = None
-        self.retiring = False  # an exit now is expected, not a crash
 
     @abc.abstractmethod
     def send(self, tasks: list[Task]) -> None:
@@ -62,14 +70,14 @@ class Worker(abc.ABC):
 
     @abc.abstractmethod
     def retire(self) -> None:
-        """Exit once idle (the pool calls this when ``inflight`` is empty)."""
+        """Exit once idle (the scheduler calls this when the worker holds no task)."""
 
     @abc.abstractmethod
     def kill(self) -> None:
         """Stop at once, whatever runs."""
 
     def has_started(self, task: Task) -> bool:
-        """Whether ``task`` (the head of ``inflight``) had started when the worker ended.
+        """Whether ``task`` (the oldest the worker held) had started when it ended.
 
         A worker that cannot tell says True: its task is then reported as crashed.
         """
@@ -77,19 +85,38 @@ class Worker(abc.ABC):
 
 
 class Backend(abc.ABC):
-    """Creates workers of one kind and owns what they share (a template process)."""
+    """Creates workers of one kind and owns what they share."""
 
     #: how many tasks a worker may hold at once (more hides round trips)
     max_depth = 1
     #: whether a running task can be stopped by stopping its worker
     can_kill = False
+    #: whether this kind takes ``address=`` (workers started elsewhere)
+    takes_address = False
+
+    @classmethod  # noqa: B027 - optional hook
+    def check_options(cls, options: BackendOptions) -> None:
+        """Raise ``ValueError`` if this kind cannot serve a pool with ``options`` here
+        (called when the pool is made, long before it starts)."""
+
+    def __init__(
+        self, events: WorkerEvents, loop: asyncio.AbstractEventLoop, options: BackendOptions
+    ) -> None:
+        self.events = events
+        self.loop = loop
+        self.options = options
 
     @abc.abstractmethod
     def new_worker(self, worker_id: int) -> Worker:
-        """Start a worker; it calls ``pool._worker_ready`` when it can take tasks."""
+        """Start a worker; it reports ``events.on_ready`` when it can take tasks.
+
+        Raises ``ConnectionError`` when a helper it needs was killed meanwhile (the
+        scheduler tries again later), ``OSError`` when no worker can be started.
+        """
 
     def prepare(self, task: Task) -> None:  # noqa: B027 - optional hook
-        """Do per-task work in the caller before queueing (serialize, copy context)."""
+        """In the caller, before queueing: give ``task`` what this kind needs to run it
+        (the submitter's context, a serialized payload). May raise SerializationError."""
 
     def preload(self, task: Task) -> None:  # noqa: B027 - optional hook
         """Hint that ``task``'s function will be used (pre-import it for future workers)."""
@@ -104,5 +131,6 @@ class Backend(abc.ABC):
 
     def leftovers(self) -> Callable[[], None] | None:
         """A callable that releases what the backend holds outside Python objects, and
-        holds no reference to the pool (run when the pool is garbage or at exit)."""
+        holds no reference to the backend or the scheduler (run when the pool is garbage
+        or at exit)."""
         return None

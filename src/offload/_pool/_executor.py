@@ -24,8 +24,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from offload._errors import ClosedError
+from offload._loop import running_in
 
-from ._pool import Pool
+from ._config import PoolConfig
+from ._scheduler import Scheduler
 
 if TYPE_CHECKING:
     from ._task import Task
@@ -85,34 +87,28 @@ class PoolExecutor(concurrent.futures.Executor):
             not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers <= 0
         ):
             raise ValueError(f"max_workers must be greater than 0, got {max_workers!r}")
-        pool = Pool(
-            kind,
-            max_workers=max_workers,
-            min_workers=min_workers,
-            idle_timeout=idle_timeout,
-            max_tasks_per_worker=max_tasks_per_worker,
-            max_memory_per_worker=max_memory_per_worker,
-            task_timeout=task_timeout,
-            initializer=initializer,
-            initargs=initargs,
-            name=name,
-        )
-        self._core = _Core(pool, None)
+        options = dict(locals())  # the parameters above, all of them pool options
+        del options["self"]
+        config = PoolConfig.checked(**options)
+        self._core = _Core(Scheduler(config), None)
         # Dropped without shutdown(): finish the work, then let the loop thread end.
         finalizer = weakref.finalize(self, self._core.close, False, False)
         finalizer.atexit = False  # _at_exit joins it instead
 
     @classmethod
-    def _attach(cls, pool: Pool, loop: asyncio.AbstractEventLoop) -> PoolExecutor:
-        """An executor on ``pool``, whose loop runs in the calling thread (pool.executor)."""
+    def _attach(cls, scheduler: Scheduler, loop: asyncio.AbstractEventLoop) -> PoolExecutor:
+        """An executor on a pool's ``scheduler``, whose loop runs in the calling thread
+        (``pool.executor``)."""
         self = cls.__new__(cls)
-        self._core = _Core(pool, loop)
+        self._core = _Core(scheduler, loop)
         return self
 
     def __repr__(self) -> str:
-        pool = self._core.pool
+        config = self._core.scheduler.config
         state = "shut down" if self._core.shut else "open"
-        return f"<PoolExecutor {pool.name!r} {pool.kind} max_workers={pool.max_workers} {state}>"
+        return (
+            f"<PoolExecutor {config.name!r} {config.kind} max_workers={config.max_workers} {state}>"
+        )
 
     def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
@@ -214,7 +210,7 @@ class _Future(concurrent.futures.Future[T]):
             and (timeout is None or timeout > 0)
             and not self.done()
             and core.loop is not None
-            and (threading.get_ident() == core.loop_thread or _running_in(core.loop))
+            and (threading.get_ident() == core.loop_thread or running_in(core.loop))
         ):
             raise RuntimeError(
                 "waiting for this future would block forever: it is resolved by the "
@@ -269,12 +265,12 @@ class _Link:
 class _Core:
     """What an executor shares with its loop thread and the exit hook."""
 
-    def __init__(self, pool: Pool, loop: asyncio.AbstractEventLoop | None) -> None:
-        self.pool = pool
+    def __init__(self, scheduler: Scheduler, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.scheduler = scheduler
         self.owned = loop is None  # True: runs its own loop thread, made on first submit
         self.loop = loop
         # The thread that runs the loop (known once it has run something of ours).
-        self.loop_thread = threading.get_ident() if loop is not None and _running_in(loop) else None
+        self.loop_thread = threading.get_ident() if loop is not None and running_in(loop) else None
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
         self.pending: set[concurrent.futures.Future[Any]] = set()
@@ -286,20 +282,20 @@ class _Core:
         with self.lock:
             if _exiting and self.owned:
                 raise ClosedError("cannot schedule new futures after interpreter shutdown")
-            if self.shut or self.pool._closing:
+            if self.shut or self.scheduler.closing:
                 raise ClosedError(
                     "cannot schedule new futures after shutdown; create a new executor"
                 )
             loop = self.loop if self.loop is not None else self._start_thread()
             future._core = self
-            here = _running_in(loop)
+            here = running_in(loop)
             if not here:
                 # Scheduled under the lock: always ahead of a shutdown's close.
                 try:
                     loop.call_soon_threadsafe(self._start, future, fn, args)
                 except RuntimeError as exc:  # the loop is closed
                     raise ClosedError(
-                        f"{self.pool.name}'s event loop is closed; create a new executor"
+                        f"{self.scheduler.name}'s event loop is closed; create a new executor"
                     ) from exc
             self.pending.add(future)
         future.add_done_callback(self._forget)
@@ -321,7 +317,7 @@ class _Core:
         assert self.loop is not None
         link = _Link(future, self.loop)
         try:
-            task = self.pool._submit(fn, args, None, None, progress=False, on_start=link.started)
+            task = self.scheduler.submit(fn, args, on_start=link.started)
         except Exception as exc:
             with contextlib.suppress(concurrent.futures.InvalidStateError):
                 future.set_exception(exc)
@@ -333,13 +329,21 @@ class _Core:
     def _start_thread(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.new_event_loop()
         thread = threading.Thread(
-            target=_serve, args=(loop, self), name=f"{self.pool.name}-loop", daemon=True
+            target=_serve, args=(loop, self), name=f"{self.scheduler.name}-loop", daemon=True
         )
+        try:
+            thread.start()
+        except RuntimeError as exc:  # CPython 3.12.0-3.12.1: no new thread at shutdown
+            loop.close()
+            raise ClosedError(
+                "cannot schedule new futures: the interpreter is shutting down and no new "
+                "thread can start (CPython 3.12.0-3.12.1; fixed in 3.12.2); submit before "
+                "the main thread returns"
+            ) from exc
         self.loop = loop
         self.thread = thread
         with _live_lock:
             _live.add(self)
-        thread.start()
         self.loop_thread = thread.ident
         return loop
 
@@ -353,7 +357,7 @@ class _Core:
                 self._cancel_pending()
             return  # nothing runs any more
         if cancel_futures:
-            if _running_in(loop) or not (self.owned or loop.is_running()):
+            if running_in(loop) or not (self.owned or loop.is_running()):
                 self._cancel_pending()
             else:
                 # On the loop, after the submits queued before: what a worker has taken
@@ -366,7 +370,7 @@ class _Core:
                             self._cancel_pending()
                             break
         if first:
-            if _running_in(loop):
+            if running_in(loop):
                 self.closing = loop.create_task(self._close_pool())
             else:
                 self.closing = asyncio.run_coroutine_threadsafe(self._close_pool(), loop)
@@ -387,7 +391,7 @@ class _Core:
 
     async def _close_pool(self) -> None:
         try:
-            await self.pool.close()
+            await self.scheduler.close()
         finally:
             if self.owned:
                 asyncio.get_running_loop().stop()
@@ -404,13 +408,6 @@ def _serve(loop: asyncio.AbstractEventLoop, core: _Core) -> None:
         loop.close()
         with _live_lock:
             _live.discard(core)
-
-
-def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
 
 
 def _apply_chunk(fn: Callable[..., T], chunk: list[tuple[Any, ...]]) -> list[T]:

@@ -44,7 +44,7 @@ import cloudpickle
 
 from offload import _serialize
 
-from . import _wire as w
+from . import _kind_process_messages as w
 
 __all__ = ["FunctionCache", "check_no_keywords", "check_sync"]
 

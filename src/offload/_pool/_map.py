@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._task import Task
 
 if TYPE_CHECKING:
-    from ._pool import Pool
+    from ._scheduler import Scheduler
 
 __all__ = ["map_tasks"]
 
@@ -23,7 +23,7 @@ R = TypeVar("R")
 
 
 async def map_tasks(
-    pool: Pool,
+    scheduler: Scheduler,
     fn: Callable[[T], R],
     iterable: Iterable[T] | AsyncIterable[T],
     *,
@@ -52,9 +52,9 @@ async def map_tasks(
                 except StopAsyncIteration:
                     exhausted = True
                     break
-                while pool.max_queue is not None and len(pool._queue) >= pool.max_queue:
-                    await pool._wait_for_space()
-                task = pool._submit(fn, (item,), None, None, progress=False)
+                while scheduler.queue_full:
+                    await scheduler.wait_for_space()
+                task = scheduler.submit(fn, (item,))
                 pending.append(task)
                 if not ordered:
                     task.future.add_done_callback(functools.partial(on_done, task))

@@ -15,7 +15,8 @@ class PoolStats:
     Times are seconds. ``wait`` is the time a task spent not running (queue and transport);
     ``run`` is the time the function ran, measured in the worker. Percentiles cover the
     most recent tasks (a bounded reservoir). ``utilization`` is the share of worker time
-    spent running tasks since the pool started (0..1).
+    spent running tasks since the pool started (0..1). A frozen record: reading it never
+    raises.
 
     Example::
 

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import enum
 from collections.abc import AsyncIterator, Callable, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from offload._cancel import CancelToken
 
 if TYPE_CHECKING:
-    from ._backend import Worker
+    from ._scheduler import WorkerSlot
 
-__all__ = ["Task", "TaskHandle"]
+__all__ = ["Task", "TaskHandle", "TaskState"]
 
 T = TypeVar("T")
 
-QUEUED = 0
-SENT = 1
-DONE = 2
+
+class TaskState(enum.IntEnum):
+    """Where a task is: in the queue, with a worker, or released (whatever its outcome)."""
+
+    QUEUED = 0
+    SENT = 1
+    DONE = 2
+
+
+QUEUED, SENT, DONE = TaskState
 
 
 class Task:
@@ -41,13 +49,13 @@ class Task:
         "progress_waiters",
         "release_oob",
         "seq",
+        "slot",
         "started",
         "state",
         "submitted",
         "timeout",
         "timer",
         "unlink",
-        "worker",
     )
 
     def __init__(
@@ -70,7 +78,7 @@ class Task:
         self.state = QUEUED
         self._token: CancelToken | None = None
         self.unlink: Callable[[], None] | None = None
-        self.worker: Worker | None = None
+        self.slot: WorkerSlot | None = None  # the worker holding it (set by the scheduler)
         self.seq = 0
         self.timer: asyncio.TimerHandle | None = None
         self.payload: bytes = b""
@@ -100,9 +108,9 @@ class Task:
         if self.progress is None:
             return
         self.progress.append(value)
-        self._wake()
+        self.wake()
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         waiters, self.progress_waiters = self.progress_waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -125,7 +133,7 @@ class Task:
             self.release_oob()
             self.release_oob = None
         self.ctx = None
-        self._wake()
+        self.wake()
 
 
 class TaskHandle(Generic[T]):

@@ -1,7 +1,7 @@
 """``offload.Channel``: a connected pair of message ports (MessageChannel).
 
 A :class:`Port` is one end of a Unix socket pair. Objects are pickled into
-length-prefixed frames (:mod:`._wire`). Each port can be used synchronously (plain
+length-prefixed frames (:mod:`offload._wire`). Each port can be used synchronously (plain
 code, threads, a forked child's main function) and asynchronously (asyncio code);
 both share one receive buffer, so messages are never lost or reordered between them.
 
@@ -27,8 +27,10 @@ from types import TracebackType
 from typing import Any
 
 from offload._errors import ChannelClosed, ClosedError
+from offload._serialize import dumps, loads
+from offload._wire import Frames, frame
 
-from ._wire import ERROR, MESSAGE, Frames, dumps, frame, loads
+from ._messages import ERROR, MESSAGE
 
 __all__ = ["Channel", "Port", "collecting_fds", "port_fds"]
 
@@ -111,7 +113,7 @@ class Port:
         Raises :class:`offload.ChannelClosed` if the other end is gone,
         :class:`offload.SerializationError` if ``obj`` cannot be pickled.
         """
-        data = memoryview(frame(MESSAGE, dumps(obj)))
+        data = memoryview(frame(MESSAGE, dumps(obj, what="message sent through a channel")))
         sock = self._live()
         with self._send_lock:
             while data:
@@ -126,7 +128,7 @@ class Port:
 
     async def asend(self, obj: object) -> None:
         """Send ``obj`` without blocking the event loop (waits while the buffer is full)."""
-        await self._asend_raw(frame(MESSAGE, dumps(obj)))
+        await self._asend_raw(frame(MESSAGE, dumps(obj, what="message sent through a channel")))
 
     async def _asend_raw(self, data: bytes) -> None:
         sock = self._live()
@@ -285,7 +287,8 @@ class Channel:
 
     Hand the ports to two children (``offload.fork(worker, channel.port1)``) and
     they talk directly, not through the parent. ``async with``/``with`` closes both
-    ports (a no-op for ports already handed over).
+    ports (a no-op for ports already handed over). Receiving on a port whose other end
+    is gone raises :class:`offload.ChannelClosed`.
 
     Example::
 

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import pickle
 import socket
 import sys
 import traceback
 
+from offload._serialize import dumps, loads
+from offload._wire import frame
+
 from ._channel import Port, port_fds
+from ._messages import BOOT, ERROR
 from ._parent import parent
-from ._wire import BOOT, ERROR, frame
 
 
 def main(argv: list[str]) -> int:
@@ -34,11 +36,11 @@ def main(argv: list[str]) -> int:
     if kind != BOOT:
         print("offload fork child: bad start-up data", file=sys.stderr)
         return 70
-    paths, blob = pickle.loads(payload)
+    paths, blob = loads(payload)
     sys.path[:0] = [path for path in paths if path not in sys.path]
     parent._bind(port)
     try:
-        target, args = pickle.loads(blob)
+        target, args = loads(blob)
         result = target(*args)
         if inspect.isawaitable(result):
 
@@ -54,7 +56,7 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(text)
         summary = f"{type(exc).__name__}: {exc}"
         try:
-            data = pickle.dumps((summary, text))
+            data = dumps((summary, text))
             if not port.closed:
                 port._live().setblocking(True)
                 port._live().sendall(frame(ERROR, data))

@@ -20,6 +20,8 @@ import time
 from collections.abc import Sequence
 from typing import Literal
 
+from offload._fdread import read_chunk
+
 from ._kill import end_group
 from ._result import StoppedBy
 from ._start import Started
@@ -76,15 +78,9 @@ class Collector:
     # -- output ---------------------------------------------------------------------
 
     def _readable(self, name: str) -> None:
-        fd = self._open.get(name)
-        if fd is None:
+        data = read_chunk(self._open.get(name), _READ_SIZE)
+        if data is None:
             return
-        try:
-            data = os.read(fd, _READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
         if not data:
             self._close_stream(name)
             # A program that ends closes its descriptors one after the other within
@@ -108,12 +104,9 @@ class Collector:
         """
         got = False
         for name, fd in list(self._open.items()):
-            try:
-                data = os.read(fd, _READ_SIZE)
-            except BlockingIOError:
+            data = read_chunk(fd, _READ_SIZE)
+            if data is None:
                 continue
-            except OSError:
-                data = b""
             if data:
                 got = True
                 self._keep(name, data)

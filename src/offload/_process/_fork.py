@@ -2,7 +2,7 @@
 
 The child is a fresh interpreter (``python -m offload._process._child``), never a
 ``fork()`` of the asyncio parent, so it inherits no loop, locks or threads. The link is
-a Unix socket pair (see :mod:`._child` for the start-up exchange and :mod:`._wire` for
+a Unix socket pair (see :mod:`._child` for the start-up exchange and :mod:`offload._wire` for
 the frames). The child runs in its own process group, is ended with the same
 SIGTERM-grace-SIGKILL routine as programs, and never outlives the parent.
 """
@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pickle
 import signal as _signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import cloudpickle
-
-from offload._errors import ChannelClosed, ProcessFailed, SerializationError
+from offload._errors import ChannelClosed, ProcessFailed
+from offload._serialize import dumps, dumps_by_value
+from offload._wire import frame
 
 from ._channel import Port, collecting_fds
 from ._handle import ChildHandle
 from ._kill import DEFAULT_KILL_AFTER, end_group, signal_group, to_the_end
+from ._messages import BOOT
 from ._result import signal_name
 from ._start import Started, StdSpec, start, start_error
-from ._wire import BOOT, frame
 
 __all__ = ["Child", "fork"]
 
@@ -45,6 +44,12 @@ class Child(ChildHandle):
     :class:`offload.ProcessFailed`, with the child's traceback in the message.
     Leaving ``async with`` disconnects, gives the child ``kill_after`` seconds to exit
     on its own, then ends it (SIGTERM, then SIGKILL).
+
+    Example::
+
+        async with offload.fork(worker) as child:
+            await child.send({"job": 1})
+            reply = await child.recv()
     """
 
     def __init__(
@@ -220,15 +225,10 @@ def fork(
             assert await child.recv() == 42
     """
     name = getattr(target, "__qualname__", None) or repr(target)
-    try:
-        with collecting_fds() as ports:
-            blob = cloudpickle.dumps((target, args), protocol=5)
-    except Exception as exc:
-        raise SerializationError(
-            f"cannot send {name} and its arguments to a child: {exc}; "
-            "pass data that pickles (and a function defined at module level if in doubt)"
-        ) from exc
-    boot = pickle.dumps(([p for p in sys.path if isinstance(p, str)], blob), protocol=5)
+    with collecting_fds() as ports:
+        # By value in one pass: every port is collected once, in order.
+        blob = dumps_by_value((target, args), what=f"call of {name} sent to a child")
+    boot = dumps(([p for p in sys.path if isinstance(p, str)], blob))
     try:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     except OSError as exc:  # no descriptors left

@@ -29,7 +29,16 @@ class Process(ChildHandle):
     ``stdin`` / ``stdout`` / ``stderr`` are :class:`InputStream` / :class:`OutputStream`
     objects when piped, else None. Signals go to the program's whole process group.
     Leaving ``async with`` ends a program that still runs (SIGTERM, then SIGKILL after
-    ``kill_after``) and closes the pipes.
+    ``kill_after``) and closes the pipes. ``spawn`` raises
+    :class:`offload.ProgramNotFound` for a missing program; ``await proc.wait()``
+    returns the exit status rather than raising for a failed program.
+
+    Example::
+
+        async with offload.spawn(["sort"], stdin="pipe", text=True) as proc:
+            await proc.stdin.write("b\na\n")
+            proc.stdin.close()
+            print(await proc.stdout.read())
     """
 
     def __init__(

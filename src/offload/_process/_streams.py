@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from offload._errors import ChannelClosed, ClosedError
+from offload._fdread import read_available, read_chunk
 
 __all__ = ["InputStream", "OutputStream"]
 
@@ -31,7 +31,8 @@ class OutputStream:
     ``async for chunk in stream`` yields chunks as they arrive (bytes, or str with
     ``text=True``); :meth:`lines` yields lines without their line ending, of any length;
     :meth:`read` returns everything until end of file. Each chunk is delivered once,
-    whichever of these you use.
+    whichever of these you use. Reading never raises because the program failed: the
+    stream simply ends (check the exit status with ``await proc.wait()``).
 
     Example::
 
@@ -68,15 +69,9 @@ class OutputStream:
     # -- the producer side (event loop callbacks) -------------------------------------
 
     def _readable(self) -> None:
-        fd = self._fd
-        if fd is None:
+        data = read_chunk(self._fd, _READ_SIZE)
+        if data is None:
             return
-        try:
-            data = os.read(fd, _READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
         if not data:
             self._finish()
             return
@@ -126,13 +121,9 @@ class OutputStream:
         """Take what the pipe holds now and stop reading (the program is gone)."""
         fd = self._fd
         if fd is not None:
-            with contextlib.suppress(OSError):
-                for _ in range(64):
-                    data = os.read(fd, _READ_SIZE)
-                    if not data:
-                        break
-                    self._chunks.append(data)
-                    self._size += len(data)
+            for data in read_available(fd, _READ_SIZE, 64):
+                self._chunks.append(data)
+                self._size += len(data)
         self._finish()
 
     # -- the consumer side -------------------------------------------------------------

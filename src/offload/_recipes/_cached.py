@@ -64,7 +64,7 @@ class CacheInfo:
     call; ``coalesced``: joined a call already in flight; ``evictions``: entries dropped
     to respect ``maxsize``; ``refreshes``: background refreshes started
     (stale-while-revalidate); ``size``: entries stored now (expired ones not yet
-    reclaimed included).
+    reclaimed included). A plain record: reading it never raises.
 
     Example::
 
@@ -274,6 +274,8 @@ class CacheCore(Generic[R]):
         may have expired; either way the exact clock decides.
         """
         store = self.store
+        if store.reads:
+            store.drain()  # the clock may have sent this call here for that
         entry = store.data.get(key)
         if entry is not None and entry[1] > store.exact_now():
             store.touch(key)
@@ -439,8 +441,9 @@ class CacheCore(Generic[R]):
         self.flights.forget_all()
 
     def info(self) -> CacheInfo:
+        self.store.drain()  # recorded hits count, in order
         return CacheInfo(
-            hits=self.hits + self.hot_hits(),
+            hits=self.hits + self.hot_hits() + self.store.read_hits,
             misses=self.misses,
             coalesced=self.coalesced,
             evictions=self.store.evictions,
@@ -543,7 +546,8 @@ def cached(
             jitter=jitter,
             clock=clock,
             sweep=sweep,
-            coarse=coarse if ttl is not None else None,
+            # Without a TTL the coarse clock only bounds the hits' read buffer.
+            coarse=coarse,
         )
         if method and store.sweep_every is None:
             store.sweep_every = 60.0  # reclaims entries of collected instances

@@ -2,8 +2,11 @@
 
 A hit costs one dict subscript (cheaper than ``.get``; a miss pays for the KeyError),
 one comparison of the entry's expiry with a clock reading held in a cell (see
-:class:`~offload._clock.CoarseClock`; a constant without a TTL), ``move_to_end`` (only
-with a ``maxsize``) and a counter in a closure cell; nothing else runs. Everything else
+:class:`~offload._clock.CoarseClock`) and one list append: the entry goes to the store's
+read buffer, which the store replays (LRU moves, hit count) before anything observes
+either (:meth:`~offload._recipes._store.Store.drain`); nothing else runs. Without a
+coarse clock (an exact or a manual clock) there is no buffer: a hit moves its key
+(only with a ``maxsize``) and counts itself in a closure cell at once. Everything else
 (the exact time, misses, refreshes) is the slow path of
 :class:`~offload._recipes._cached.CacheCore`.
 
@@ -97,7 +100,9 @@ def _generated(
     exact = store.ttl is not None and store.coarse is None  # a clock read on every hit
     mode = "ready" if ready else "async"
     shape = ANY if params is None else len(params)
-    factory = FACTORIES[mode, "call" if exact else "cell", store.maxsize is not None, shape]
+    buffered = store.coarse is not None  # its ticks bound the read buffer
+    record = "read" if buffered else "move" if store.maxsize is not None else "keep"
+    factory = FACTORIES[mode, "call" if exact else "cell", record, shape]
     slow: Callable[..., Awaitable[R]]
     fail: Callable[..., Any]
     if params is None:
@@ -122,7 +127,8 @@ def _generated(
             return core.fail(args, kwargs, exc) if ready else core.lookup_error(args, kwargs, exc)
 
     data = store.data
-    wrapper, hot_hits = factory(data, data.move_to_end, store.clock, slow, fail, core.keyfn)
+    move = store.read if buffered else data.move_to_end
+    wrapper, hot_hits = factory(data, move, store.clock, slow, fail, core.keyfn)
     # Without a TTL entries never expire: compare with a reading that never moves.
     now = store.coarse.cell if store.coarse is not None else types.CellType(-math.inf)
     # The free variable _o_now (if any) becomes the clock's cell.
@@ -164,6 +170,8 @@ def method_hit_paths(core: CacheCore[R]) -> tuple[MethodHit, MethodHit]:
     single = not custom and rest is not None and rest.single
     bounded = store.maxsize is not None
     exact = store.ttl is not None and store.coarse is None
+    buffered = store.coarse is not None  # hits go to the read buffer (see Store.drain)
+    read = store.read
     clock = store.clock
     now = store.coarse.cell if store.coarse is not None else types.CellType(-math.inf)
     slow = core.slow
@@ -184,9 +192,12 @@ def method_hit_paths(core: CacheCore[R]) -> tuple[MethodHit, MethodHit]:
             entry = data[key]
             # hot_until: -inf until the entry's future exists (the slow path makes it).
             if entry[4] > (clock() if exact else now.cell_contents):
-                if bounded:
-                    data.move_to_end(key)
-                core.hits += 1
+                if buffered:
+                    read(entry)
+                else:
+                    if bounded:
+                        data.move_to_end(key)
+                    core.hits += 1
                 return cast("Awaitable[R]", entry[3])
         except KeyError:
             pass
@@ -199,9 +210,12 @@ def method_hit_paths(core: CacheCore[R]) -> tuple[MethodHit, MethodHit]:
         try:
             entry = data[key]
             if entry[1] > (clock() if exact else now.cell_contents):
-                if bounded:
-                    data.move_to_end(key)
-                core.hits += 1
+                if buffered:
+                    read(entry)
+                else:
+                    if bounded:
+                        data.move_to_end(key)
+                    core.hits += 1
                 return entry[0]
         except KeyError:
             pass

@@ -6,8 +6,12 @@ checks that the module in the repository is what this generator writes.
 A shape is: what a hit returns (``ready``: the entry's completed future, for Python
 3.11; ``async``: an ``async def`` returning the value, for 3.12+), how freshness is
 tested (``cell``: against a clock reading held in a cell, a single instruction;
-``call``: by calling the clock), whether a hit moves its key in the LRU order
-(``move``/``keep``), and how many parameters the function has (1 to
+``call``: by calling the clock), how a hit is recorded (``move``: its key moves in the
+LRU order and the hit counter counts it, at once; ``keep``: only the counter;
+``read``: its entry (which carries its key) is appended to the store's read buffer,
+which the store replays in order, LRU moves and hit count, before anything looks at
+either; see
+:meth:`~offload._recipes._store.Store.drain`), and how many parameters the function has (1 to
 :data:`MAX_PARAMS`, or :data:`ANY`: any arguments, ``*args`` and ``**kwargs``, whose key
 a key function computes). Parameters are named ``p0``, ``p1``, ... here; the hit path module
 renames them to the cached function's own names (and sets its defaults and kinds), so
@@ -19,7 +23,8 @@ The module also holds the key functions ``key_N`` for N parameters (0 to
 :data:`MAX_KEY_PARAMS`), renamed the same way by :func:`~offload._recipes._keys.compile_key`:
 ``key_1`` returns its argument, the others the tuple of theirs.
 
-Each factory takes the store's ``data`` and ``move_to_end``, the clock, the slow path
+Each factory takes the store's ``data`` and ``move_to_end`` (``read`` shapes: the read
+buffer's ``append``), the clock, the slow path
 (``slow(key, *params)``: exact time check, then a miss), the error path for an
 unhashable argument (``fail(exc, *params)``) and the key function; with :data:`ANY`,
 ``slow`` and ``fail`` take ``(args, kwargs)`` instead of the parameters, and only then
@@ -64,12 +69,10 @@ def {name}(
 ) -> tuple[Any, Any]:
     _o_hits = 0{now}
 
-    {kind}def _o_wrapper({params}) -> Any:
-        nonlocal _o_hits{keyline}
+    {kind}def _o_wrapper({params}) -> Any:{nonlocal_line}{keyline}
         try:
             _o_entry = _o_data[{key}]
-            if {fresh}:{move}
-                _o_hits += 1
+            if {fresh}:{move}{count}
                 return {result}
         except KeyError:
             pass
@@ -93,11 +96,14 @@ def key_function(arity: int) -> str:
     return f"\n\ndef key_{arity}({signature}) -> Any:\n    return {result}\n"
 
 
-def name_of(mode: str, fresh: str, move: bool, arity: int) -> str:
-    return f"{mode}_{fresh}_{'move' if move else 'keep'}_{'any' if arity == ANY else arity}"
+RECORDS = ("move", "keep", "read")
 
 
-def factory(mode: str, fresh: str, move: bool, arity: int) -> str:
+def name_of(mode: str, fresh: str, record: str, arity: int) -> str:
+    return f"{mode}_{fresh}_{record}_{'any' if arity == ANY else arity}"
+
+
+def factory(mode: str, fresh: str, record: str, arity: int) -> str:
     """The source of one factory."""
     # Every name starts with ``_o_``, which no renamed parameter may (see signature_of).
     params = [f"_o_p{i}" for i in range(arity)]
@@ -114,14 +120,18 @@ def factory(mode: str, fresh: str, move: bool, arity: int) -> str:
     field = 4 if mode == "ready" else 1
     reading = "_o_now" if fresh == "cell" else "_o_clock()"
     return TEMPLATE.format(
-        name=name_of(mode, fresh, move, arity),
+        name=name_of(mode, fresh, record, arity),
         now="\n    _o_now: float = 0.0  # replaced by the clock's cell" if fresh == "cell" else "",
         kind="" if mode == "ready" else "async ",
         params=signature,
         keyline=keyline,
         key=key,
         fresh=f"_o_entry[{field}] > {reading}",
-        move=f"\n                _o_move({key})" if move else "",
+        nonlocal_line="" if record == "read" else "\n        nonlocal _o_hits",
+        move={"keep": "", "move": f"\n                _o_move({key})"}.get(
+            record, "\n                _o_move(_o_entry)"
+        ),
+        count="" if record == "read" else "\n                _o_hits += 1",
         result="_o_entry[3]" if mode == "ready" else "_o_entry[0]",
         error=(
             f"return _o_fail(_o_exc, {args})"
@@ -137,19 +147,19 @@ def generate() -> str:
     """The whole module's source."""
     shapes = list(
         itertools.product(
-            ("ready", "async"), ("cell", "call"), (True, False), (*range(1, MAX_PARAMS + 1), ANY)
+            ("ready", "async"), ("cell", "call"), RECORDS, (*range(1, MAX_PARAMS + 1), ANY)
         )
     )
     parts = [HEADER.format(max_params=MAX_PARAMS, max_key_params=MAX_KEY_PARAMS)]
     parts.extend(key_function(arity) for arity in range(MAX_KEY_PARAMS + 1))
     parts.extend(factory(*shape) for shape in shapes)
     table = "".join(
-        f'\n    ("{mode}", "{fresh}", {move}, {arity}): {name_of(mode, fresh, move, arity)},'
-        for mode, fresh, move, arity in shapes
+        f'\n    ("{mode}", "{fresh}", "{record}", {arity}): {name_of(mode, fresh, record, arity)},'
+        for mode, fresh, record, arity in shapes
     )
     parts.append(
-        "\n\n# (mode, fresh, move, parameters or ANY) -> factory\n"
-        f"FACTORIES: dict[tuple[str, str, bool, int], Factory] = {{{table}\n}}\n"
+        "\n\n# (mode, fresh, record, parameters or ANY) -> factory\n"
+        f"FACTORIES: dict[tuple[str, str, str, int], Factory] = {{{table}\n}}\n"
     )
     keys = "".join(f"\n    {arity}: key_{arity}," for arity in range(MAX_KEY_PARAMS + 1))
     parts.append(

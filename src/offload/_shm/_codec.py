@@ -36,6 +36,25 @@ leaks nothing). If the message never arrives (the worker died, the task was canc
 before it was read), the sender's ``release()`` unlinks it. If the sending application
 is killed, its reaper process unlinks every ``offload-<root>-*`` segment.
 
+Warm segments: a sender given a :class:`~._segment.Recycler` puts a message whose big
+buffers are all ``bytes`` or ``bytearray`` (the receiver copies each into a new object,
+so no view into the segment outlives ``decode``) into a segment it keeps, flagged in the
+descriptor. The receiver maps such a segment once and keeps the mapping
+(:func:`~._segment.mapped`), never unlinks it, and hands it back:
+
+* arguments (the application's segments): the task's answer is the hand-back. The pool
+  calls ``Encoded.release()`` when the task is over; every way a task ends (answered,
+  its worker gone, never sent, pool closed) leaves no receiver reading the segment, so
+  ``release()`` gives it back to the recycler;
+* results (a worker's segments): the parent notes the name after decoding
+  (``decode(..., sender=pid)``), and :func:`add_returns` puts the names in front of
+  the descriptors of the next task frame to that worker, where :func:`accept_returns`
+  takes them off and gives them back to the worker's recycler.
+
+A dead worker's segments, warm or not, go with its pid prefix (``cleanup``), the kept
+mappings of them too. Messages with NumPy arrays, memoryviews or anything else whose
+view may live on in the receiver always get a new segment, as above.
+
 Not enough shared memory is not an error here: the message falls back to the pipe (all
 buffers in band), so a result is never half written. Only :class:`SharedBuffer` and
 :class:`SharedArray`, which cannot work without shared memory, raise
@@ -52,27 +71,34 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
+from offload import _serialize
 from offload._errors import OffloadError, SharedMemoryError
 
 from ._buffer import reduce_shared_view
-from ._segment import Segment, unlink
+from ._segment import Recycler, Segment, mapped, note_return, root_pid, take_returns, unlink
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "Encoded",
     "Transfer",
+    "accept_returns",
+    "add_returns",
     "decode",
     "encode",
     "threshold",
     "transfer",
     "untransfer",
+    "worker_recycler",
 ]
 
 DEFAULT_THRESHOLD = 1 << 20
 _ALIGN = 64
-_VERSION = 1
+_VERSION = 2
+# Descriptor flag: the segment is a warm one (kept by its sender, copied out by the
+# receiver, handed back).
+_WARM = 1
+# Leading tag of the warm segments handed back in front of a task frame's descriptors.
+_RETURNS = b"R"
 # How far prepare() looks into lists, tuples and dicts for bytes-like values (bytes and
 # bytearray are pickled in band by pickle itself, so they need a wrapper to go out of
 # band; NumPy arrays do not and are found at any depth).
@@ -104,15 +130,9 @@ Loads = Callable[..., Any]
 
 
 def _default_dumps(obj: object) -> bytes:
-    try:
-        return pickle.dumps(obj, 5)
-    except Exception:
-        data: bytes = cloudpickle.dumps(obj, 5)
-        return data
-
-
-def _default_loads(data: bytes, *, buffers: Any = None) -> Any:
-    return pickle.loads(data, buffers=buffers)
+    """The pickle of ``obj`` (by value where the standard pickle cannot), or its error."""
+    data = _serialize.stdlib_or_none(obj)
+    return data if data is not None else _serialize.by_value(obj)
 
 
 class Transfer:
@@ -153,7 +173,8 @@ def transfer(obj: object) -> Any:
     "Moved" means what Python allows: the value is not sent through the pipe and the
     receiver owns memory that nothing else uses; the sender's object stays valid
     (Python cannot detach a ``bytes`` object the way JavaScript detaches an
-    ArrayBuffer). If shared memory runs out, the value falls back to the pipe.
+    ArrayBuffer). If shared memory runs out, the value falls back to the pipe, so
+    ``transfer`` itself never raises.
 
     Example::
 
@@ -193,8 +214,13 @@ class _OutOfBand:
 
     def _register(self, pb: pickle.PickleBuffer) -> None:
         sink = _state.sink
-        if self.force and sink is not None:
+        if sink is None:
+            return
+        if self.force:
             sink.forced.append(pb)
+        if type(self.value) is not memoryview:
+            # Rebuilt by bytes() / bytearray(): the receiver copies it out.
+            sink.copied.append(pb)
 
 
 class _Forced:
@@ -246,9 +272,6 @@ def _is_ndarray(obj: object) -> bool:
     numpy = sys.modules.get("numpy")
     return numpy is not None and isinstance(obj, numpy.ndarray)
 
-
-# A stdlib pickle naming __main__ is redone with cloudpickle (see offload._serialize).
-_MAIN = b"__main__"
 
 # Values prepare() never needs to look at (the common case: cheap to skip).
 _PLAIN = frozenset({int, float, str, bool, type(None), complex})
@@ -374,12 +397,16 @@ def untransfer(obj: object, depth: int = _SCAN_DEPTH) -> Any:
 class _Sink:
     """The buffer_callback: keeps big buffers out of band, then writes them to a segment."""
 
-    __slots__ = ("buffers", "forced", "limit")
+    __slots__ = ("buffers", "copied", "forced", "limit", "warm")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.buffers: list[memoryview] = []
         self.forced: list[pickle.PickleBuffer] = []
+        # PickleBuffers the receiver rebuilds as bytes / bytearray (kept alive here, so
+        # identity checks stay valid); warm: every out-of-band buffer is one of them.
+        self.copied: list[pickle.PickleBuffer] = []
+        self.warm = True
 
     def __call__(self, pb: pickle.PickleBuffer) -> bool:
         try:
@@ -391,113 +418,198 @@ class _Sink:
         if size == 0 or not (forced or (self.limit and size >= self.limit)):
             raw.release()
             return True
+        if self.warm and not any(pb is c for c in self.copied):
+            self.warm = False  # a NumPy array or a memoryview: its view lives on
         self.buffers.append(raw)
         return False
 
-    def finish(self) -> tuple[str, bytes]:
+    def finish(self, recycler: Recycler | None) -> tuple[str, bytes, bool]:
+        """Copy the buffers into a segment: (name, descriptors, warm)."""
         spans: list[int] = []
         total = 0
         for raw in self.buffers:
             spans += (total, raw.nbytes)
             total += -(-raw.nbytes // _ALIGN) * _ALIGN
-        segment = Segment.create(total)
+        warm = recycler is not None and self.warm
+        try:
+            segment = recycler.take(total) if warm else Segment.create(total)  # type: ignore[union-attr]
+        except BaseException:
+            self.reset()
+            raise
         try:
             with segment.view() as view:
                 for i, raw in enumerate(self.buffers):
                     offset = spans[2 * i]
                     view[offset : offset + raw.nbytes] = raw
         except BaseException:
-            segment.unlink()
+            if warm:
+                recycler.discard(segment.name)  # type: ignore[union-attr]
+            else:
+                segment.unlink()
             raise
         finally:
-            segment.close()
+            if not warm:
+                segment.close()  # a warm segment stays mapped in its recycler
             self.reset()
-        return segment.name, _pack(segment.name, spans)
+        return segment.name, _pack(segment.name, spans, _WARM if warm else 0), warm
 
     def reset(self) -> None:
         for raw in self.buffers:
             raw.release()
         self.buffers.clear()
         self.forced.clear()
+        self.copied.clear()
+        self.warm = True
 
 
-def _pack(name: str, spans: list[int]) -> bytes:
+def _pack(name: str, spans: list[int], flags: int = 0) -> bytes:
     encoded = name.encode()
     return (
-        struct.pack("<BH", _VERSION, len(encoded))
+        struct.pack("<BBH", _VERSION, flags, len(encoded))
         + encoded
         + struct.pack(f"<I{len(spans)}Q", len(spans) // 2, *spans)
     )
 
 
-def _unpack(descriptors: bytes) -> tuple[str, list[tuple[int, int]]]:
-    version, length = struct.unpack_from("<BH", descriptors, 0)
+def _unpack(descriptors: bytes) -> tuple[str, list[tuple[int, int]], int]:
+    version, flags, length = struct.unpack_from("<BBH", descriptors, 0)
     if version != _VERSION:
         raise SharedMemoryError(f"unknown shared-memory descriptor version {version}")
-    name = descriptors[3 : 3 + length].decode()
-    (count,) = struct.unpack_from("<I", descriptors, 3 + length)
-    flat = struct.unpack_from(f"<{2 * count}Q", descriptors, 7 + length)
-    return name, [(flat[2 * i], flat[2 * i + 1]) for i in range(count)]
+    name = descriptors[4 : 4 + length].decode()
+    (count,) = struct.unpack_from("<I", descriptors, 4 + length)
+    flat = struct.unpack_from(f"<{2 * count}Q", descriptors, 8 + length)
+    return name, [(flat[2 * i], flat[2 * i + 1]) for i in range(count)], flags
 
 
 class Encoded:
     """A message ready for the pipe: the pickle, its descriptors, its segment (if any).
 
     Call :meth:`release` once the task is over, on every outcome: it unlinks the
-    segment if the receiver never mapped it.
+    segment if the receiver never mapped it, or gives a warm segment back to its
+    recycler (no receiver reads it any more once the task is over).
     """
 
-    __slots__ = ("data", "descriptors", "segment")
+    __slots__ = ("data", "descriptors", "recycler", "segment")
 
-    def __init__(self, data: bytes, descriptors: bytes = b"", segment: str | None = None) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        descriptors: bytes = b"",
+        segment: str | None = None,
+        recycler: Recycler | None = None,
+    ) -> None:
         self.data = data
         self.descriptors = descriptors
         self.segment = segment
+        self.recycler = recycler
 
     def __repr__(self) -> str:
-        return f"<Encoded {len(self.data)} bytes, segment={self.segment}>"
+        warm = ", warm" if self.recycler is not None else ""
+        return f"<Encoded {len(self.data)} bytes, segment={self.segment}{warm}>"
 
     def release(self) -> None:
-        """Unlink the segment if it is still there (idempotent)."""
+        """Unlink the segment if it is still there, or give a warm one back (idempotent)."""
         segment, self.segment = self.segment, None
-        if segment is not None:
+        if segment is None:
+            return
+        if self.recycler is not None:
+            self.recycler.give_back(segment)
+        else:
             unlink(segment)
 
 
+# -- warm segments handed back ----------------------------------------------------------
+
+_worker_recycler: Recycler | None = None
+
+
+def worker_recycler() -> Recycler | None:
+    """The recycler of a worker process's results (None in the application process and
+    in sub-interpreter workers, whose segments no pid prefix would clean up)."""
+    global _worker_recycler
+    if root_pid() == os.getpid():
+        return None
+    if _worker_recycler is None:
+        _worker_recycler = Recycler()
+    return _worker_recycler
+
+
+def add_returns(descriptors: bytes, pid: int | None) -> bytes:
+    """``descriptors`` of a task frame to worker ``pid``, preceded by the warm segments
+    of that worker the application has finished reading."""
+    if pid is None:
+        return descriptors
+    names = take_returns(pid)
+    if not names:
+        return descriptors
+    encoded = [name.encode() for name in names]
+    head = _RETURNS + struct.pack("<H", len(encoded))
+    return head + b"".join(struct.pack("<H", len(e)) + e for e in encoded) + descriptors
+
+
+def accept_returns(descriptors: bytes) -> bytes:
+    """In a worker: give back the warm segments listed in front of ``descriptors``;
+    return the rest."""
+    if not descriptors.startswith(_RETURNS):
+        return descriptors
+    (count,) = struct.unpack_from("<H", descriptors, 1)
+    at = 3
+    recycler = worker_recycler()
+    for _ in range(count):
+        (length,) = struct.unpack_from("<H", descriptors, at)
+        name = descriptors[at + 2 : at + 2 + length].decode()
+        at += 2 + length
+        if recycler is not None:
+            recycler.give_back(name)
+    return descriptors[at:]
+
+
 def _stdlib(prepared: object, sink: _Sink) -> bytes | None:
-    try:
-        data = pickle.dumps(prepared, 5, buffer_callback=sink)
-    except OffloadError:  # a closed SharedArray: the caller gets offload's own error
-        sink.reset()
-        raise
-    except Exception:
-        # A failed attempt may already have handed buffers to the sink: forget them.
-        sink.reset()
-        return None
-    if _MAIN in data:
-        # Names the application's __main__, which workers do not have: by value instead.
-        sink.reset()
-        return None
-    return data
+    """The standard pickle, or None (refused, or it names ``__main__``, which workers do
+    not have): a failed attempt may already have handed buffers to the sink, forgotten."""
+    return _attempt(_serialize.stdlib_or_none, prepared, sink)
 
 
 def _cloudpickle(prepared: object, sink: _Sink) -> bytes | None:
+    """The by-value pickle (lambdas, ``__main__`` objects), or None if it fails too."""
+    return _attempt(_by_value_or_none, prepared, sink)
+
+
+def _by_value_or_none(prepared: object, sink: _Sink) -> bytes | None:
     try:
-        data: bytes = cloudpickle.dumps(prepared, 5, buffer_callback=sink)
+        return _serialize.by_value(prepared, sink)
     except OffloadError:
-        sink.reset()
         raise
     except Exception:
-        sink.reset()
         return None
+
+
+def _attempt(
+    pickler: Callable[[object, _Sink], bytes | None], prepared: object, sink: _Sink
+) -> bytes | None:
+    try:
+        data = pickler(prepared, sink)
+    except OffloadError:  # a closed SharedArray: the caller gets offload's own error
+        sink.reset()
+        raise
+    if data is None:
+        sink.reset()
     return data
 
 
-def encode(obj: object, *, limit: int | None = None, dumps: Dumps = _default_dumps) -> Encoded:
+def encode(
+    obj: object,
+    *,
+    limit: int | None = None,
+    dumps: Dumps = _default_dumps,
+    recycler: Recycler | None = None,
+) -> Encoded:
     """Pickle ``obj``, moving big buffers (and transfer()ed ones) into shared memory.
 
     ``dumps(obj)`` is used when shared memory cannot be had (everything in band) and
-    to report a value that cannot be pickled at all (its exception propagates).
+    to report a value that cannot be pickled at all (its exception propagates). With a
+    ``recycler``, a message whose big buffers the receiver copies out goes through one
+    of its warm segments.
     """
     limit = _threshold if limit is None else limit
     budget = _Budget(_QUICK_SCAN)
@@ -538,21 +650,31 @@ def encode(obj: object, *, limit: int | None = None, dumps: Dumps = _default_dum
     if not sink.buffers:
         return Encoded(data)
     try:
-        name, descriptors = sink.finish()
+        name, descriptors, warm = sink.finish(recycler)
     except SharedMemoryError:
         # Out of shared memory: the same value, entirely through the pipe.
         return Encoded(dumps(prepared))
-    return Encoded(data, descriptors, name)
+    return Encoded(data, descriptors, name, recycler if warm else None)
 
 
-def decode(data: bytes, descriptors: bytes = b"", *, loads: Loads = _default_loads) -> Any:
+def decode(
+    data: bytes,
+    descriptors: bytes = b"",
+    *,
+    loads: Loads = _serialize.loads,
+    sender: int | None = None,
+) -> Any:
     """Unpickle a message made by :func:`encode`, mapping its segment if it has one.
 
-    Raises :class:`offload.SharedMemoryError` if the segment is already gone.
+    ``sender``: the pid of the worker process that sent it; a warm segment of its is
+    handed back to it with its next task frame (:func:`add_returns`). Raises
+    :class:`offload.SharedMemoryError` if the segment is already gone.
     """
     if not descriptors:
         return loads(data)
-    name, spans = _unpack(descriptors)
+    name, spans, flags = _unpack(descriptors)
+    if flags & _WARM:
+        return _decode_warm(data, name, spans, loads, sender)
     try:
         segment = Segment.attach(name)
     except SharedMemoryError:
@@ -568,3 +690,31 @@ def decode(data: bytes, descriptors: bytes = b"", *, loads: Loads = _default_loa
     finally:
         del buffers
         view.release()
+
+
+def _decode_warm(
+    data: bytes, name: str, spans: list[tuple[int, int]], loads: Loads, sender: int | None
+) -> Any:
+    """Decode from a warm segment: every buffer is copied out, the mapping stays."""
+    try:
+        try:
+            segment = mapped(name)
+        except SharedMemoryError:
+            sender = None  # gone: nothing to hand back
+            raise
+        view = segment.view()
+        buffers = [view[offset : offset + size] for offset, size in spans]
+        try:
+            return loads(data, buffers=buffers)
+        finally:
+            # Only bytes / bytearray were rebuilt from these: nothing views them now.
+            for buffer in buffers:
+                try:
+                    buffer.release()
+                except BufferError:  # something still views it: never hand it back
+                    sender = None
+            del buffers
+            view.release()
+    finally:
+        if sender is not None:
+            note_return(sender, name)

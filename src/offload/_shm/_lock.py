@@ -66,6 +66,8 @@ class SharedLock:
     Create it in the application and pass it to tasks with the data it protects; use it
     as a context manager in task code. It blocks, so use it in worker code, not in the
     event loop. Several locks can live on one :class:`offload.SharedBuffer` (``index``).
+    Using a closed lock raises :class:`offload.ClosedError`; failing to create its
+    memory raises :class:`offload.SharedMemoryError`.
 
     Example::
 
@@ -175,6 +177,9 @@ class SharedLock:
 
 class SharedCounter:
     """A 64-bit integer in shared memory that several processes update safely.
+
+    Raises :class:`offload.SharedMemoryError` when its memory cannot be created, and
+    ``struct.error`` when a value leaves the signed 64-bit range.
 
     Example::
 

@@ -8,6 +8,7 @@ tasks are read in batches (one read may carry many task frames).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import sys
@@ -18,15 +19,16 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
-from offload._cancel import CancelToken, _reset_current, _set_current
+from offload._cancel import CancelToken, reset_current, set_current
 from offload._errors import SerializationError, TaskExited
-from offload._report import _set_reporter
 from offload._serialize import dumps, loads
-from offload._shm import decode, encode, set_root
+from offload._shm import accept_returns, decode, encode, set_root, worker_recycler
+from offload._wire import frame, split_frames
 
-from . import _wire as w
+from . import _kind_process_messages as w
+from ._report import set_reporter
 
-__all__ = ["worker_main"]
+__all__ = ["load_settings", "serve", "worker_main"]
 
 
 _SCALARS = frozenset({int, float, bool, complex, str, type(None)})
@@ -103,7 +105,7 @@ class _ForwardHandler(logging.Handler):
                 "exc_text": exc_text,
                 "stack_info": record.stack_info,
             }
-            self.conn.send(w.frame(w.LOG, self.conn.seq, dumps(data)))
+            self.conn.send(frame(w.LOG, dumps(data), self.conn.seq))
         except Exception:
             self.handleError(record)
 
@@ -165,11 +167,37 @@ def _read(fd: int, spin: float, perf: Callable[[], float]) -> bytes:
     return os.read(fd, 1 << 18)
 
 
+def load_settings(
+    init: dict[str, Any], translate: Callable[[BaseException], BaseException] | None = None
+) -> dict[str, Any]:
+    """The pool's settings for a worker, with the initializer, its arguments and the
+    context variables loaded. What fails to load (``translate``-d if given) takes the
+    initializer's place: each worker raises it at start, reported as an import failure."""
+    loaded = dict(init)
+    try:
+        loaded["initializer"] = loads(init["initializer"]) if init["initializer"] else None
+        loaded["initargs"] = loads(init["initargs"])
+        loaded["context_vars"] = [
+            getattr(importlib.import_module(module), attr) for module, attr in init["context_vars"]
+        ]
+    except BaseException as exc:
+        if translate is not None:
+            exc = translate(exc)
+        if not isinstance(exc, ImportError):  # the parent reports it as "an import failed"
+            exc = ImportError(
+                f"could not load the initializer or context variables: {type(exc).__name__}: {exc}"
+            )
+        loaded["initializer"] = exc
+        loaded["initargs"] = ()
+        loaded["context_vars"] = []
+    return loaded
+
+
 def worker_main(sock_fd: int, page: Any, init: dict[str, Any]) -> NoReturn:
     """Serve tasks until the socket closes; never returns."""
     status = 0
     try:
-        status = _serve(sock_fd, page, init)
+        status = serve(sock_fd, page, init)
     except BaseException:
         traceback.print_exc()
         status = 70
@@ -180,7 +208,7 @@ def worker_main(sock_fd: int, page: Any, init: dict[str, Any]) -> NoReturn:
     os._exit(status)
 
 
-def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
+def serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     conn = _Connection(sock_fd)
     set_root(init.get("shm_root", os.getppid()))  # segments carry the application's pid
     root = logging.getLogger()
@@ -190,21 +218,25 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     root.setLevel(init["log_level"])
 
     initializer = init.get("initializer")
+    # A worker kind's own reading of some errors (sub-interpreters: unloadable modules).
+    translate: Callable[[BaseException], BaseException] | None = init.get("translate_error")
     try:
         if isinstance(initializer, BaseException):
             raise initializer
         if initializer is not None:
             initializer(*init["initargs"])
     except BaseException as exc:
-        conn.send(w.frame(w.ERR, 0, _error_payload(exc, 0.0)))
+        if translate is not None:
+            exc = translate(exc)
+        conn.send(frame(w.ERR, _error_payload(exc, 0.0)))
         return 3
-    conn.send(w.frame(w.HELLO, 0, str(os.getpid()).encode()))
+    conn.send(frame(w.HELLO, str(os.getpid()).encode()))
 
     context_vars: list[ContextVar[Any]] = init.get("context_vars", [])
     max_memory: int | None = init.get("max_memory")
     functions: dict[int, Callable[..., Any] | BaseException] = {}
-    _set_reporter(
-        lambda value: conn.send(w.frame(w.REPORT, conn.seq, dumps(value, what="progress value")))
+    set_reporter(
+        lambda value: conn.send(frame(w.REPORT, dumps(value, what="progress value"), conn.seq))
     )
     retired = False
     task_token = _ProcessToken(page, 0)  # one per worker, pointed at each task in turn
@@ -213,14 +245,16 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     perf = time.perf_counter
     stdout = sys.stdout
     spin = float(init.get("spin", _SPIN_SECONDS))
+    recycler = worker_recycler()  # warm segments for results, handed back by the parent
     while True:
         data = _read(sock_fd, spin, perf)
         if not data:
             return 0
         buf += data
-        for kind, seq, oob, payload in w.split_frames(buf):
+        for kind, seq, oob, payload in split_frames(buf):
             if kind != w.TASK:
                 continue
+            oob = accept_returns(oob)
             fn_id, fn_len = w.TASK_HEAD.unpack_from(payload)
             head = w.TASK_HEAD.size
             fn: Callable[..., Any] | BaseException | None = None
@@ -237,7 +271,7 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 fn = functions.get(fn_id)
             slot = (seq % w.CANCEL_SLOTS) * w.SLOT.size + running.size
             if w.SLOT.unpack_from(page, slot)[0] == seq:
-                conn.send(w.frame(w.SKIPPED, seq))
+                conn.send(frame(w.SKIPPED, b"", seq))
                 continue
             running.pack_into(page, 0, seq)
             conn.seq = seq
@@ -251,30 +285,32 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 task_token._seq = seq
                 task_token._cancelled = False
                 task_token._reason = None
-                token = _set_current(task_token)
+                token = set_current(task_token)
                 resets = [var.set(value) for var, value in zip(context_vars, ctx, strict=False)]
                 try:
                     result = fn(*args)
                 finally:
                     for var, reset in zip(context_vars, resets, strict=False):
                         var.reset(reset)
-                    _reset_current(token)
+                    reset_current(token)
                 elapsed = perf() - started
                 # The parent maps and unlinks the segment, or cleans up after this pid.
                 if type(result) in _SCALARS:
-                    out = w.frame(w.OK, seq, w.RUN_TIME.pack(elapsed) + dumps(result))
+                    out = frame(w.OK, w.RUN_TIME.pack(elapsed) + dumps(result), seq)
                 else:
-                    reply = encode(result, dumps=lambda v: dumps(v, what="result"))
-                    out = w.frame(
-                        w.OK, seq, w.RUN_TIME.pack(elapsed) + reply.data, reply.descriptors
+                    reply = encode(
+                        result, dumps=lambda v: dumps(v, what="result"), recycler=recycler
                     )
+                    out = frame(w.OK, w.RUN_TIME.pack(elapsed) + reply.data, seq, reply.descriptors)
                     del reply
             except BaseException as exc:
                 if not isinstance(exc, Exception):
                     # sys.exit() or KeyboardInterrupt in the task would stop the caller's
                     # event loop if it arrived as itself: send an ordinary error instead.
                     exc = TaskExited.from_exception(exc, _name_of(fn, fn_id, functions))
-                out = w.frame(w.ERR, seq, _error_payload(exc, perf() - started))
+                if translate is not None:
+                    exc = translate(exc)
+                out = frame(w.ERR, _error_payload(exc, perf() - started), seq)
             # The task's own copy of its callable, its arguments and its result die with
             # it: a worker must not hold the last task's data until the next one comes.
             fn = args = ctx = result = None
@@ -288,4 +324,4 @@ def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                     stdout.flush()
             if max_memory is not None and not retired and _rss() > max_memory:
                 retired = True
-                conn.send(w.frame(w.RETIRE, seq))
+                conn.send(frame(w.RETIRE, b"", seq))

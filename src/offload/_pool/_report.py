@@ -17,8 +17,8 @@ def report(value: object) -> None:
 
     Values arrive in order. Outside a pool task, and for tasks started with ``run()``
     (nobody can read their progress), this does nothing, so the same function can also
-    be called directly. In a process worker the value must be picklable
-    (:class:`offload.SerializationError` otherwise).
+    be called directly. In a process worker the value must be picklable: otherwise
+    ``report`` raises :class:`offload.SerializationError` in the task.
 
     Example::
 
@@ -36,7 +36,7 @@ def report(value: object) -> None:
         sink(value)
 
 
-def _set_reporter(
+def set_reporter(
     sink: Callable[[object], None] | None,
 ) -> contextvars.Token[Callable[[object], None] | None]:
     return _reporter.set(sink)

@@ -1,14 +1,15 @@
-"""A short tour: each landed feature, working, in a few lines each."""
+"""``offload tour``: each feature, working, in a few lines each."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib.util
 import time
 from collections.abc import Generator
 from typing import Any
 
-from ._cancel import CancelToken
+from offload._cancel import CancelToken
 
 
 async def _cancel_token() -> None:
@@ -19,7 +20,7 @@ async def _cancel_token() -> None:
 
 async def _subset_sum() -> None:
     import offload
-    from offload._demo._subset_sum import report_matches
+    from offload._cli._demo._subset_sum import report_matches
 
     # What `offload demo` serves over HTTP: a search in a worker, matches streamed back.
     async with offload.Pool("process", max_workers=1) as pool:
@@ -191,7 +192,11 @@ async def _tour() -> None:
     await _programs()
 
 
-def main() -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``offload tour`` takes no options."""
+
+
+def run(args: argparse.Namespace) -> int:
     """Run every section of the tour; return the exit status."""
     asyncio.run(_tour())
     return 0

@@ -1,10 +1,10 @@
-"""The wire between the pool (parent) and its worker processes: framing and message kinds.
+"""The messages between the pool (parent), its template and its worker processes.
 
 Data flow::
 
     asyncio parent                    template process            worker process
     ──────────────                    ────────────────            ──────────────
-    Pool ─submit─▶ queue ─dispatch─▶ ProcessWorker
+    Scheduler ─dispatch─▶ ProcessWorker ──────────
                           │ SPAWN(id) + [socket, memfd] ──▶ fork() ──▶ worker main loop
                           │ ◀── SPAWNED(pid) / EXITED(pid, status)  (waitpid)
                           │
@@ -15,11 +15,9 @@ Data flow::
                              the parent writes cancel flags that the task polls through
                              offload.current_token()
 
-Every frame on a worker socket is ``length | kind | seq | oob_len | oob | payload``:
-``length`` counts everything after itself, ``seq`` numbers the tasks of one worker
-(1, 2, ...), ``oob`` is the out-of-band descriptor field for shared-memory buffers (empty
-today: a future shared-memory layer puts buffer descriptors there and passes the buffers
-to :func:`offload._serialize.loads`), ``payload`` is the pickled body.
+Frames on a worker socket have the one format of :mod:`offload._wire`: ``seq`` numbers
+the tasks of one worker (1, 2, ...), ``oob`` carries the shared-memory descriptors of a
+task's arguments or result (``offload._shm.encode``; empty when all is in band).
 
 The per-task resource seam: the parent calls ``Task.release()`` exactly once on every
 outcome (result, error, crash, cancel, timeout, close); resources tied to a task (out of
@@ -41,7 +39,6 @@ __all__ = [
     "CTL_SPAWN",
     "CTL_SPAWNED",
     "ERR",
-    "HEADER",
     "HELLO",
     "LOG",
     "OK",
@@ -50,12 +47,7 @@ __all__ = [
     "RETIRE",
     "SKIPPED",
     "TASK",
-    "frame",
-    "split_frames",
 ]
-
-# Frame header: length (after itself), kind, seq, oob_len.
-HEADER = struct.Struct("<IBII")
 
 # parent -> worker
 TASK = 1  # payload: TASK_HEAD (fn id, fn length) + fn bytes (first use) + pickled (args, ctx)
@@ -89,34 +81,3 @@ CTL_EXITED = b"X"  # template -> parent: pid, wait status
 CTL_IMPORT = b"M"  # parent -> template: a module name to pre-import for future workers
 CTL_ID = struct.Struct("<q")
 CTL_PAIR = struct.Struct("<qq")
-
-
-def frame(kind: int, seq: int, payload: bytes | bytearray = b"", oob: bytes = b"") -> bytes:
-    """One frame, ready to write."""
-    return (
-        HEADER.pack(HEADER.size - 4 + len(oob) + len(payload), kind, seq, len(oob)) + oob + payload
-    )
-
-
-def split_frames(buf: bytearray, limit: int = 1 << 30) -> list[tuple[int, int, bytes, bytes]]:
-    """Cut complete frames (at most ``limit``) off the front of ``buf``.
-
-    Each is (kind, seq, oob, payload).
-    """
-    frames: list[tuple[int, int, bytes, bytes]] = []
-    start = 0
-    end = len(buf)
-    header = HEADER.size
-    while end - start >= header and len(frames) < limit:
-        length, kind, seq, oob_len = HEADER.unpack_from(buf, start)
-        stop = start + 4 + length
-        if stop > end:
-            break
-        body = start + header
-        frames.append(
-            (kind, seq, bytes(buf[body : body + oob_len]), bytes(buf[body + oob_len : stop]))
-        )
-        start = stop
-    if start:
-        del buf[:start]
-    return frames

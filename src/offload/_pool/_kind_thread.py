@@ -13,18 +13,16 @@ import contextvars
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from offload._cancel import _reset_current, _set_current
+from offload._cancel import reset_current, set_current
 from offload._errors import TaskExited
-from offload._report import _set_reporter
 from offload._shm import untransfer
 
-from ._backend import GONE, Backend, Worker
+from ._backend import Backend, BackendOptions, Worker
+from ._events import WorkerEvents
+from ._report import set_reporter
 from ._task import Task
-
-if TYPE_CHECKING:
-    from ._pool import Pool
 
 __all__ = ["ThreadBackend", "ThreadWorker"]
 
@@ -35,24 +33,26 @@ class ThreadWorker(Worker):
     """A thread that runs tasks from its own queue and posts results to the loop."""
 
     def __init__(self, backend: ThreadBackend, worker_id: int) -> None:
-        super().__init__(backend.pool, worker_id)
+        super().__init__(worker_id)
         self.backend = backend
+        self.events = backend.events
         self.loop = backend.loop
+        self.ended = False  # its exit was reported
         self.queue: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
         self.thread = threading.Thread(
-            target=self._main, name=f"{backend.name}-{worker_id}", daemon=True
+            target=self._main, name=f"{backend.options.name}-{worker_id}", daemon=True
         )
         self.thread.start()
 
     def _ready(self) -> None:
-        if self.state != GONE:
-            self.pool._worker_ready(self)
+        if not self.ended:
+            self.events.on_ready(self)
 
     def _main(self) -> None:
-        initializer = self.backend.initializer
-        if initializer is not None:
+        options = self.backend.options
+        if options.initializer is not None:
             try:
-                initializer(*self.backend.initargs)
+                options.initializer(*options.initargs)
             except BaseException as exc:
                 self.loop.call_soon_threadsafe(self._exit, exc)
                 return
@@ -87,34 +87,31 @@ class ThreadWorker(Worker):
 
     def _post(self, task: Task, ok: bool, value: Any, run_time: float) -> bool:
         try:
-            self.loop.call_soon_threadsafe(
-                self.pool._task_done, self, task.seq, ok, value, run_time
-            )
+            self.loop.call_soon_threadsafe(self.events.on_done, self, task.seq, ok, value, run_time)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             return False
         return True
 
     def _run(self, task: Task) -> Any:
-        reset_token = _set_current(task.token)
+        reset_token = set_current(task.token)
         # Runs inside this task's own context copy: no need to undo the reporter.
         loop = self.loop
 
         def sink(value: object) -> None:
             loop.call_soon_threadsafe(task.push_progress, value)
 
-        _set_reporter(sink if task.progress is not None else None)
+        set_reporter(sink if task.progress is not None else None)
         try:
             # transfer() marks mean nothing between threads: the memory is shared.
             return untransfer(task.fn(*untransfer(task.args)))
         finally:
-            _reset_current(reset_token)
+            reset_current(reset_token)
 
     def _exit(self, error: BaseException | None) -> None:
         self.thread.join()
-        if error is not None:
-            self.start_error = error
+        self.ended = True
         self.backend.workers.pop(self.id, None)
-        self.pool._worker_exited(self, None, None)
+        self.events.on_exited(self, None, None, error)
 
     def send(self, tasks: list[Task]) -> None:
         for task in tasks:
@@ -127,8 +124,7 @@ class ThreadWorker(Worker):
         return False
 
     def retire(self) -> None:
-        self.retiring = True
-        if self.state != GONE:
+        if not self.ended:
             self.queue.put(_STOP)
 
     def kill(self) -> None:
@@ -142,19 +138,9 @@ class ThreadBackend(Backend):
     can_kill = False
 
     def __init__(
-        self,
-        pool: Pool,
-        loop: asyncio.AbstractEventLoop,
-        *,
-        name: str,
-        initializer: Any,
-        initargs: tuple[Any, ...],
+        self, events: WorkerEvents, loop: asyncio.AbstractEventLoop, options: BackendOptions
     ) -> None:
-        self.pool = pool
-        self.loop = loop
-        self.name = name
-        self.initializer = initializer
-        self.initargs = initargs
+        super().__init__(events, loop, options)
         self.workers: dict[int, ThreadWorker] = {}
 
     def new_worker(self, worker_id: int) -> ThreadWorker:

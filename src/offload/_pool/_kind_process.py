@@ -16,34 +16,44 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from offload import _reaper, _serialize, _shm
-from offload._errors import WorkerError
+from offload._errors import RemoteTraceback, WorkerError
+from offload._fdread import read_available, read_chunk
+from offload._wire import frame, split_frames
 
-from . import _wire as w
-from ._backend import GONE, Backend, Worker
+from . import _kind_process_messages as w
+from ._backend import Backend, BackendOptions, Worker
+from ._events import WorkerEvents
 from ._functions import FunctionCache
 from ._task import Task
-
-if TYPE_CHECKING:
-    from ._pool import Pool
 
 __all__ = ["ProcessBackend", "ProcessWorker"]
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _FRAMES_PER_TURN = 64
+_READ_SIZE = 1 << 18
+_TEMPLATE_MODULE = "offload._pool._kind_process_template"
 
 
 class ProcessWorker(Worker):
     """A worker process forked by the template; talks over a non-blocking socket."""
 
+    #: the name of its control page's memfd (seen in /proc/PID/fd)
+    page_name = "offload-worker"
+
     def __init__(self, backend: ProcessBackend, worker_id: int) -> None:
-        super().__init__(backend.pool, worker_id)
+        super().__init__(worker_id)
         self.backend = backend
+        self.events = backend.events
+        self.loop = backend.loop
+        self.reported = False  # its exit was reported to the scheduler
+        self.start_error: BaseException | None = None  # what its initializer raised
+        self.last_answered = 0  # the seq of the last task it answered
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            page_fd = os.memfd_create("offload-worker", os.MFD_CLOEXEC)
+            page_fd = os.memfd_create(self.page_name, os.MFD_CLOEXEC)
         except OSError:
             parent_sock.close()
             child_sock.close()
@@ -51,7 +61,11 @@ class ProcessWorker(Worker):
         try:
             os.ftruncate(page_fd, w.PAGE)
             self.page = mmap.mmap(page_fd, w.PAGE)
-            backend.control(w.CTL_SPAWN + w.CTL_ID.pack(worker_id), [child_sock.fileno(), page_fd])
+            try:
+                self.start(child_sock, page_fd)
+            except BaseException:
+                self.page.close()
+                raise
         except BaseException:
             parent_sock.close()
             raise
@@ -72,8 +86,12 @@ class ProcessWorker(Worker):
         self.eof = False
         self.exit_status: int | None = None
         self.exit_timer: asyncio.TimerHandle | None = None
-        self.loop = backend.loop
-        self.loop.add_reader(self.fd, self._on_readable)
+        self.loop.add_reader(self.fd, self.on_readable)
+
+    def start(self, child_sock: socket.socket, page_fd: int) -> None:
+        """Start the worker's other side with its socket end and control page (both
+        closed here afterwards: keep duplicates). Here: the template forks it."""
+        self.backend.control(w.CTL_SPAWN + w.CTL_ID.pack(self.id), [child_sock.fileno(), page_fd])
 
     # -- sending -------------------------------------------------------------------
 
@@ -91,7 +109,9 @@ class ProcessWorker(Worker):
                 payload = (
                     w.TASK_HEAD.pack(fn_id, len(fn_bytes)) + fn_bytes + payload[w.TASK_HEAD.size :]
                 )
-            parts.append(w.frame(w.TASK, task.seq, payload, task.oob))
+            # Warm result segments of this worker, read by now, go back in front.
+            oob = _shm.add_returns(task.oob, self.pid)
+            parts.append(frame(w.TASK, payload, task.seq, oob))
         self.outbuf += b"".join(parts)
         if not self.writing:
             self._flush()
@@ -118,13 +138,10 @@ class ProcessWorker(Worker):
 
     # -- receiving -----------------------------------------------------------------
 
-    def _on_readable(self) -> None:
-        try:
-            data = os.read(self.fd, 1 << 18)
-        except BlockingIOError:
+    def on_readable(self) -> None:
+        data = read_chunk(self.fd, _READ_SIZE)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._on_eof()
             return
@@ -134,8 +151,8 @@ class ProcessWorker(Worker):
 
     def _dispatch_frames(self, limit: int | None = _FRAMES_PER_TURN) -> None:
         self.continuing = False
-        pool = self.pool
-        frames = w.split_frames(self.inbuf) if limit is None else w.split_frames(self.inbuf, limit)
+        events = self.events
+        frames = split_frames(self.inbuf) if limit is None else split_frames(self.inbuf, limit)
         if limit is not None and len(frames) == limit and self.inbuf:
             # Hand the loop back between batches of results: timers and other
             # callbacks must not wait behind thousands of answers.
@@ -149,28 +166,30 @@ class ProcessWorker(Worker):
                     exc, _text = _load_error(body)
                     self.start_error = exc
                     continue
+                self.last_answered = seq
                 try:
                     if kind == w.OK:
-                        result = _shm.decode(body, oob, loads=_serialize.loads)
-                        pool._task_done(self, seq, True, result, run_time)
+                        result = _shm.decode(body, oob, loads=_serialize.loads, sender=self.pid)
+                        events.on_done(self, seq, True, result, run_time)
                     else:
                         exc, _ = _load_error(body)
-                        pool._task_done(self, seq, False, exc, run_time)
+                        events.on_done(self, seq, False, exc, run_time)
                 except Exception as exc:  # a result that cannot be unpickled here
-                    pool._task_done(self, seq, False, exc, run_time)
+                    events.on_done(self, seq, False, exc, run_time)
             elif kind == w.SKIPPED:
-                pool._task_done(self, seq, False, None, 0.0)
+                self.last_answered = seq
+                events.on_done(self, seq, False, None, 0.0)
             elif kind == w.REPORT:
                 with contextlib.suppress(Exception):
-                    pool._task_report(self, seq, _serialize.loads(payload))
+                    events.on_report(self, seq, _serialize.loads(payload))
             elif kind == w.LOG:
                 with contextlib.suppress(Exception):
-                    pool._worker_log(self, seq, _serialize.loads(payload))
+                    events.on_log(self, seq, _serialize.loads(payload))
             elif kind == w.HELLO:
                 self.pid = int(payload.decode())
-                pool._worker_ready(self)
+                events.on_ready(self)
             elif kind == w.RETIRE:
-                pool._worker_retire(self)
+                events.on_retire(self)
 
     def _continue(self) -> None:
         if self.continuing:
@@ -180,16 +199,20 @@ class ProcessWorker(Worker):
         if self.eof:
             return
         self._dispatch_frames(None)  # whatever is still buffered comes first
+        self._hang_up()
+
+    def _hang_up(self) -> None:
+        """Close our end; finish now if the exit status is known, else when it comes."""
         self.eof = True
-        self._close_fd()
-        if self.exit_status is not None or self._template_gone():
-            self._finish()
+        self.close_fd()
+        if self.exit_status is not None or self.template_gone():
+            self.finish()
         else:
             # The template's exit report carries the status; it comes within
             # milliseconds, but never wait forever for it.
-            self.exit_timer = self.loop.call_later(2.0, self._finish)
+            self.exit_timer = self.loop.call_later(2.0, self.finish)
 
-    def _template_gone(self) -> bool:
+    def template_gone(self) -> bool:
         """No exit report will come: the template that forked this worker is gone."""
         return self.backend.dead or self.generation != self.backend.generation
 
@@ -197,28 +220,22 @@ class ProcessWorker(Worker):
         self.exit_status = status
         if not self.eof:
             # Everything the worker wrote before dying is in the socket: read it first.
-            while not self.eof and self.fd >= 0:
-                try:
-                    data = os.read(self.fd, 1 << 18)
-                except BlockingIOError:
-                    break
-                except OSError:
-                    data = b""
-                if not data:
-                    break
-                self.inbuf += data
+            if self.fd >= 0:
+                for data in read_available(self.fd, _READ_SIZE):
+                    self.inbuf += data
             self._dispatch_frames(None)
             self.eof = True
-            self._close_fd()
-        self._finish()
+            self.close_fd()
+        self.finish()
 
-    def _finish(self) -> None:
-        if self.state == GONE:
+    def finish(self) -> None:
+        if self.reported:
             return
+        self.reported = True
         if self.exit_timer is not None:
             self.exit_timer.cancel()
             self.exit_timer = None
-        self._close_fd()
+        self.close_fd()
         exitcode: int | None = None
         signum: int | None = None
         if self.exit_status is not None:
@@ -235,7 +252,7 @@ class ProcessWorker(Worker):
             # The task it was running when it ended (0: none), read before the page goes.
             self.running_at_exit = w.RUNNING.unpack_from(self.page, 0)[0]
             self.page.close()
-        self.pool._worker_exited(self, exitcode, signum)
+        self.events.on_exited(self, exitcode, signum, self.start_error)
 
     def has_started(self, task: Task) -> bool:
         """True if ``task`` was running: the worker marks it in the page before it starts
@@ -245,7 +262,7 @@ class ProcessWorker(Worker):
             running = w.RUNNING.unpack_from(self.page, 0)[0]
         return running is None or running == task.seq
 
-    def _close_fd(self) -> None:
+    def close_fd(self) -> None:
         if self.fd >= 0:
             # The loop may be closed (a pool released from another loop or by the GC).
             with contextlib.suppress(RuntimeError, ValueError):
@@ -260,14 +277,14 @@ class ProcessWorker(Worker):
     # -- control -------------------------------------------------------------------
 
     def request_cancel(self, task: Task) -> None:
-        if self.state == GONE or self.page.closed:
+        if self.reported or self.page.closed:
             return
         slot = w.RUNNING.size + (task.seq % w.CANCEL_SLOTS) * w.SLOT.size
         w.SLOT.pack_into(self.page, slot, task.seq)
 
     def kill_if_running(self, task: Task) -> bool:
         pid = self.pid
-        if pid is None or self.state == GONE or self.page.closed:
+        if pid is None or self.reported or self.page.closed:
             return False
         # Freeze the worker, then read which task it runs: no race with it moving on to
         # the next task between the check and the kill.
@@ -279,7 +296,6 @@ class ProcessWorker(Worker):
             _wait_stopped(pid)
             if w.RUNNING.unpack_from(self.page, 0)[0] == task.seq:
                 _kill_group(pid)
-                self.retiring = True
                 return True
             return False
         except ProcessLookupError:
@@ -289,18 +305,10 @@ class ProcessWorker(Worker):
                 os.kill(pid, signal.SIGCONT)
 
     def retire(self) -> None:
-        self.retiring = True
         if self.fd >= 0 and not self.eof:
-            # Closing our end is the signal: the worker reads EOF and exits.
-            self.eof = True
-            self._close_fd()
-            if self.exit_status is not None or self._template_gone():
-                self._finish()
-            else:
-                self.exit_timer = self.loop.call_later(2.0, self._finish)
+            self._hang_up()  # the signal: the worker reads EOF and exits
 
     def kill(self) -> None:
-        self.retiring = True
         if self.pid is not None:
             _kill_group(self.pid)
         else:
@@ -330,6 +338,7 @@ class _Held:
         self.pids: set[int] = set()
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ctl: socket.socket | None = None
+        self.segments: _shm.Recycler | None = None
 
     def release(self) -> None:
         for pid in list(self.pids):
@@ -349,6 +358,8 @@ class _Held:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fds.clear()
+        if self.segments is not None:
+            self.segments.clear()
 
 
 def _wait_stopped(pid: int) -> None:
@@ -378,17 +389,6 @@ def _load_error(body: bytes) -> tuple[BaseException, str]:
     return WorkerError(f"the worker sent an error it could not describe: {exc!r}"), text
 
 
-class RemoteTraceback(Exception):
-    """The worker-side traceback of an exception, attached as its ``__cause__``."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return f"\n\n--- traceback in the worker ---\n{self.text}---"
-
-
 def _attach_remote_traceback(exc: BaseException, text: str) -> None:
     if text:
         exc.__cause__ = RemoteTraceback(text)
@@ -399,34 +399,31 @@ class ProcessBackend(Backend):
 
     max_depth = w.MAX_DEPTH
     can_kill = True
+    # Arguments may go through warm segments: a task is released only once its worker
+    # answered, never started it, or is dead, so no receiver reads a segment given back.
+    warm_arguments = True
 
     def __init__(
-        self,
-        pool: Pool,
-        loop: asyncio.AbstractEventLoop,
-        *,
-        initializer: Callable[..., object] | None,
-        initargs: tuple[Any, ...],
-        context_vars: list[ContextVar[Any]],
-        max_memory: int | None,
+        self, events: WorkerEvents, loop: asyncio.AbstractEventLoop, options: BackendOptions
     ) -> None:
-        self.pool = pool
-        self.loop = loop
+        super().__init__(events, loop, options)
+        initializer = options.initializer
         self.workers: dict[int, ProcessWorker] = {}
         self.by_pid: dict[int, ProcessWorker] = {}
         self.functions = FunctionCache()
         self.imported: set[str] = set()
-        self.context_refs = [_locate(var) for var in context_vars]
+        self.context_vars = options.context
+        self.context_refs = [_locate(var) for var in options.context]
         self.init = {
             "sys_path": list(sys.path),
             "initializer": _serialize.dumps_function(initializer) if initializer else b"",
-            "initargs": _serialize.dumps(initargs, what="initargs"),
+            "initargs": _serialize.dumps(options.initargs, what="initargs"),
             "context_vars": self.context_refs,
             "log_level": logging.getLogger().getEffectiveLevel(),
-            "max_memory": max_memory,
-            "preload": ["offload._pool._worker"],
+            "max_memory": options.max_memory,
+            "preload": ["offload._pool._kind_process_child"],
             "shm_root": _shm.root_pid(),
-            "name": pool.name,  # for the process titles: offload: worker 2 (pool web ...)
+            "name": options.name,  # for the process titles: offload: worker 2 (pool web ...)
             "authkey": _authkey(),
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -434,6 +431,8 @@ class ProcessBackend(Backend):
         self.dead = True
         self.generation = 0  # counts template starts
         self.held = _Held()
+        # Warm segments lent for arguments (see offload._shm._codec), freed with the rest.
+        self.segments = self.held.segments = _shm.Recycler() if self.warm_arguments else None
 
     # -- template ------------------------------------------------------------------
 
@@ -445,7 +444,12 @@ class ProcessBackend(Backend):
         )
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "offload._pool._template", str(child_end.fileno())],
+                [
+                    sys.executable,
+                    "-m",
+                    "offload._pool._kind_process_template",
+                    str(child_end.fileno()),
+                ],
                 pass_fds=[child_end.fileno()],
                 stdin=subprocess.DEVNULL,
                 env=env,
@@ -528,7 +532,7 @@ class ProcessBackend(Backend):
             if worker.pid is not None:  # normally gone already (parent-death signal)
                 _kill_group(worker.pid, alive=False)
             if worker.eof:
-                worker._finish()
+                worker.finish()
 
     def _reap_templates(self) -> None:
         for proc in self.held.procs:
@@ -564,13 +568,18 @@ class ProcessBackend(Backend):
     def prepare(self, task: Task) -> None:
         # The callable is pickled now, at submit time, unless it is a cached name.
         head = self.functions.head(task.fn)
-        ctx = task.ctx if isinstance(task.ctx, tuple) else ()
+        # The values of the pool's context variables travel with the task.
+        ctx = tuple(var.get(None) for var in self.context_vars)
         what = f"argument to {task.fn_name}()"
         if not ctx and all(_is_small(arg) for arg in task.args):
             # Nothing shared memory could carry better: skip the codec's walk.
             task.payload = head + _serialize.dumps((task.args, ctx), what=what)
         else:
-            encoded = _shm.encode((task.args, ctx), dumps=lambda v: _serialize.dumps(v, what=what))
+            encoded = _shm.encode(
+                (task.args, ctx),
+                dumps=lambda v: _serialize.dumps(v, what=what),
+                recycler=self.segments,
+            )
             task.payload, task.oob = head + encoded.data, encoded.descriptors
             task.release_oob = encoded.release
         task.args = ()
@@ -603,20 +612,19 @@ class ProcessBackend(Backend):
                 await asyncio.sleep(0.002)
         self.held.procs.clear()
         for worker in list(self.workers.values()):
-            worker._finish()
+            worker.finish()
         self.held.release()  # process groups of workers whose exit was never reported
 
     def release_now(self) -> None:
         for worker in list(self.workers.values()):
-            worker.retiring = True
             if worker.pid is not None:
                 _kill_group(worker.pid)
             worker.eof = True
-            worker._close_fd()
+            worker.close_fd()
         self._close_control()  # the template kills workers not yet known by pid, and exits
         self.held.release()
         for worker in list(self.workers.values()):
-            worker._finish()
+            worker.finish()
 
     def leftovers(self) -> Callable[[], None]:
         return self.held.release

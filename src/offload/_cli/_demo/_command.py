@@ -102,7 +102,7 @@ def _serve_cluster(strategy: str, host: str, port: int, workers: int, procs: int
     print(f"offload demo: {procs} processes; `offload cluster status --port {port}` shows them")
     try:
         return serve(
-            "offload._demo._command:cluster_app",
+            "offload._cli._demo._command:cluster_app",
             factory=True,
             workers=procs,
             host=host,

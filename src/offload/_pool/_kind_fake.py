@@ -1,5 +1,7 @@
 """An in-memory worker kind for scheduler tests: nothing runs until the test says so.
 
+Not listed in ``_kinds``: a test makes it through ``Pool._create_backend``.
+
 Each fake worker records the tasks it was sent; the test completes, fails, crashes or
 starts them explicitly, so scheduling, cancellation and recycling can be checked
 deterministically and in microseconds.
@@ -8,13 +10,14 @@ deterministically and in microseconds.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ._backend import GONE, Backend, Worker
+from ._backend import Backend, BackendOptions, Worker
 from ._task import Task
 
 if TYPE_CHECKING:
-    from ._pool import Pool
+    from ._scheduler import Scheduler, WorkerState
 
 __all__ = ["FakeBackend", "FakeWorker"]
 
@@ -23,8 +26,10 @@ class FakeWorker(Worker):
     """A worker whose every move is made by the test."""
 
     def __init__(self, backend: FakeBackend, worker_id: int) -> None:
-        super().__init__(backend.pool, worker_id)
+        super().__init__(worker_id)
         self.backend = backend
+        self.events = backend.events
+        self.dead = False
         self.pid = 100_000 + worker_id
         self.received: list[Task] = []
         self.cancel_requests: list[int] = []
@@ -32,11 +37,26 @@ class FakeWorker(Worker):
         self.retired = False
         self.running_seq = 0  # what a real worker writes to its control page
 
+    # -- what the test sees: the scheduler's record of this worker ------------------
+
+    @property
+    def state(self) -> WorkerState:
+        from ._scheduler import WorkerState
+
+        slot = self.backend.scheduler.workers.get(self.id)
+        return WorkerState.GONE if slot is None else slot.state
+
+    @property
+    def inflight(self) -> deque[Task]:
+        """The tasks it holds, in order (the head is the one it runs)."""
+        slot = self.backend.scheduler.workers.get(self.id)
+        return deque() if slot is None else slot.inflight
+
     # -- what the test does --------------------------------------------------------
 
     def start(self) -> None:
         """The worker finished starting (its initializer ran)."""
-        self.pool._worker_ready(self)
+        self.events.on_ready(self)
 
     def begin(self) -> Task:
         """The worker starts its next task."""
@@ -48,17 +68,18 @@ class FakeWorker(Worker):
         """The running (head) task ends with ``value`` (an exception if ``ok`` is False)."""
         task = self.inflight[0]
         self.running_seq = 0
-        self.pool._task_done(self, task.seq, ok, value, run_time)
+        self.events.on_done(self, task.seq, ok, value, run_time)
 
     def skip(self) -> None:
         """The head task was cancelled before it started."""
-        self.pool._task_done(self, self.inflight[0].seq, False, None, 0.0)
+        self.events.on_done(self, self.inflight[0].seq, False, None, 0.0)
 
     def die(self, exitcode: int | None = None, signal: int | None = None) -> None:
         """The worker process ended."""
-        if self.state != GONE:
+        if not self.dead:
+            self.dead = True
             self.backend.workers.pop(self.id, None)
-            self.pool._worker_exited(self, exitcode, signal)
+            self.events.on_exited(self, exitcode, signal)
 
     # -- what the pool does --------------------------------------------------------
 
@@ -80,11 +101,9 @@ class FakeWorker(Worker):
 
     def retire(self) -> None:
         self.retired = True
-        self.retiring = True
         self.backend.loop.call_soon(self.die, 0, None)
 
     def kill(self) -> None:
-        self.retiring = True
         self.backend.loop.call_soon(self.die, None, 9)
 
 
@@ -94,9 +113,11 @@ class FakeBackend(Backend):
     can_kill = True
     max_depth = 8
 
-    def __init__(self, pool: Pool, loop: asyncio.AbstractEventLoop, *, auto_start: bool) -> None:
-        self.pool = pool
-        self.loop = loop
+    def __init__(
+        self, events: Scheduler, loop: asyncio.AbstractEventLoop, *, auto_start: bool
+    ) -> None:
+        super().__init__(events, loop, BackendOptions(name="fake"))
+        self.scheduler = events  # what the test inspects: the workers' states
         self.auto_start = auto_start
         self.workers: dict[int, FakeWorker] = {}
         self.created: list[FakeWorker] = []

@@ -291,7 +291,7 @@ def _line(obj: object) -> bytes:
 
 
 def _static(name: str) -> bytes:
-    return (resources.files("offload._demo") / "static" / name).read_bytes()
+    return (resources.files("offload._cli._demo") / "static" / name).read_bytes()
 
 
 def create_app(strategy: str = "process", workers: int = 2) -> Starlette:

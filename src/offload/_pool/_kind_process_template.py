@@ -1,9 +1,9 @@
 """The template process: imported once, forks workers on request, reports their exits.
 
-Started by the parent as ``python -m offload._pool._template FD`` where FD is its end of a
-SOCK_SEQPACKET control socket. It never runs tasks; it only forks (fast, from a clean
-single-threaded process that already imported offload, cloudpickle and the user's
-modules), reaps children and tells the parent how each one ended. When the control socket
+Started by the parent as ``python -m offload._pool._kind_process_template FD`` where FD is
+its end of a SOCK_SEQPACKET control socket. It never runs tasks; it only forks (fast,
+from a clean single-threaded process that already imported offload, cloudpickle and the
+user's modules), reaps children and tells the parent how each one ended. When the control socket
 hits EOF (the parent exited or was killed) it kills every worker and exits.
 
 Every worker leads its own process group; whenever a worker ends (reaped here, or at
@@ -27,7 +27,7 @@ from typing import Any
 
 from offload._proctitle import set_title
 
-from . import _wire as w
+from . import _kind_process_messages as w
 
 __all__ = ["set_parent_death_signal"]
 
@@ -62,23 +62,9 @@ def _main(ctl_fd: int) -> None:
     for name in init.get("preload", ()):
         with contextlib.suppress(BaseException):
             importlib.import_module(name)
-    worker_init = dict(init)
-    try:
-        worker_init["initializer"] = (
-            pickle.loads(init["initializer"]) if init["initializer"] else None
-        )
-        worker_init["initargs"] = pickle.loads(init["initargs"])
-        worker_init["context_vars"] = [
-            getattr(importlib.import_module(module), attr) for module, attr in init["context_vars"]
-        ]
-    except BaseException as exc:  # reported by each worker as a start failure
-        if not isinstance(exc, ImportError):  # the parent reports it as "an import failed"
-            exc = ImportError(
-                f"could not load the initializer or context variables: {type(exc).__name__}: {exc}"
-            )
-        worker_init["initializer"] = exc
-        worker_init["initargs"] = ()
-        worker_init["context_vars"] = []
+    from ._kind_process_child import load_settings  # preloaded above
+
+    worker_init = load_settings(init)
 
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
@@ -176,7 +162,7 @@ def _child(fds: list[int], init: dict[str, Any], wake_r: int, wake_w: int) -> No
         sock_fd, page_fd = fds
         page = mmap.mmap(page_fd, w.PAGE)
         os.close(page_fd)
-        from ._worker import worker_main
+        from ._kind_process_child import worker_main
 
         worker_main(sock_fd, page, init)
     finally:
