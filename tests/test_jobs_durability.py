@@ -7,6 +7,7 @@ private test node only.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -20,6 +21,8 @@ from tests import _jobs_app as app
 from tests._rabbitmq import Broker, amqp_url, private_broker, queue_name  # noqa: F401
 
 import offload
+from offload._jobs._link import Link
+from offload._jobs._results import new_job_id, record
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -209,3 +212,46 @@ async def test_submit_during_an_outage_waits_then_raises_a_clear_error(
         jobs.worker(concurrency=1, kind="thread"),
     ):
         assert await (await jobs.submit(app.add, 2, 2)).result(timeout=30) == 4
+
+
+async def test_a_result_recorded_the_moment_the_broker_is_back_is_kept(
+    private_broker: Broker,  # noqa: F811
+    queue_name: str,  # noqa: F811
+) -> None:
+    # The node takes connections a moment before its streams run again; a confirmed
+    # publish to a stream in that moment was confirmed and dropped (a result lost, a
+    # worker waiting for its own marker in the stream of cancellations).
+    url = private_broker.url
+    async with make_queue(url, queue_name) as jobs:
+        topology, codec = jobs.topology, jobs.codec
+    await asyncio.to_thread(private_broker.restart)  # returns once the listener answers
+    link = Link(private_broker.url, outage_timeout=30, name="test restart")
+    await link.open()
+    job_id = new_job_id()
+    try:
+        await record(link, codec, topology, job_id, {"type": "result", "value": 42})
+    finally:
+        await link.close()
+    async with make_queue(private_broker.url, queue_name) as jobs:
+        handle = await jobs.get(job_id)
+        assert await handle.result(timeout=30) == 42
+
+
+async def test_a_worker_started_the_moment_the_broker_is_back_reads_the_cancellations(
+    private_broker: Broker,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with make_queue(private_broker.url, queue_name) as jobs:
+        handle = await jobs.submit(app.add, 1, 2)
+        await handle.cancel()
+    await asyncio.to_thread(private_broker.restart)
+    caplog.set_level(logging.WARNING, logger="offload.jobs")
+    async with (
+        make_queue(private_broker.url, queue_name, outage_timeout=60) as jobs,
+        jobs.worker(concurrency=1, kind="thread") as worker,
+    ):
+        assert "not read up to now" not in caplog.text
+        # The cancelled job was skipped, not run; the next one runs.
+        assert await (await jobs.submit(app.add, 2, 2)).result(timeout=30) == 4
+        assert worker.completed == 1

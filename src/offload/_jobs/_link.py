@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import aiormq.abc
     from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
-__all__ = ["Link", "import_aio_pika"]
+__all__ = ["Link", "Unrouted", "import_aio_pika", "publish"]
 
 T = TypeVar("T")
 _log = logging.getLogger("offload.jobs")
@@ -35,6 +35,42 @@ def import_aio_pika() -> Any:
             "offload.JobQueue needs aio-pika: pip install 'offload[rabbitmq]'"
         ) from exc
     return aio_pika
+
+
+class Unrouted(ConnectionError):
+    """The broker returned a mandatory message: no running queue took it.
+
+    Right after a broker restart the node accepts connections before its streams and
+    quorum queues are running again; a message published to one of them in that window
+    is confirmed *and dropped* unless it is mandatory. Transient: the call is retried
+    until the queue runs again (or ``outage_timeout`` passes)."""
+
+
+async def publish(
+    channel: aiormq.abc.AbstractChannel, body: bytes, routing_key: str, props: Any
+) -> None:
+    """Publish ``body`` to the queue ``routing_key``, mandatory; on a confirming channel,
+    return once the broker has confirmed that the queue took it. Raises
+    :class:`Unrouted` when no running queue took it."""
+    import aiormq.exceptions
+    from pamqp.commands import Basic
+
+    try:
+        outcome = await channel.basic_publish(
+            body, exchange="", routing_key=routing_key, properties=props, mandatory=True
+        )
+    except aiormq.exceptions.PublishError as exc:
+        returned: Any = exc.frame
+    else:
+        # aio-pika's channels hand a returned message back as the confirm's result.
+        returned = getattr(outcome, "delivery", None)
+        if not isinstance(returned, Basic.Return):
+            return
+    raise Unrouted(
+        f"queue {routing_key!r} did not take the message ({returned.reply_code} "
+        f"{returned.reply_text}): it is not running yet (the broker restarted a moment "
+        "ago) or it was deleted"
+    )
 
 
 def _transient() -> tuple[type[BaseException], ...]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from offload._errors import ClosedError, JobError
 
 from ._handle import JobHandle
-from ._link import Link
+from ._link import Link, publish
 from ._results import Hub, Reader, job_time, new_job_id, properties, record
 from ._topology import DELAY_REDECLARE_MS, Topology, delay_bucket
 from ._wire import ATTEMPT, Codec, Serializer, job_body
@@ -401,10 +401,10 @@ class JobQueue:
             headers={ATTEMPT: attempt, **(headers or {})},
         )
 
-        async def publish(ch: aiormq.abc.AbstractChannel) -> None:
-            await ch.basic_publish(body, exchange="", routing_key=routing_key, properties=props)
+        async def send(ch: aiormq.abc.AbstractChannel) -> None:
+            await publish(ch, body, routing_key, props)
 
-        await self.link.call(publish, f"submitting job {job_id}")
+        await self.link.call(send, f"submitting job {job_id}")
 
     async def _ensure_delay(self, ms: int) -> None:
         now = time.monotonic()
@@ -430,12 +430,7 @@ class JobQueue:
         async def claim(ch: aiormq.abc.AbstractChannel) -> bool:
             await ch.queue_declare(name, durable=True, arguments=args)
             try:
-                await ch.basic_publish(
-                    body,
-                    exchange="",
-                    routing_key=name,
-                    properties=properties(self.codec, "text/plain", body),
-                )
+                await publish(ch, body, name, properties(self.codec, "text/plain", body))
             except aiormq.exceptions.DeliveryError:
                 return False  # the queue holds a claim already (reject-publish)
             return True
@@ -506,7 +501,7 @@ class JobQueue:
         props = properties(self.codec, "text/plain", body)
 
         async def notify(ch: aiormq.abc.AbstractChannel) -> None:
-            await ch.basic_publish(body, exchange="", routing_key=stream, properties=props)
+            await publish(ch, body, stream, props)
 
         await self.link.call(notify, f"cancelling job {job_id}")
 

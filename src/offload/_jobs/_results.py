@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from ._link import _is_transient, publish
 from ._wire import SIGNATURE, BadMessage, Codec
 
 if TYPE_CHECKING:
@@ -112,10 +113,10 @@ async def append(link: Link, topo: Topology, job_id: str, body: bytes, props: An
     """Publish one prepared event to the events stream; returns once confirmed."""
     stream = topo.events
 
-    async def publish(ch: aiormq.abc.AbstractChannel) -> None:
-        await ch.basic_publish(body, exchange="", routing_key=stream, properties=props)
+    async def publish_event(ch: aiormq.abc.AbstractChannel) -> None:
+        await publish(ch, body, stream, props)
 
-    await link.call(publish, f"recording an event of job {job_id}")
+    await link.call(publish_event, f"recording an event of job {job_id}")
 
 
 async def copy_to(
@@ -161,13 +162,13 @@ async def follow(
 ) -> None:
     """Read ``stream`` from ``offset`` ("first", "next", a datetime or a number), calling
     ``handle(message)`` for each message until it returns True. Survives reconnects."""
-    from ._link import _is_transient
-
     channel = await link.new_channel()
     last: int | None = None
-    # Resuming before anything was seen: from a little before we started (the events
-    # seen twice are dropped by their ids).
+    # Resuming a "next" follower before anything was seen: from a little before we
+    # started (the events seen twice are dropped by their ids). Any other offset is
+    # asked for again until a message comes.
     began = datetime.datetime.now(tz=datetime.UTC) - datetime.timedelta(seconds=_SCAN_MARGIN)
+    resume: str | int | datetime.datetime = began if offset == "next" else offset
     first = True
     try:
         while True:
@@ -179,7 +180,7 @@ async def follow(
                 async def deliver(message: Any, inbox: asyncio.Queue[Any] = inbox) -> None:
                     inbox.put_nowait(message)
 
-                start = last + 1 if last is not None else offset if first else began
+                start = last + 1 if last is not None else offset if first else resume
                 first = False
                 await ch.basic_consume(
                     stream, deliver, no_ack=False, arguments={"x-stream-offset": start}

@@ -44,6 +44,7 @@ from offload._errors import Cancelled, ClosedError, SerializationError
 from offload._pool import Pool
 
 from ._context import JobInfo, run_job
+from ._link import publish
 from ._results import append, copy_to, event_message, follow, properties, record
 from ._topology import delay_bucket
 from ._wire import (
@@ -205,10 +206,10 @@ class JobWorker:
         marker = self._marker.encode()
         props = properties(self.queue.codec, "text/plain", marker, headers={_MARKER: "1"})
 
-        async def publish(ch: aiormq.abc.AbstractChannel) -> None:
-            await ch.basic_publish(marker, exchange="", routing_key=topo.cancels, properties=props)
+        async def publish_marker(ch: aiormq.abc.AbstractChannel) -> None:
+            await publish(ch, marker, topo.cancels, props)
 
-        await self.queue.link.call(publish, "starting to follow the cancellations")
+        await self.queue.link.call(publish_marker, "starting to follow the cancellations")
         self._follower = loop.create_task(
             follow(self.queue.link, topo.cancels, "first", self._on_cancel),
             name=f"offload-jobs-cancels-{topo.name}",
@@ -674,9 +675,9 @@ class JobWorker:
             headers=headers,
         )
 
-        async def publish(ch: aiormq.abc.AbstractChannel) -> None:
-            await ch.basic_publish(body, exchange="", routing_key=topo.dead, properties=props)
+        async def publish_dead(ch: aiormq.abc.AbstractChannel) -> None:
+            await publish(ch, body, topo.dead, props)
 
-        await queue.link.call(publish, f"dead-lettering job {job_id or '(no id)'}")
+        await queue.link.call(publish_dead, f"dead-lettering job {job_id or '(no id)'}")
         _log.warning("job %s dead-lettered: %s: %s", job_id or "(no id)", error_type, error)
         await self._settle([delivery])
