@@ -255,3 +255,26 @@ async def test_a_worker_started_the_moment_the_broker_is_back_reads_the_cancella
         # The cancelled job was skipped, not run; the next one runs.
         assert await (await jobs.submit(app.add, 2, 2)).result(timeout=30) == 4
         assert worker.completed == 1
+
+
+async def test_a_job_running_across_a_broker_restart_runs_once(
+    private_broker: Broker,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    started, go = tmp_path / "started", tmp_path / "go"
+    async with (
+        make_queue(private_broker.url, queue_name) as jobs,
+        jobs.worker(concurrency=2, kind="process") as worker,
+    ):
+        handle = await jobs.submit(app.wait_for_file, str(started), str(go))
+        await wait_for(started)
+        started.unlink()
+        await asyncio.to_thread(private_broker.restart)
+        # The worker consumes again; the job's redelivery (ahead of this one in the
+        # queue) has come by and waits for the run still going.
+        assert await (await jobs.submit(app.add, 1, 1)).result(timeout=30) == 2
+        go.write_text("")
+        assert await handle.result(timeout=30) == 1  # the first attempt's result
+        assert not started.exists()  # never started again
+        assert worker.completed == 2

@@ -403,19 +403,23 @@ class JobWorker:
     # -- jobs ------------------------------------------------------------------------
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+        # The delivery is handled in a task of the worker's own, not in the channel's
+        # consumer task: the channel cancels its consumer tasks when the connection
+        # drops, which would kill a running job only for its redelivery to run it again.
+        # Here the job goes on; its redelivery waits for it (see _handle).
         delivery = _Delivery(message)
         self._held.setdefault(delivery.channel, set()).add(delivery.tag)
+        task = asyncio.get_running_loop().create_task(self._consume(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _consume(self, delivery: _Delivery) -> None:
         try:
             await self._handle(delivery)
         except Exception:
-            _log.exception("job message %s could not be handled", message.message_id)
+            _log.exception("job message %s could not be handled", delivery.message.message_id)
             self._park(delivery)
             await self._settle([delivery], requeue=True)
-        finally:
-            self._tasks.discard(task)
 
     async def _handle(self, delivery: _Delivery) -> None:
         queue = self.queue
@@ -481,11 +485,14 @@ class JobWorker:
             return
         settled: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._running[job_id] = settled
+        to_settler = False
         try:
-            await self._run(delivery, job, fn, attempt, redeliveries, settled)
+            to_settler = await self._run(delivery, job, fn, attempt, redeliveries, settled)
         finally:
             self._tokens.pop(job_id, None)
-            if not settled.done():
+            # A result handed to the settler resolves `settled` once it is recorded and
+            # acked; until then a redelivery of the job waits for it.
+            if not settled.done() and not to_settler:
                 settled.set_result(False)
             if self._running.get(job_id) is settled:
                 settled.add_done_callback(lambda _: self._forget(job_id, settled))
@@ -502,7 +509,9 @@ class JobWorker:
         attempt: int,
         redeliveries: int,
         settled: asyncio.Future[bool],
-    ) -> None:
+    ) -> bool:
+        """Run the job; True when its result went to the settler (which resolves
+        ``settled``)."""
         queue = self.queue
         message = delivery.message
         topo = queue.topology
@@ -518,7 +527,7 @@ class JobWorker:
         except ClosedError:
             self._park(delivery)
             await self._settle([delivery], requeue=True)
-            return
+            return False
         forward = asyncio.get_running_loop().create_task(
             self._forward(handle, job.id, info, message.reply_to)
         )
@@ -539,7 +548,7 @@ class JobWorker:
             else:
                 await self._settle([delivery])  # the producer recorded the cancel
                 settled.set_result(True)
-            return
+            return False
         if outcome is None:
             body, props = event_message(
                 queue.codec,
@@ -549,7 +558,7 @@ class JobWorker:
             self._outbox.append(_Done(delivery, job.id, body, props, settled))
             self._outbox_idle.clear()
             self._outbox_ready.set()
-            return
+            return True
         self.failed += 1
         error_type = type(outcome).__qualname__
         text = "".join(traceback.format_exception(outcome))
@@ -565,6 +574,7 @@ class JobWorker:
                 attempt=info.attempt,
             )
         settled.set_result(True)
+        return False
 
     async def _forward(self, handle: Any, job_id: str, info: JobInfo, reply_to: str | None) -> None:
         queue = self.queue
