@@ -22,9 +22,9 @@ import os
 import select
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from offload._errors import ChannelClosed, ClosedError
 from offload._serialize import dumps, loads
@@ -35,6 +35,8 @@ from ._messages import ERROR, MESSAGE
 __all__ = ["Channel", "Port", "collecting_fds", "port_fds"]
 
 _RECV_SIZE = 1 << 18
+
+T = TypeVar("T")
 
 # While a fork() pickles its arguments, ports append their fd here instead of
 # duplicating it through the resource sharer; the child maps indexes back to fds.
@@ -157,34 +159,36 @@ class Port:
 
     def _recv_frame(self) -> tuple[int, bytes]:
         """The next raw frame of any kind (blocking): used for a child's start-up data."""
+
+        def take() -> tuple[bool, tuple[int, bytes] | None]:
+            item = self._frames.next()
+            return item is not None, item
+
+        item = self._wait(take, "the parent closed the channel during start-up")
+        assert item is not None
+        return item
+
+    def recv(self) -> Any:
+        """The next message (blocking); ChannelClosed once the other end closed."""
+        with self._recv_lock:
+            return self._wait(self._take, "the other end of the channel is closed")
+
+    def _wait(self, take: Callable[[], tuple[bool, T]], closed: str) -> T:
+        """Read (blocking) until ``take()`` has something; ChannelClosed(``closed``) at
+        end of file."""
         sock = self._live()
         while True:
-            item = self._frames.next()
-            if item is not None:
+            ready, item = take()
+            if ready:
                 return item
             if self._eof:
-                raise ChannelClosed("the parent closed the channel during start-up")
+                raise ChannelClosed(closed)
             try:
                 self._feed(sock.recv(_RECV_SIZE))
             except BlockingIOError:
                 select.select([sock], [], [])
-
-    def recv(self) -> Any:
-        """The next message (blocking); ChannelClosed once the other end closed."""
-        sock = self._live()
-        with self._recv_lock:
-            while True:
-                ready, message = self._take()
-                if ready:
-                    return message
-                if self._eof:
-                    raise ChannelClosed("the other end of the channel is closed")
-                try:
-                    self._feed(sock.recv(_RECV_SIZE))
-                except BlockingIOError:
-                    select.select([sock], [], [])
-                except ConnectionResetError:
-                    self._eof = True
+            except ConnectionResetError:
+                self._eof = True
 
     async def arecv(self) -> Any:
         """The next message, awaiting it; ChannelClosed once the other end closed."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal as _signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -23,7 +22,7 @@ from offload._wire import frame
 
 from ._channel import Port, collecting_fds
 from ._handle import ChildHandle
-from ._kill import DEFAULT_KILL_AFTER, end_group, signal_group, to_the_end
+from ._kill import DEFAULT_KILL_AFTER, end_group, to_the_end
 from ._messages import BOOT
 from ._result import signal_name
 from ._start import Started, StdSpec, start, start_error
@@ -67,11 +66,6 @@ class Child(ChildHandle):
     def __repr__(self) -> str:
         state = "running" if self.exitcode is None else f"exitcode={self.exitcode}"
         return f"<offload.Child pid={self.pid} {self._name} {state}>"
-
-    @property
-    def pid(self) -> int:
-        """The child's process id."""
-        return self._started.pid
 
     @property
     def exitcode(self) -> int | None:
@@ -155,19 +149,6 @@ class Child(ChildHandle):
     def disconnect(self) -> None:
         """Close the channel: the child's ``for msg in offload.parent`` ends."""
         self._port.close()
-
-    def send_signal(self, sig: int) -> None:
-        """Send ``sig`` to the child's process group (no-op once it exited)."""
-        if not self._started.exited.done():
-            signal_group(self._started, sig)
-
-    def terminate(self) -> None:
-        """SIGTERM to the child's process group."""
-        self.send_signal(_signal.SIGTERM)
-
-    def kill(self) -> None:
-        """SIGKILL to the child's process group."""
-        self.send_signal(_signal.SIGKILL)
 
     async def stop(self, kill_after: float | None = None) -> int:
         """End the child: SIGTERM, then SIGKILL after ``kill_after`` s; its exit status."""
