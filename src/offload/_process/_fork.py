@@ -20,7 +20,7 @@ from offload._errors import ChannelClosed, ProcessFailed
 from offload._serialize import dumps, dumps_by_value
 from offload._wire import frame
 
-from ._channel import Port, collecting_fds
+from ._channel import Port, at_eof, collecting_fds, send_frame
 from ._handle import ChildHandle
 from ._kill import DEFAULT_KILL_AFTER, end_group, to_the_end
 from ._messages import BOOT
@@ -59,7 +59,7 @@ class Child(ChildHandle):
         self._name = name
         self._kill_after = kill_after
         self._loop = asyncio.get_running_loop()
-        self._boot: asyncio.Task[None] = self._loop.create_task(port._asend_raw(frame(BOOT, boot)))
+        self._boot: asyncio.Task[None] = self._loop.create_task(send_frame(port, frame(BOOT, boot)))
         self._boot.add_done_callback(_ignore_failure)
         started.watch()
 
@@ -75,7 +75,7 @@ class Child(ChildHandle):
     @property
     def connected(self) -> bool:
         """True while the channel is open at this end and the child has not closed it."""
-        return not self._port.closed and not self._port._eof
+        return not self._port.closed and not at_eof(self._port)
 
     async def send(self, obj: object) -> None:
         """Send ``obj`` to the child (``offload.parent.recv()`` there).
@@ -237,5 +237,5 @@ def fork(
     # One byte carries the ports' descriptors; the ports then belong to the child.
     socket.send_fds(mine, [b"F"], [port.fileno() for port in ports])
     for port in ports:
-        port._detach()
+        port.close()  # the descriptor moved to the child: forget it here
     return Child(started, Port(mine), boot, name, kill_after)
