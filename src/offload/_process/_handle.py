@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal as _signal
 from abc import ABC, abstractmethod
 from collections.abc import Generator
-from types import TracebackType
 from typing import Any, Self
 
 from ._kill import signal_group
@@ -51,12 +50,7 @@ class ChildHandle(ABC):
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     def __await__(self) -> Generator[Any, None, int]:
