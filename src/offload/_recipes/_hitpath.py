@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import math
 import sys
 import types
@@ -44,6 +45,7 @@ from ._ready import mark_coroutine_function
 
 if TYPE_CHECKING:
     from ._cached import CacheCore
+    from ._store import Entry
 
 __all__ = ["HITS_RETURN_READY", "function_wrapper"]
 
@@ -53,6 +55,12 @@ HITS_RETURN_READY = sys.version_info < (3, 12)
 """Hits return the entry's completed future (3.11), else the wrapper is an ``async def``."""
 
 _KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
+
+_NEVER: Callable[[], float] = itertools.repeat(-math.inf).__next__
+"""The clock of a store without a TTL and without a coarse clock: nothing expires."""
+
+_FOREVER: Callable[[], float] = itertools.repeat(math.inf).__next__
+"""The clock of a store with a coarse clock: what its reading finds expired is a miss."""
 
 
 def function_wrapper(core: CacheCore[R]) -> Callable[..., Awaitable[R]]:
@@ -92,17 +100,34 @@ def _fixed_params(core: CacheCore[Any]) -> tuple[inspect.Parameter, ...] | None:
     return sig.parameters
 
 
+class _Paths:
+    """What a generated hit path reaches only off a coarse clock's hit (one free variable)."""
+
+    __slots__ = ("clock", "fail", "hits", "move", "slow")
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        move: Callable[[Hashable], None],
+        slow: Callable[..., Awaitable[Any]],
+        fail: Callable[..., Any],
+    ) -> None:
+        self.clock = clock
+        self.move = move
+        self.slow = slow
+        self.fail = fail
+        self.hits = 0  # hits applied at once (no coarse clock)
+
+    def count(self) -> int:
+        return self.hits
+
+
 def _generated(
     core: CacheCore[R], params: tuple[inspect.Parameter, ...] | None, ready: bool
 ) -> tuple[Callable[..., Awaitable[R]], Callable[[], int]]:
     """The generated hit path for ``params`` (any arguments if None), shaped to fit."""
     store = core.store
-    exact = store.ttl is not None and store.coarse is None  # a clock read on every hit
-    mode = "ready" if ready else "async"
-    shape = ANY if params is None else len(params)
-    buffered = store.coarse is not None  # its ticks bound the read buffer
-    record = "read" if buffered else "move" if store.maxsize is not None else "keep"
-    factory = FACTORIES[mode, "call" if exact else "cell", record, shape]
+    factory = FACTORIES["ready" if ready else "async", ANY if params is None else len(params)]
     slow: Callable[..., Awaitable[R]]
     fail: Callable[..., Any]
     if params is None:
@@ -127,11 +152,19 @@ def _generated(
             return core.fail(args, kwargs, exc) if ready else core.lookup_error(args, kwargs, exc)
 
     data = store.data
-    move = store.read if buffered else data.move_to_end
-    wrapper, hot_hits = factory(data, move, store.clock, slow, fail, core.keyfn)
-    # Without a TTL entries never expire: compare with a reading that never moves.
-    now = store.coarse.cell if store.coarse is not None else types.CellType(-math.inf)
-    # The free variable _o_now (if any) becomes the clock's cell.
+    # A coarse clock's ticks bound the read buffer; its reading is the cell, and the
+    # clock the hit path calls when the reading finds an entry expired says +inf (to
+    # the slow path). Without one the cell says +inf and the clock is called: the
+    # store's, or one that never moves without a TTL; hits then apply at once. An
+    # unbounded store moves its keys too: its order decides nothing, and skipping the
+    # move would buy a few nanoseconds on a path that already calls the clock.
+    coarse = store.coarse
+    if coarse is not None:
+        now, clock = coarse.cell, _FOREVER
+    else:
+        now, clock = types.CellType(math.inf), store.clock if store.ttl is not None else _NEVER
+    paths = _Paths(clock, data.move_to_end, slow, fail)
+    wrapper = factory(data, store.read, core.keyfn, paths)
     closure = tuple(
         now if name == "_o_now" else cell
         for name, cell in zip(
@@ -139,10 +172,12 @@ def _generated(
         )
     )
     if params is None:
-        return types.FunctionType(
+        wrapper = types.FunctionType(
             wrapper.__code__, wrapper.__globals__, wrapper.__name__, None, closure
-        ), hot_hits
-    return with_signature(wrapper, params, closure), hot_hits
+        )
+    else:
+        wrapper = with_signature(wrapper, params, closure)
+    return wrapper, paths.count
 
 
 MethodHit = Callable[[object, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
@@ -186,41 +221,46 @@ def method_hit_paths(core: CacheCore[R]) -> tuple[MethodHit, MethodHit]:
             return (ident, keyfn(owner, *args, **kwargs))
         return (ident, rest_keyfn(*args, **kwargs))
 
-    def hit_ready(owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[R]:
-        key = key_of(owner, args, kwargs)
+    def fresh(key: Hashable, ready: bool) -> Entry[R] | None:
+        """The entry of ``key`` if a hit may serve it (recorded as read), else None.
+
+        ``ready``: the hit returns the entry's future (so its hot_until counts), else
+        its value (its expires_at).
+        Raises TypeError for an unhashable key.
+        """
         try:
             entry = data[key]
             # hot_until: -inf until the entry's future exists (the slow path makes it).
-            if entry[4] > (clock() if exact else now.cell_contents):
+            if (entry[4] if ready else entry[1]) > (clock() if exact else now.cell_contents):
                 if buffered:
                     read(entry)
                 else:
                     if bounded:
-                        data.move_to_end(key)
+                        data.move_to_end(key)  # KeyError: removed by another thread
                     core.hits += 1
-                return cast("Awaitable[R]", entry[3])
+                return entry
         except KeyError:
             pass
+        return None
+
+    def hit_ready(owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[R]:
+        key = key_of(owner, args, kwargs)
+        try:
+            entry = fresh(key, True)
         except TypeError as exc:
             return core.fail((owner, *args), kwargs, exc)
-        return slow(key, (owner, *args), kwargs)
+        if entry is None:
+            return slow(key, (owner, *args), kwargs)
+        return cast("Awaitable[R]", entry[3])
 
     async def hit_async(owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
         key = key_of(owner, args, kwargs)
         try:
-            entry = data[key]
-            if entry[1] > (clock() if exact else now.cell_contents):
-                if buffered:
-                    read(entry)
-                else:
-                    if bounded:
-                        data.move_to_end(key)
-                    core.hits += 1
-                return entry[0]
-        except KeyError:
-            pass
+            entry = fresh(key, False)
         except TypeError as exc:
             raise core.lookup_error((owner, *args), kwargs, exc) from exc
-        return await slow(key, (owner, *args), kwargs)
+        if entry is None:
+            return await slow(key, (owner, *args), kwargs)
+        return entry[0]
 
     return hit_ready, hit_async
