@@ -5,8 +5,8 @@ one comparison of the entry's expiry with a clock reading held in a cell (see
 :class:`~offload._clock.CoarseClock`) and one list append: the entry goes to the store's
 read buffer, which the store replays (LRU moves, hit count) before anything observes
 either (:meth:`~offload._recipes._store.Store.drain`); nothing else runs. Without a
-coarse clock (an exact or a manual clock) there is no buffer: a hit moves its key
-(only with a ``maxsize``) and counts itself in a closure cell at once. Everything else
+coarse clock (an exact or a manual clock) there is no buffer: the clock is called, and a
+hit moves its key and counts itself at once. Everything else
 (the exact time, misses, refreshes) is the slow path of
 :class:`~offload._recipes._cached.CacheCore`.
 
@@ -23,7 +23,10 @@ the entry's :class:`~offload._recipes._ready.Ready` future (awaiting it runs no
 coroutine); on 3.12+ it is an ``async def`` returning the value, because there a
 completed future's ``await`` raises and catches a StopIteration, which costs more than
 the coroutine it saves (measured: a bare await ~60 ns, a completed future's await
-~165 ns on 3.12 and 3.13).
+~165 ns on 3.12 and 3.13). There a hit therefore pays for a coroutine as a bare
+``await`` does, and everything it does is on top: a coroutine doing only the dict
+subscript measures 1.2x a bare await, the subscript and the return of the entry's value
+1.4-1.5x, adding the expiry test and the append about 1.8x (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -58,9 +61,6 @@ _KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
 
 _NEVER: Callable[[], float] = itertools.repeat(-math.inf).__next__
 """The clock of a store without a TTL and without a coarse clock: nothing expires."""
-
-_FOREVER: Callable[[], float] = itertools.repeat(math.inf).__next__
-"""The clock of a store with a coarse clock: what its reading finds expired is a miss."""
 
 
 def function_wrapper(core: CacheCore[R]) -> Callable[..., Awaitable[R]]:
@@ -100,34 +100,17 @@ def _fixed_params(core: CacheCore[Any]) -> tuple[inspect.Parameter, ...] | None:
     return sig.parameters
 
 
-class _Paths:
-    """What a generated hit path reaches only off a coarse clock's hit (one free variable)."""
-
-    __slots__ = ("clock", "fail", "hits", "move", "slow")
-
-    def __init__(
-        self,
-        clock: Callable[[], float],
-        move: Callable[[Hashable], None],
-        slow: Callable[..., Awaitable[Any]],
-        fail: Callable[..., Any],
-    ) -> None:
-        self.clock = clock
-        self.move = move
-        self.slow = slow
-        self.fail = fail
-        self.hits = 0  # hits applied at once (no coarse clock)
-
-    def count(self) -> int:
-        return self.hits
-
-
 def _generated(
     core: CacheCore[R], params: tuple[inspect.Parameter, ...] | None, ready: bool
 ) -> tuple[Callable[..., Awaitable[R]], Callable[[], int]]:
     """The generated hit path for ``params`` (any arguments if None), shaped to fit."""
     store = core.store
-    factory = FACTORIES["ready" if ready else "async", ANY if params is None else len(params)]
+    coarse = store.coarse
+    factory = FACTORIES[
+        "ready" if ready else "async",
+        "exact" if coarse is None else "coarse",
+        ANY if params is None else len(params),
+    ]
     slow: Callable[..., Awaitable[R]]
     fail: Callable[..., Any]
     if params is None:
@@ -152,18 +135,15 @@ def _generated(
             return core.fail(args, kwargs, exc) if ready else core.lookup_error(args, kwargs, exc)
 
     data = store.data
-    # A coarse clock's ticks bound the read buffer; its reading is the cell, and the
-    # clock the hit path calls when the reading finds an entry expired says +inf (to
-    # the slow path). Without one the cell says +inf and the clock is called: the
-    # store's, or one that never moves without a TTL; hits then apply at once. An
-    # unbounded store moves its keys too: its order decides nothing, and skipping the
-    # move would buy a few nanoseconds on a path that already calls the clock.
-    coarse = store.coarse
-    if coarse is not None:
-        now, clock = coarse.cell, _FOREVER
-    else:
-        now, clock = types.CellType(math.inf), store.clock if store.ttl is not None else _NEVER
-    paths = _Paths(clock, data.move_to_end, slow, fail)
+    # A coarse clock's ticks bound the read buffer, and its reading is the cell (even
+    # without a TTL: a clock that stopped ticking sends hits to the slow path, which
+    # restarts it). Without one the clock is called: the store's, or one that never
+    # moves without a TTL. An unbounded store moves its keys too: its order decides
+    # nothing, and skipping the move would buy little on a path that calls the clock.
+    now = coarse.cell if coarse is not None else types.CellType(math.inf)  # unread
+    clock = store.clock if store.ttl is not None else _NEVER
+    # What the hit path reaches off a coarse clock's hit (see _hitpath_generator).
+    paths: list[Any] = [clock, data.move_to_end, slow, fail, 0]
     wrapper = factory(data, store.read, core.keyfn, paths)
     closure = tuple(
         now if name == "_o_now" else cell
@@ -177,7 +157,12 @@ def _generated(
         )
     else:
         wrapper = with_signature(wrapper, params, closure)
-    return wrapper, paths.count
+
+    def hot_hits() -> int:
+        count: int = paths[4]
+        return count
+
+    return wrapper, hot_hits
 
 
 MethodHit = Callable[[object, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]

@@ -4,41 +4,43 @@ Run ``python -m offload._recipes._hitpath_generator`` after changing this file; 
 checks that the module in the repository is what this generator writes.
 
 A shape is what a hit returns (``ready``: the entry's completed future, for Python
-3.11; ``async``: an ``async def`` returning the value, for 3.12+) and how many
-parameters the function has (1 to :data:`MAX_PARAMS`, or :data:`ANY`: any arguments,
-``*args`` and ``**kwargs``, whose key a key function computes). Parameters are named
-``p0``, ``p1``, ... here; the hit path module renames them to the cached function's own
-names (and sets its defaults and kinds), so a call binds exactly like a call of the
-function itself. The key of one parameter is the argument itself; of several, the tuple
-of them, in signature order (what :func:`~offload._recipes._keys.signature_of`
-computes). Each shape is one function: the parameters decide the bytecode that builds
-the key and passes the arguments on, and a call through a shared body would cost more
-than the rest of a hit (see docs/benchmarks.md).
+3.11; ``async``: an ``async def`` returning the value, for 3.12+), how a hit is checked
+and recorded (``coarse``: the entry's expiry is compared with a coarse clock's reading,
+held in a cell, one instruction, and the entry, which carries its key, is appended to
+the store's read buffer, which the store replays in order, LRU moves and hit count,
+before anything looks at either, see :meth:`~offload._recipes._store.Store.drain`;
+``exact``: the clock is called and the hit applies at once, its key moving in the LRU
+order and the hit counter counting it), and how many parameters the function has (1 to
+:data:`MAX_PARAMS`, or :data:`ANY`: any arguments, ``*args`` and ``**kwargs``, whose key
+a key function computes). Parameters are named ``p0``, ``p1``, ... here; the hit path
+module renames them to the cached function's own names (and sets its defaults and
+kinds), so a call binds exactly like a call of the function itself. The key of one
+parameter is the argument itself; of several, the tuple of them, in signature order
+(what :func:`~offload._recipes._keys.signature_of` computes).
 
-How a hit is checked and recorded is a value, not a shape. With a coarse clock, the
-entry's expiry is compared with the clock's reading, held in a cell (one instruction),
-and the entry (which carries its key) is appended to the store's read buffer
-(``read``), which the store replays in order, LRU moves and hit count, before anything
-looks at either (:meth:`~offload._recipes._store.Store.drain`); the clock given then
-reads +inf, so an entry that the reading finds expired goes to the slow path. Without
-one, the cell holds +inf, so the first test always fails, the clock is called, and a
-hit applies at once: its key moves in the LRU order (``move``) and the hit counter
-counts it. A hit through a coarse clock runs no instruction of the other way.
-(A ``nonlocal`` counter in the hit path would cost a tenth of a hit on 3.13.)
+Each axis buys its variant, measured (docs/benchmarks.md): a coroutine where a plain
+function returning the future would do costs 3.11 a third of a hit, and a future where
+a coroutine would do costs 3.12+ twice that; the key function where the parameters
+build the key costs about a bare ``await`` more; one body serving both clocks (a
+failed test of the cell before the clock's call) costs the exact path about a tenth.
+The rest is one template; a ``nonlocal`` counter in a hit path would cost a tenth of a
+hit on 3.13, hence the list below.
 
 The module also holds the key functions ``key_N`` for N parameters (0 to
 :data:`MAX_KEY_PARAMS`), renamed the same way by :func:`~offload._recipes._keys.compile_key`:
 ``key_1`` returns its argument, the others the tuple of theirs.
 
 Each factory takes the store's ``data``, the read buffer's ``append``, the key function
-(used only by :data:`ANY`) and an object whose attributes serve everything but a hit
-through a coarse clock (one free variable, so a hit's coroutine copies fewer): ``clock``,
-``move`` (the store's ``move_to_end``), ``hits`` (the count of hits applied at once),
-``slow`` (``slow(key, *params)``: exact time check, then a miss) and ``fail`` (for an
-unhashable argument, ``fail(exc, *params)``); with :data:`ANY`, ``slow`` and ``fail``
-take ``(args, kwargs)`` instead of the parameters. It returns the hit path. Every name
-in a hit path starts with ``_o_``, which no cached function's parameter may (they would
-collide once renamed).
+(used only by :data:`ANY`) and a list of what serves everything but a coarse clock's
+hit (one free variable, so a hit's coroutine copies fewer; a list, whose
+items the interpreter reads and writes in one specialized instruction each, where an
+object's attributes called as methods are looked up the slow way on 3.11):
+``[clock, move, slow, fail, hits]``: the clock, the store's ``move_to_end``, the slow
+path (``slow(key, *params)``: exact time check, then a miss), the error path for an
+unhashable argument (``fail(exc, *params)``) and the count of hits applied at once;
+with :data:`ANY`, ``slow`` and ``fail`` take ``(args, kwargs)`` instead of the
+parameters. It returns the hit path. Every name in a hit path starts with ``_o_``,
+which no cached function's parameter may (they would collide once renamed).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-Factory = Callable[..., Callable[..., Any]]
+Factory = Callable[..., Any]
 
 MAX_PARAMS = {max_params}
 MAX_KEY_PARAMS = {max_key_params}
@@ -71,24 +73,16 @@ ANY = 0  # the shape of a hit path taking any arguments
 
 TEMPLATE = """
 
-def {name}(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
-
+def {name}(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:{now}
     {kind}def _o_wrapper({params}) -> Any:{keyline}
         try:
-            _o_entry = _o_data[{key}]
-            if _o_entry[{field}] > _o_now:
-                _o_read(_o_entry)
-                return _o_entry[{result}]
-            if _o_entry[{field}] > _o_paths.clock():
-                _o_paths.move({key})
-                _o_paths.hits += 1
+            _o_entry = _o_data[{key}]{hit}
                 return _o_entry[{result}]
         except KeyError:
             pass
         except TypeError as _o_exc:
             {error}
-        return {await_}_o_paths.slow({key}, {args})
+        return {await_}_o_paths[2]({key}, {args})
 
     return _o_wrapper
 """
@@ -104,14 +98,27 @@ def key_function(arity: int) -> str:
 
 
 MODES = ("ready", "async")
+CLOCKS = ("coarse", "exact")
+NOW = "\n    _o_now: float = 0.0  # replaced by the coarse clock's cell\n"
+HITS = {
+    # Against the coarse clock's reading; the entry goes to the read buffer.
+    "coarse": """
+            if _o_entry[{field}] > _o_now:
+                _o_read(_o_entry)""",
+    # Against the clock; the key moves and the hit counts at once.
+    "exact": """
+            if _o_entry[{field}] > _o_paths[0]():
+                _o_paths[1]({key})
+                _o_paths[4] += 1""",
+}
 ARITIES = (*range(1, MAX_PARAMS + 1), ANY)
 
 
-def name_of(mode: str, arity: int) -> str:
-    return f"{mode}_{'any' if arity == ANY else arity}"
+def name_of(mode: str, clock: str, arity: int) -> str:
+    return f"{mode}_{clock}_{'any' if arity == ANY else arity}"
 
 
-def factory(mode: str, arity: int) -> str:
+def factory(mode: str, clock: str, arity: int) -> str:
     """The source of one factory."""
     # Every name starts with ``_o_``, which no renamed parameter may (see signature_of).
     params = [f"_o_p{i}" for i in range(arity)]
@@ -125,20 +132,22 @@ def factory(mode: str, arity: int) -> str:
         keyline = "" if arity == 1 else f"\n        _o_key = ({', '.join(params)})"
         args = ", ".join(params)
     ready = mode == "ready"
+    # ready: hot_until (-inf until the entry's future exists) and the future;
+    # async: expires_at and the value.
+    field = 4 if ready else 1
     return TEMPLATE.format(
-        name=name_of(mode, arity),
+        name=name_of(mode, clock, arity),
+        now=NOW if clock == "coarse" else "",
+        hit=HITS[clock].format(field=field, key=key),
         kind="" if ready else "async ",
         params=signature,
         keyline=keyline,
         key=key,
-        # ready: hot_until (-inf until the entry's future exists) and the future;
-        # async: expires_at and the value.
-        field=4 if ready else 1,
         result=3 if ready else 0,
         error=(
-            f"return _o_paths.fail(_o_exc, {args})"
+            f"return _o_paths[3](_o_exc, {args})"
             if ready
-            else f"raise _o_paths.fail(_o_exc, {args}) from _o_exc"
+            else f"raise _o_paths[3](_o_exc, {args}) from _o_exc"
         ),
         await_="" if ready else "await ",
         args=args,
@@ -147,14 +156,17 @@ def factory(mode: str, arity: int) -> str:
 
 def generate() -> str:
     """The whole module's source."""
-    shapes = [(mode, arity) for mode in MODES for arity in ARITIES]
+    shapes = [(mode, clock, arity) for mode in MODES for clock in CLOCKS for arity in ARITIES]
     parts = [HEADER.format(max_params=MAX_PARAMS, max_key_params=MAX_KEY_PARAMS)]
     parts.extend(key_function(arity) for arity in range(MAX_KEY_PARAMS + 1))
     parts.extend(factory(*shape) for shape in shapes)
-    table = "".join(f'\n    ("{mode}", {arity}): {name_of(mode, arity)},' for mode, arity in shapes)
+    table = "".join(
+        f'\n    ("{mode}", "{clock}", {arity}): {name_of(mode, clock, arity)},'
+        for mode, clock, arity in shapes
+    )
     parts.append(
-        "\n\n# (mode, parameters or ANY) -> factory\n"
-        f"FACTORIES: dict[tuple[str, int], Factory] = {{{table}\n}}\n"
+        "\n\n# (mode, clock, parameters or ANY) -> factory\n"
+        f"FACTORIES: dict[tuple[str, str, int], Factory] = {{{table}\n}}\n"
     )
     keys = "".join(f"\n    {arity}: key_{arity}," for arity in range(MAX_KEY_PARAMS + 1))
     parts.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-Factory = Callable[..., Callable[..., Any]]
+Factory = Callable[..., Any]
 
 MAX_PARAMS = 5
 MAX_KEY_PARAMS = 8
@@ -52,8 +52,8 @@ def key_8(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, a7: Any
     return (a0, a1, a2, a3, a4, a5, a6, a7)
 
 
-def ready_1(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def ready_coarse_1(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     def _o_wrapper(_o_p0: Any) -> Any:
         try:
@@ -61,21 +61,17 @@ def ready_1(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callabl
             if _o_entry[4] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[3]
-            if _o_entry[4] > _o_paths.clock():
-                _o_paths.move(_o_p0)
-                _o_paths.hits += 1
-                return _o_entry[3]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            return _o_paths.fail(_o_exc, _o_p0)
-        return _o_paths.slow(_o_p0, _o_p0)
+            return _o_paths[3](_o_exc, _o_p0)
+        return _o_paths[2](_o_p0, _o_p0)
 
     return _o_wrapper
 
 
-def ready_2(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def ready_coarse_2(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     def _o_wrapper(_o_p0: Any, _o_p1: Any) -> Any:
         _o_key = (_o_p0, _o_p1)
@@ -84,21 +80,17 @@ def ready_2(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callabl
             if _o_entry[4] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[3]
-            if _o_entry[4] > _o_paths.clock():
-                _o_paths.move(_o_key)
-                _o_paths.hits += 1
-                return _o_entry[3]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            return _o_paths.fail(_o_exc, _o_p0, _o_p1)
-        return _o_paths.slow(_o_key, _o_p0, _o_p1)
+            return _o_paths[3](_o_exc, _o_p0, _o_p1)
+        return _o_paths[2](_o_key, _o_p0, _o_p1)
 
     return _o_wrapper
 
 
-def ready_3(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def ready_coarse_3(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any) -> Any:
         _o_key = (_o_p0, _o_p1, _o_p2)
@@ -107,21 +99,17 @@ def ready_3(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callabl
             if _o_entry[4] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[3]
-            if _o_entry[4] > _o_paths.clock():
-                _o_paths.move(_o_key)
-                _o_paths.hits += 1
-                return _o_entry[3]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            return _o_paths.fail(_o_exc, _o_p0, _o_p1, _o_p2)
-        return _o_paths.slow(_o_key, _o_p0, _o_p1, _o_p2)
+            return _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2)
+        return _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2)
 
     return _o_wrapper
 
 
-def ready_4(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def ready_coarse_4(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
         _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
@@ -130,21 +118,17 @@ def ready_4(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callabl
             if _o_entry[4] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[3]
-            if _o_entry[4] > _o_paths.clock():
-                _o_paths.move(_o_key)
-                _o_paths.hits += 1
-                return _o_entry[3]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            return _o_paths.fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3)
-        return _o_paths.slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+            return _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2, _o_p3)
+        return _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
 
     return _o_wrapper
 
 
-def ready_5(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def ready_coarse_5(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
         _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
@@ -153,21 +137,17 @@ def ready_5(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callabl
             if _o_entry[4] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[3]
-            if _o_entry[4] > _o_paths.clock():
-                _o_paths.move(_o_key)
-                _o_paths.hits += 1
-                return _o_entry[3]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            return _o_paths.fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
-        return _o_paths.slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+            return _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        return _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
 
     return _o_wrapper
 
 
-def ready_any(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def ready_coarse_any(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
         _o_key = _o_keyfn(*_o_args, **_o_kwargs)
@@ -176,21 +156,124 @@ def ready_any(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Calla
             if _o_entry[4] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[3]
-            if _o_entry[4] > _o_paths.clock():
-                _o_paths.move(_o_key)
-                _o_paths.hits += 1
-                return _o_entry[3]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            return _o_paths.fail(_o_exc, _o_args, _o_kwargs)
-        return _o_paths.slow(_o_key, _o_args, _o_kwargs)
+            return _o_paths[3](_o_exc, _o_args, _o_kwargs)
+        return _o_paths[2](_o_key, _o_args, _o_kwargs)
 
     return _o_wrapper
 
 
-def async_1(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def ready_exact_1(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    def _o_wrapper(_o_p0: Any) -> Any:
+        try:
+            _o_entry = _o_data[_o_p0]
+            if _o_entry[4] > _o_paths[0]():
+                _o_paths[1](_o_p0)
+                _o_paths[4] += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_paths[3](_o_exc, _o_p0)
+        return _o_paths[2](_o_p0, _o_p0)
+
+    return _o_wrapper
+
+
+def ready_exact_2(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    def _o_wrapper(_o_p0: Any, _o_p1: Any) -> Any:
+        _o_key = (_o_p0, _o_p1)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_paths[0]():
+                _o_paths[1](_o_key)
+                _o_paths[4] += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_paths[3](_o_exc, _o_p0, _o_p1)
+        return _o_paths[2](_o_key, _o_p0, _o_p1)
+
+    return _o_wrapper
+
+
+def ready_exact_3(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any) -> Any:
+        _o_key = (_o_p0, _o_p1, _o_p2)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_paths[0]():
+                _o_paths[1](_o_key)
+                _o_paths[4] += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2)
+        return _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2)
+
+    return _o_wrapper
+
+
+def ready_exact_4(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_paths[0]():
+                _o_paths[1](_o_key)
+                _o_paths[4] += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2, _o_p3)
+        return _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+
+    return _o_wrapper
+
+
+def ready_exact_5(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_paths[0]():
+                _o_paths[1](_o_key)
+                _o_paths[4] += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        return _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+
+    return _o_wrapper
+
+
+def ready_exact_any(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
+        _o_key = _o_keyfn(*_o_args, **_o_kwargs)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[4] > _o_paths[0]():
+                _o_paths[1](_o_key)
+                _o_paths[4] += 1
+                return _o_entry[3]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            return _o_paths[3](_o_exc, _o_args, _o_kwargs)
+        return _o_paths[2](_o_key, _o_args, _o_kwargs)
+
+    return _o_wrapper
+
+
+def async_coarse_1(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     async def _o_wrapper(_o_p0: Any) -> Any:
         try:
@@ -198,21 +281,17 @@ def async_1(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callabl
             if _o_entry[1] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[0]
-            if _o_entry[1] > _o_paths.clock():
-                _o_paths.move(_o_p0)
-                _o_paths.hits += 1
-                return _o_entry[0]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            raise _o_paths.fail(_o_exc, _o_p0) from _o_exc
-        return await _o_paths.slow(_o_p0, _o_p0)
+            raise _o_paths[3](_o_exc, _o_p0) from _o_exc
+        return await _o_paths[2](_o_p0, _o_p0)
 
     return _o_wrapper
 
 
-def async_2(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def async_coarse_2(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     async def _o_wrapper(_o_p0: Any, _o_p1: Any) -> Any:
         _o_key = (_o_p0, _o_p1)
@@ -221,21 +300,17 @@ def async_2(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callabl
             if _o_entry[1] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[0]
-            if _o_entry[1] > _o_paths.clock():
-                _o_paths.move(_o_key)
-                _o_paths.hits += 1
-                return _o_entry[0]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            raise _o_paths.fail(_o_exc, _o_p0, _o_p1) from _o_exc
-        return await _o_paths.slow(_o_key, _o_p0, _o_p1)
+            raise _o_paths[3](_o_exc, _o_p0, _o_p1) from _o_exc
+        return await _o_paths[2](_o_key, _o_p0, _o_p1)
 
     return _o_wrapper
 
 
-def async_3(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def async_coarse_3(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any) -> Any:
         _o_key = (_o_p0, _o_p1, _o_p2)
@@ -244,21 +319,17 @@ def async_3(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callabl
             if _o_entry[1] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[0]
-            if _o_entry[1] > _o_paths.clock():
-                _o_paths.move(_o_key)
-                _o_paths.hits += 1
-                return _o_entry[0]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            raise _o_paths.fail(_o_exc, _o_p0, _o_p1, _o_p2) from _o_exc
-        return await _o_paths.slow(_o_key, _o_p0, _o_p1, _o_p2)
+            raise _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2) from _o_exc
+        return await _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2)
 
     return _o_wrapper
 
 
-def async_4(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def async_coarse_4(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
         _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
@@ -267,21 +338,17 @@ def async_4(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callabl
             if _o_entry[1] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[0]
-            if _o_entry[1] > _o_paths.clock():
-                _o_paths.move(_o_key)
-                _o_paths.hits += 1
-                return _o_entry[0]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            raise _o_paths.fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3) from _o_exc
-        return await _o_paths.slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+            raise _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2, _o_p3) from _o_exc
+        return await _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
 
     return _o_wrapper
 
 
-def async_5(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def async_coarse_5(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
         _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
@@ -290,21 +357,17 @@ def async_5(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callabl
             if _o_entry[1] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[0]
-            if _o_entry[1] > _o_paths.clock():
-                _o_paths.move(_o_key)
-                _o_paths.hits += 1
-                return _o_entry[0]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            raise _o_paths.fail(_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4) from _o_exc
-        return await _o_paths.slow(_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+            raise _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4) from _o_exc
+        return await _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
 
     return _o_wrapper
 
 
-def async_any(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Callable[..., Any]:
-    _o_now: float = 0.0  # replaced by the coarse clock's cell, or +inf without one
+def async_coarse_any(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    _o_now: float = 0.0  # replaced by the coarse clock's cell
 
     async def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
         _o_key = _o_keyfn(*_o_args, **_o_kwargs)
@@ -313,33 +376,148 @@ def async_any(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Calla
             if _o_entry[1] > _o_now:
                 _o_read(_o_entry)
                 return _o_entry[0]
-            if _o_entry[1] > _o_paths.clock():
-                _o_paths.move(_o_key)
-                _o_paths.hits += 1
-                return _o_entry[0]
         except KeyError:
             pass
         except TypeError as _o_exc:
-            raise _o_paths.fail(_o_exc, _o_args, _o_kwargs) from _o_exc
-        return await _o_paths.slow(_o_key, _o_args, _o_kwargs)
+            raise _o_paths[3](_o_exc, _o_args, _o_kwargs) from _o_exc
+        return await _o_paths[2](_o_key, _o_args, _o_kwargs)
 
     return _o_wrapper
 
 
-# (mode, parameters or ANY) -> factory
-FACTORIES: dict[tuple[str, int], Factory] = {
-    ("ready", 1): ready_1,
-    ("ready", 2): ready_2,
-    ("ready", 3): ready_3,
-    ("ready", 4): ready_4,
-    ("ready", 5): ready_5,
-    ("ready", 0): ready_any,
-    ("async", 1): async_1,
-    ("async", 2): async_2,
-    ("async", 3): async_3,
-    ("async", 4): async_4,
-    ("async", 5): async_5,
-    ("async", 0): async_any,
+def async_exact_1(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    async def _o_wrapper(_o_p0: Any) -> Any:
+        try:
+            _o_entry = _o_data[_o_p0]
+            if _o_entry[1] > _o_paths[0]():
+                _o_paths[1](_o_p0)
+                _o_paths[4] += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_paths[3](_o_exc, _o_p0) from _o_exc
+        return await _o_paths[2](_o_p0, _o_p0)
+
+    return _o_wrapper
+
+
+def async_exact_2(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any) -> Any:
+        _o_key = (_o_p0, _o_p1)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_paths[0]():
+                _o_paths[1](_o_key)
+                _o_paths[4] += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_paths[3](_o_exc, _o_p0, _o_p1) from _o_exc
+        return await _o_paths[2](_o_key, _o_p0, _o_p1)
+
+    return _o_wrapper
+
+
+def async_exact_3(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any) -> Any:
+        _o_key = (_o_p0, _o_p1, _o_p2)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_paths[0]():
+                _o_paths[1](_o_key)
+                _o_paths[4] += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2) from _o_exc
+        return await _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2)
+
+    return _o_wrapper
+
+
+def async_exact_4(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any) -> Any:
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_paths[0]():
+                _o_paths[1](_o_key)
+                _o_paths[4] += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2, _o_p3) from _o_exc
+        return await _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2, _o_p3)
+
+    return _o_wrapper
+
+
+def async_exact_5(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    async def _o_wrapper(_o_p0: Any, _o_p1: Any, _o_p2: Any, _o_p3: Any, _o_p4: Any) -> Any:
+        _o_key = (_o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_paths[0]():
+                _o_paths[1](_o_key)
+                _o_paths[4] += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_paths[3](_o_exc, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4) from _o_exc
+        return await _o_paths[2](_o_key, _o_p0, _o_p1, _o_p2, _o_p3, _o_p4)
+
+    return _o_wrapper
+
+
+def async_exact_any(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:
+    async def _o_wrapper(*_o_args: Any, **_o_kwargs: Any) -> Any:
+        _o_key = _o_keyfn(*_o_args, **_o_kwargs)
+        try:
+            _o_entry = _o_data[_o_key]
+            if _o_entry[1] > _o_paths[0]():
+                _o_paths[1](_o_key)
+                _o_paths[4] += 1
+                return _o_entry[0]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            raise _o_paths[3](_o_exc, _o_args, _o_kwargs) from _o_exc
+        return await _o_paths[2](_o_key, _o_args, _o_kwargs)
+
+    return _o_wrapper
+
+
+# (mode, clock, parameters or ANY) -> factory
+FACTORIES: dict[tuple[str, str, int], Factory] = {
+    ("ready", "coarse", 1): ready_coarse_1,
+    ("ready", "coarse", 2): ready_coarse_2,
+    ("ready", "coarse", 3): ready_coarse_3,
+    ("ready", "coarse", 4): ready_coarse_4,
+    ("ready", "coarse", 5): ready_coarse_5,
+    ("ready", "coarse", 0): ready_coarse_any,
+    ("ready", "exact", 1): ready_exact_1,
+    ("ready", "exact", 2): ready_exact_2,
+    ("ready", "exact", 3): ready_exact_3,
+    ("ready", "exact", 4): ready_exact_4,
+    ("ready", "exact", 5): ready_exact_5,
+    ("ready", "exact", 0): ready_exact_any,
+    ("async", "coarse", 1): async_coarse_1,
+    ("async", "coarse", 2): async_coarse_2,
+    ("async", "coarse", 3): async_coarse_3,
+    ("async", "coarse", 4): async_coarse_4,
+    ("async", "coarse", 5): async_coarse_5,
+    ("async", "coarse", 0): async_coarse_any,
+    ("async", "exact", 1): async_exact_1,
+    ("async", "exact", 2): async_exact_2,
+    ("async", "exact", 3): async_exact_3,
+    ("async", "exact", 4): async_exact_4,
+    ("async", "exact", 5): async_exact_5,
+    ("async", "exact", 0): async_exact_any,
 }
 
 # parameters -> key function
