@@ -80,8 +80,9 @@ class Cancelled(OffloadError):
         self.reason = reason
         super().__init__(f"cancelled: {reason}" if reason is not None else "cancelled")
 
-    def __reduce__(self) -> tuple[type[Cancelled], tuple[object]]:
-        return (type(self), (self.reason,))
+    def __reduce__(self) -> tuple[type[Cancelled], tuple[object], dict[str, Any]]:
+        # Rebuilt from the reason, not the message (the default would cancel "cancelled: x").
+        return (type(self), (self.reason,), self.__dict__)
 
 
 class ClosedError(OffloadError, RuntimeError):
@@ -125,17 +126,6 @@ class WorkerCrashed(WorkerError):
         self.signal = signal
         self.function = function
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _rebuild_worker_crashed,
-            (str(self), self.pid, self.exitcode, self.signal, self.function),
-        )
-
-
-def _rebuild_worker_crashed(
-    message: str, pid: int | None, exitcode: int | None, signal: int | None, function: str | None
-) -> WorkerCrashed:
-    return WorkerCrashed(message, pid=pid, exitcode=exitcode, signal=signal, function=function)
 
 
 class WorkerStartFailed(WorkerError):
@@ -198,15 +188,6 @@ class TaskExited(OffloadError):
         error.__cause__ = exc
         return error
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_task_exited, (str(self), self.exc_type, self.code, self.function))
-
-
-def _rebuild_task_exited(
-    message: str, exc_type: type[BaseException], code: object, function: str | None
-) -> TaskExited:
-    return TaskExited(message, exc_type=exc_type, code=code, function=function)
-
 
 class BatchError(OffloadError):
     """A Batcher's ``load_many`` broke its contract (for example, returned the wrong count)."""
@@ -258,14 +239,6 @@ class ProcessFailed(ProcessError):
         self.cancelled = cancelled
         self.output_truncated = output_truncated
         self.limit = limit
-
-    def __reduce__(self) -> tuple[object, ...]:
-        fields = ProcessFailed.__init__.__kwdefaults__ or {}
-        return (_rebuild_process_failed, (str(self), {f: getattr(self, f) for f in fields}))
-
-
-def _rebuild_process_failed(message: str, details: dict[str, Any]) -> ProcessFailed:
-    return ProcessFailed(message, **details)
 
 
 class ChannelClosed(OffloadError):
@@ -321,14 +294,6 @@ class JobFailed(JobError):
         self.error = error
         self.remote_traceback = remote_traceback
         self.attempts = attempts
-
-    def __reduce__(self) -> tuple[object, ...]:
-        fields = JobFailed.__init__.__kwdefaults__ or {}
-        return (_rebuild_job_failed, (type(self), str(self), {f: getattr(self, f) for f in fields}))
-
-
-def _rebuild_job_failed(cls: type[JobFailed], message: str, details: dict[str, Any]) -> JobFailed:
-    return cls(message, **details)
 
 
 class JobRejected(JobFailed):
