@@ -25,7 +25,9 @@ import threading
 import weakref
 from typing import Any, Self
 
+from offload._closeable import Closeable
 from offload._errors import ClosedError
+from offload._readonly import ReadOnly
 
 from ._segment import Segment, unlink
 
@@ -109,7 +111,7 @@ def _unlink_owned(name: str, pid: int) -> None:
                 _origins.pop(mapping, None)
 
 
-class SharedBuffer:
+class SharedBuffer(Closeable):
     """A block of shared memory that tasks in other processes map instead of copying.
 
     ``buf`` is a writable memoryview; ``array`` a NumPy ``uint8`` view (NumPy needed).
@@ -161,12 +163,6 @@ class SharedBuffer:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name} {self._size} bytes {self._state()}>"
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def _check(self) -> memoryview:
         if self._mapping is None:
             raise ClosedError(
@@ -175,20 +171,12 @@ class SharedBuffer:
             )
         return self._mapping
 
-    @property
-    def name(self) -> str:
-        """The segment's name (``offload-<pid>-...``)."""
-        return self._name
-
-    @property
-    def size(self) -> int:
-        """Size in bytes."""
-        return self._size
-
-    @property
-    def owner(self) -> bool:
-        """True in the object that created the memory (the one that frees it)."""
-        return self._owner
+    name: ReadOnly[str] = ReadOnly("_name")
+    """The segment's name (``offload-<pid>-...``)."""
+    size: ReadOnly[int] = ReadOnly("_size")
+    """Size in bytes."""
+    owner: ReadOnly[bool] = ReadOnly("_owner")
+    """True in the object that created the memory (the one that frees it)."""
 
     @property
     def closed(self) -> bool:
@@ -263,15 +251,10 @@ class SharedArray(SharedBuffer):
     def __repr__(self) -> str:
         return f"<SharedArray {self._name} shape={self._shape} dtype={self._dtype} {self._state()}>"
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The array's shape."""
-        return self._shape
-
-    @property
-    def dtype(self) -> Any:
-        """The array's NumPy dtype."""
-        return self._dtype
+    shape: ReadOnly[tuple[int, ...]] = ReadOnly("_shape")
+    """The array's shape."""
+    dtype: ReadOnly[Any] = ReadOnly("_dtype")
+    """The array's NumPy dtype."""
 
     @property
     def array(self) -> Any:
