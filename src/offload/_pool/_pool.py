@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from offload._cancel import CancelToken
 from offload._errors import QueueFull
-from offload._readonly import ReadOnly
 
 from ._backend import Backend
 from ._config import PoolConfig
@@ -92,10 +91,15 @@ class Pool:
 
     # -- the options, as given (read-only) ---------------------------------------------
 
-    kind: ReadOnly[str] = ReadOnly("_config.kind")
-    """The worker kind (``"process"``, ``"thread"``, ...)."""
-    name: ReadOnly[str] = ReadOnly("_config.name")
-    """The pool's name (thread names, process titles, log lines)."""
+    @property
+    def kind(self) -> str:
+        """The worker kind (``"process"``, ``"thread"``, ...)."""
+        return self._config.kind
+
+    @property
+    def name(self) -> str:
+        """The pool's name (thread names, process titles, log lines)."""
+        return self._config.name
 
     @property
     def max_workers(self) -> int:
@@ -103,20 +107,40 @@ class Pool:
         ``max_workers`` follows the cluster's worker threads)."""
         return self._scheduler.max_workers
 
-    min_workers: ReadOnly[int] = ReadOnly("_config.min_workers")
-    """This many workers are kept alive once started."""
-    idle_timeout: ReadOnly[float | None] = ReadOnly("_config.idle_timeout")
-    """Seconds after which an idle worker above ``min_workers`` retires."""
-    max_queue: ReadOnly[int | None] = ReadOnly("_config.max_queue")
-    """How many tasks may wait for a worker (None: no limit)."""
-    max_tasks_per_worker: ReadOnly[int | None] = ReadOnly("_config.max_tasks_per_worker")
-    """Tasks after which a worker is replaced (None: never)."""
-    max_memory_per_worker: ReadOnly[int | None] = ReadOnly("_config.max_memory_per_worker")
-    """Bytes of memory after which a process worker is replaced."""
-    task_timeout: ReadOnly[float | None] = ReadOnly("_config.task_timeout")
-    """The timeout of a task that gives none (seconds, from its start)."""
-    cancel_grace: ReadOnly[float] = ReadOnly("_config.cancel_grace")
-    """Seconds a task cancelled by its token has to stop before its worker is."""
+    @property
+    def min_workers(self) -> int:
+        """This many workers are kept alive once started."""
+        return self._config.min_workers
+
+    @property
+    def idle_timeout(self) -> float | None:
+        """Seconds after which an idle worker above ``min_workers`` retires."""
+        return self._config.idle_timeout
+
+    @property
+    def max_queue(self) -> int | None:
+        """How many tasks may wait for a worker (None: no limit)."""
+        return self._config.max_queue
+
+    @property
+    def max_tasks_per_worker(self) -> int | None:
+        """Tasks after which a worker is replaced (None: never)."""
+        return self._config.max_tasks_per_worker
+
+    @property
+    def max_memory_per_worker(self) -> int | None:
+        """Bytes of memory after which a process worker is replaced."""
+        return self._config.max_memory_per_worker
+
+    @property
+    def task_timeout(self) -> float | None:
+        """The timeout of a task that gives none (seconds, from its start)."""
+        return self._config.task_timeout
+
+    @property
+    def cancel_grace(self) -> float:
+        """Seconds a task cancelled by its token has to stop before its worker is."""
+        return self._config.cancel_grace
 
     def __repr__(self) -> str:
         scheduler = self._scheduler

@@ -27,7 +27,6 @@ from typing import Any, Self
 
 from offload._closeable import Closeable
 from offload._errors import ClosedError
-from offload._readonly import ReadOnly
 
 from ._segment import Segment, unlink
 
@@ -171,12 +170,20 @@ class SharedBuffer(Closeable):
             )
         return self._mapping
 
-    name: ReadOnly[str] = ReadOnly("_name")
-    """The segment's name (``offload-<pid>-...``)."""
-    size: ReadOnly[int] = ReadOnly("_size")
-    """Size in bytes."""
-    owner: ReadOnly[bool] = ReadOnly("_owner")
-    """True in the object that created the memory (the one that frees it)."""
+    @property
+    def name(self) -> str:
+        """The segment's name (``offload-<pid>-...``)."""
+        return self._name
+
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        return self._size
+
+    @property
+    def owner(self) -> bool:
+        """True in the object that created the memory (the one that frees it)."""
+        return self._owner
 
     @property
     def closed(self) -> bool:
@@ -251,10 +258,15 @@ class SharedArray(SharedBuffer):
     def __repr__(self) -> str:
         return f"<SharedArray {self._name} shape={self._shape} dtype={self._dtype} {self._state()}>"
 
-    shape: ReadOnly[tuple[int, ...]] = ReadOnly("_shape")
-    """The array's shape."""
-    dtype: ReadOnly[Any] = ReadOnly("_dtype")
-    """The array's NumPy dtype."""
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
+        return self._shape
+
+    @property
+    def dtype(self) -> Any:
+        """The array's NumPy dtype."""
+        return self._dtype
 
     @property
     def array(self) -> Any:
