@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from offload import _reaper, _serialize, _shm
-from offload._errors import RemoteTraceback, WorkerError
-from offload._fdread import read_available, read_chunk
+from offload._fdread import read_available, read_once
 from offload._wire import frame, split_frames
 
 from . import _kind_process_messages as w
@@ -28,6 +27,7 @@ from ._backend import Backend, BackendOptions, Worker
 from ._events import WorkerEvents
 from ._functions import FunctionCache
 from ._task import Task
+from ._task_errors import load_error
 
 __all__ = ["ProcessBackend", "ProcessWorker"]
 
@@ -139,12 +139,9 @@ class ProcessWorker(Worker):
     # -- receiving -----------------------------------------------------------------
 
     def on_readable(self) -> None:
-        data = read_chunk(self.fd, _READ_SIZE)
-        if data is None:
-            return
-        if not data:
-            self._on_eof()
-            return
+        read_once(self.fd, _READ_SIZE, self._received, self._on_eof)
+
+    def _received(self, data: bytes) -> None:
         self.inbuf += data
         if not self.continuing:
             self._dispatch_frames()
@@ -163,7 +160,7 @@ class ProcessWorker(Worker):
                 run_time = w.RUN_TIME.unpack_from(payload)[0]
                 body = payload[w.RUN_TIME.size :]
                 if seq == 0:  # the initializer failed
-                    exc, _text = _load_error(body)
+                    exc, _text = load_error(body)
                     self.start_error = exc
                     continue
                 self.last_answered = seq
@@ -172,7 +169,7 @@ class ProcessWorker(Worker):
                         result = _shm.decode(body, oob, loads=_serialize.loads, sender=self.pid)
                         events.on_done(self, seq, True, result, run_time)
                     else:
-                        exc, _ = _load_error(body)
+                        exc, _ = load_error(body)
                         events.on_done(self, seq, False, exc, run_time)
                 except Exception as exc:  # a result that cannot be unpickled here
                     events.on_done(self, seq, False, exc, run_time)
@@ -376,22 +373,6 @@ def _wait_stopped(pid: int) -> None:
         if state in (b"T", b"t", b"Z", b"X") or time.monotonic() > deadline:
             return
         time.sleep(0)
-
-
-def _load_error(body: bytes) -> tuple[BaseException, str]:
-    try:
-        exc, text = _serialize.loads(body)
-    except Exception as err:
-        return err, ""
-    if isinstance(exc, BaseException):
-        _attach_remote_traceback(exc, text)
-        return exc, text
-    return WorkerError(f"the worker sent an error it could not describe: {exc!r}"), text
-
-
-def _attach_remote_traceback(exc: BaseException, text: str) -> None:
-    if text:
-        exc.__cause__ = RemoteTraceback(text)
 
 
 class ProcessBackend(Backend):

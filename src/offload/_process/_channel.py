@@ -22,19 +22,30 @@ import os
 import select
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
-from types import TracebackType
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
 
+from offload._closeable import Closeable
 from offload._errors import ChannelClosed, ClosedError
 from offload._serialize import dumps, loads
 from offload._wire import Frames, frame
 
 from ._messages import ERROR, MESSAGE
 
-__all__ = ["Channel", "Port", "collecting_fds", "port_fds"]
+__all__ = [
+    "Channel",
+    "Port",
+    "at_eof",
+    "collecting_fds",
+    "port_fds",
+    "recv_frame",
+    "send_frame",
+    "send_frame_blocking",
+]
 
 _RECV_SIZE = 1 << 18
+
+T = TypeVar("T")
 
 # While a fork() pickles its arguments, ports append their fd here instead of
 # duplicating it through the resource sharer; the child maps indexes back to fds.
@@ -62,7 +73,7 @@ def port_fds(fds: list[int]) -> None:
     _received[:] = fds
 
 
-class Port:
+class Port(Closeable):
     """One end of a :class:`Channel` (or of a forked child's link to its parent).
 
     Sync: :meth:`send`, :meth:`recv`, ``for msg in port``. Async: :meth:`asend`,
@@ -155,36 +166,27 @@ class Port:
         else:
             self._eof = True
 
-    def _recv_frame(self) -> tuple[int, bytes]:
-        """The next raw frame of any kind (blocking): used for a child's start-up data."""
+    def recv(self) -> Any:
+        """The next message (blocking); ChannelClosed once the other end closed."""
+        with self._recv_lock:
+            return self._wait(self._take, "the other end of the channel is closed")
+
+    def _wait(self, take: Callable[[], tuple[bool, T]], closed: str) -> T:
+        """Read (blocking) until ``take()`` has something; ChannelClosed(``closed``) at
+        end of file."""
         sock = self._live()
         while True:
-            item = self._frames.next()
-            if item is not None:
+            ready, item = take()
+            if ready:
                 return item
             if self._eof:
-                raise ChannelClosed("the parent closed the channel during start-up")
+                raise ChannelClosed(closed)
             try:
                 self._feed(sock.recv(_RECV_SIZE))
             except BlockingIOError:
                 select.select([sock], [], [])
-
-    def recv(self) -> Any:
-        """The next message (blocking); ChannelClosed once the other end closed."""
-        sock = self._live()
-        with self._recv_lock:
-            while True:
-                ready, message = self._take()
-                if ready:
-                    return message
-                if self._eof:
-                    raise ChannelClosed("the other end of the channel is closed")
-                try:
-                    self._feed(sock.recv(_RECV_SIZE))
-                except BlockingIOError:
-                    select.select([sock], [], [])
-                except ConnectionResetError:
-                    self._eof = True
+            except ConnectionResetError:
+                self._eof = True
 
     async def arecv(self) -> Any:
         """The next message, awaiting it; ChannelClosed once the other end closed."""
@@ -224,21 +226,6 @@ class Port:
         if sock is not None:
             sock.close()
 
-    def _detach(self) -> None:
-        """The descriptor moved to another process: forget it here."""
-        self.close()
-
-    def __enter__(self) -> Port:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __reduce__(self) -> tuple[Any, ...]:
         fd = self.fileno()
         ports = _collector.get()
@@ -246,6 +233,38 @@ class Port:
             ports.append(self)
             return (_port_from_index, (len(ports) - 1,))
         return (_port_from_process, (os.getpid(), fd))
+
+
+# What the fork machinery of this package does with a port beyond sending messages.
+
+
+async def send_frame(port: Port, data: bytes) -> None:
+    """Send ``data``, already framed (a child's start-up data), without blocking the loop."""
+    await port._asend_raw(data)
+
+
+def send_frame_blocking(port: Port, data: bytes) -> None:
+    """Send ``data``, already framed, blocking (a dying child's last words)."""
+    sock = port._live()
+    sock.setblocking(True)
+    sock.sendall(data)
+
+
+def recv_frame(port: Port) -> tuple[int, bytes]:
+    """The next raw frame of any kind (blocking): a child's start-up data."""
+
+    def take() -> tuple[bool, tuple[int, bytes] | None]:
+        item = port._frames.next()
+        return item is not None, item
+
+    item = port._wait(take, "the parent closed the channel during start-up")
+    assert item is not None
+    return item
+
+
+def at_eof(port: Port) -> bool:
+    """True once the other end closed the channel (all it sent may still be unread)."""
+    return port._eof
 
 
 def _port_from_index(index: int) -> Port:
@@ -282,7 +301,7 @@ def _port_from_process(pid: int, fd: int) -> Port:
     return Port(socket.socket(fileno=copied))
 
 
-class Channel:
+class Channel(Closeable):
     """A connected pair of ports: what is sent on one is received on the other.
 
     Hand the ports to two children (``offload.fork(worker, channel.port1)``) and
@@ -310,12 +329,6 @@ class Channel:
         """Close both ports."""
         self.port1.close()
         self.port2.close()
-
-    def __enter__(self) -> Channel:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     async def __aenter__(self) -> Channel:
         return self
