@@ -575,21 +575,38 @@ class ProcessBackend(Backend):
         """On the loop: the Popen of ``start`` returned (or raised)."""
         if start is not self.starting:  # abandoned meanwhile: it killed the template
             return
-        self.starting = None
         if start.error is None:
+            self.starting = None
             self.proc = start.proc
             return
-        # No template: the workers waiting for it never started, for a reason that is
-        # no fault of theirs but will not go away by itself (no descriptors, memory,
-        # processes, or no interpreter). Each counts as a start failure with the reason,
-        # and the next start in this turn raises it: queued work fails with it at once.
+        self._start_failed(start)
+
+    def _start_failed(self, start: _TemplateStart) -> None:
+        """``start``'s Popen raised: there is no template. The workers waiting for it
+        never started, for a reason that is no fault of theirs but will not go away by
+        itself (no descriptors, memory, processes, or no interpreter): each counts as a
+        start failure with the reason, and a start asked for before the scheduler has
+        seen them raises it, so that queued work fails with it at once."""
+        assert start.error is not None
         error = _start_failure(start.error)
         self._start_error = error
+        waiting = [
+            worker
+            for worker in self.workers.values()
+            if worker.generation == start.generation and worker.pid is None
+        ]
+        for worker in waiting:  # whichever way its end is seen, this is why
+            worker.start_error = error
         self._close_control()
-        for worker in list(self.workers.values()):
-            if worker.generation == start.generation and worker.pid is None:
-                worker.start_error = error
-                worker.retire()  # its socket is closed and its exit reported now
+        # Reported from a callback of their own: this may run inside a worker's start.
+        self.loop.call_soon(self._report_start_failure, waiting, error)
+
+    def _report_start_failure(self, waiting: list[ProcessWorker], error: OSError) -> None:
+        for worker in waiting:
+            # Its socket may have seen EOF already (what was queued for the template
+            # went when the socket closed): either way its exit is reported now.
+            worker.retire()
+            worker.finish()
         self.loop.call_soon(self._forget_start_error, error)
 
     def _forget_start_error(self, error: OSError) -> None:
@@ -615,6 +632,9 @@ class ProcessBackend(Backend):
             socket.send_fds(ctl, [message], fds)
         except OSError as exc:
             self._template_died()
+            error = self._start_error
+            if error is not None:  # it never started: not a kill
+                raise error from error.__cause__  # what Popen raised
             raise ConnectionResetError(f"the template process is gone ({exc})") from exc
         finally:
             if ctl.fileno() >= 0:
@@ -652,6 +672,10 @@ class ProcessBackend(Backend):
         """The template is gone (killed from outside): its workers die with it (parent
         death signal); end their process groups, and start a new template on demand."""
         if self.dead:
+            return
+        start = self.starting
+        if start is not None and start.error is not None:  # its Popen raised: no template
+            self._start_failed(start)
             return
         self._close_control()
         self._reap_templates()
@@ -727,7 +751,7 @@ class ProcessBackend(Backend):
             self.imported.add(module)
             if not self.dead:
                 # A template that died meanwhile imports it when it starts again.
-                with contextlib.suppress(ConnectionError):
+                with contextlib.suppress(OSError):  # gone, or failed to start
                     self.control(w.CTL_IMPORT + module.encode(), [])
 
     async def aclose(self) -> None:
