@@ -33,10 +33,16 @@ own type, and the worker's traceback is attached as ``__cause__`` (a
 ``RemoteTraceback``, which is not an error of its own: it only carries that text).
 
 Every message says what happened and, where there is one, what to do about it.
+
+An error that carries details (``WorkerCrashed``, ``TaskExited``, ``ProcessFailed``,
+``JobFailed``) declares them as dataclass fields: ``Error(message, *, detail=...)``, the
+message goes to ``Exception`` and each detail is an attribute. Python's own exception
+pickling (``args`` plus the attributes) carries them all to another process.
 """
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, InitVar, dataclass
 from typing import Any
 
 __all__ = [
@@ -80,8 +86,9 @@ class Cancelled(OffloadError):
         self.reason = reason
         super().__init__(f"cancelled: {reason}" if reason is not None else "cancelled")
 
-    def __reduce__(self) -> tuple[type[Cancelled], tuple[object]]:
-        return (type(self), (self.reason,))
+    def __reduce__(self) -> tuple[type[Cancelled], tuple[object], dict[str, Any]]:
+        # Rebuilt from the reason, not the message (the default would cancel "cancelled: x").
+        return (type(self), (self.reason,), self.__dict__)
 
 
 class ClosedError(OffloadError, RuntimeError):
@@ -104,38 +111,22 @@ class WorkerError(OffloadError):
     """A worker could not do its job."""
 
 
+@dataclass(eq=False, repr=False)  # compares and prints as exceptions do
 class WorkerCrashed(WorkerError):
     """The worker died while it was running this task.
 
     Only the task that was running on that worker fails; the worker is replaced.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        pid: int | None = None,
-        exitcode: int | None = None,
-        signal: int | None = None,
-        function: str | None = None,
-    ) -> None:
+    message: InitVar[str]
+    _: KW_ONLY
+    pid: int | None = None
+    exitcode: int | None = None
+    signal: int | None = None
+    function: str | None = None
+
+    def __post_init__(self, message: str) -> None:
         super().__init__(message)
-        self.pid = pid
-        self.exitcode = exitcode
-        self.signal = signal
-        self.function = function
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _rebuild_worker_crashed,
-            (str(self), self.pid, self.exitcode, self.signal, self.function),
-        )
-
-
-def _rebuild_worker_crashed(
-    message: str, pid: int | None, exitcode: int | None, signal: int | None, function: str | None
-) -> WorkerCrashed:
-    return WorkerCrashed(message, pid=pid, exitcode=exitcode, signal=signal, function=function)
 
 
 class WorkerStartFailed(WorkerError):
@@ -157,6 +148,7 @@ class TaskTimeout(OffloadError, TimeoutError):
     """A task ran longer than its timeout; counted from when it started running."""
 
 
+@dataclass(eq=False, repr=False)  # compares and prints as exceptions do
 class TaskExited(OffloadError):
     """A task raised ``SystemExit``, ``KeyboardInterrupt`` or another ``BaseException``
     that is not an ``Exception`` (``sys.exit()`` in a pool task, for example).
@@ -167,18 +159,14 @@ class TaskExited(OffloadError):
     original exception is attached as ``__cause__``.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        exc_type: type[BaseException] = SystemExit,
-        code: object = None,
-        function: str | None = None,
-    ) -> None:
+    message: InitVar[str]
+    _: KW_ONLY
+    exc_type: type[BaseException] = SystemExit
+    code: object = None
+    function: str | None = None
+
+    def __post_init__(self, message: str) -> None:
         super().__init__(message)
-        self.exc_type = exc_type
-        self.code = code
-        self.function = function
 
     @classmethod
     def from_exception(cls, exc: BaseException, function: str | None = None) -> TaskExited:
@@ -198,15 +186,6 @@ class TaskExited(OffloadError):
         error.__cause__ = exc
         return error
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_task_exited, (str(self), self.exc_type, self.code, self.function))
-
-
-def _rebuild_task_exited(
-    message: str, exc_type: type[BaseException], code: object, function: str | None
-) -> TaskExited:
-    return TaskExited(message, exc_type=exc_type, code=code, function=function)
-
 
 class BatchError(OffloadError):
     """A Batcher's ``load_many`` broke its contract (for example, returned the wrong count)."""
@@ -220,6 +199,7 @@ class ProgramNotFound(ProcessError, FileNotFoundError):
     """The program does not exist or is not executable."""
 
 
+@dataclass(eq=False, repr=False)  # compares and prints as exceptions do
 class ProcessFailed(ProcessError):
     """The program ran and failed: non-zero exit, a signal, a timeout or an output limit.
 
@@ -230,42 +210,23 @@ class ProcessFailed(ProcessError):
     The message ends with the tail of stderr.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        argv: tuple[str, ...] = (),
-        pid: int | None = None,
-        returncode: int | None = None,
-        signal: int | None = None,
-        stdout: bytes | str | None = None,
-        stderr: bytes | str | None = None,
-        duration: float = 0.0,
-        timed_out: bool = False,
-        cancelled: bool = False,
-        output_truncated: bool = False,
-        limit: str | None = None,
-    ) -> None:
+    message: InitVar[str]
+    _: KW_ONLY
+    argv: tuple[str, ...] = ()
+    pid: int | None = None
+    returncode: int | None = None
+    signal: int | None = None
+    stdout: bytes | str | None = None
+    stderr: bytes | str | None = None
+    duration: float = 0.0
+    timed_out: bool = False
+    cancelled: bool = False
+    output_truncated: bool = False
+    limit: str | None = None
+
+    def __post_init__(self, message: str) -> None:
         super().__init__(message)
-        self.argv = tuple(argv)
-        self.pid = pid
-        self.returncode = returncode
-        self.signal = signal
-        self.stdout = stdout
-        self.stderr = stderr
-        self.duration = duration
-        self.timed_out = timed_out
-        self.cancelled = cancelled
-        self.output_truncated = output_truncated
-        self.limit = limit
-
-    def __reduce__(self) -> tuple[object, ...]:
-        fields = ProcessFailed.__init__.__kwdefaults__ or {}
-        return (_rebuild_process_failed, (str(self), {f: getattr(self, f) for f in fields}))
-
-
-def _rebuild_process_failed(message: str, details: dict[str, Any]) -> ProcessFailed:
-    return ProcessFailed(message, **details)
+        self.argv = tuple(self.argv)
 
 
 class ChannelClosed(OffloadError):
@@ -296,6 +257,7 @@ class JobError(OffloadError):
     """A durable job (:class:`offload.JobQueue`) could not be done."""
 
 
+@dataclass(eq=False, repr=False)  # compares and prints as exceptions do
 class JobFailed(JobError):
     """The job failed in its last attempt and went to the dead-letter queue.
 
@@ -305,30 +267,16 @@ class JobFailed(JobError):
     say what happened.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        job_id: str = "",
-        error_type: str = "",
-        error: str = "",
-        remote_traceback: str = "",
-        attempts: int = 0,
-    ) -> None:
+    message: InitVar[str]
+    _: KW_ONLY
+    job_id: str = ""
+    error_type: str = ""
+    error: str = ""
+    remote_traceback: str = ""
+    attempts: int = 0
+
+    def __post_init__(self, message: str) -> None:
         super().__init__(message)
-        self.job_id = job_id
-        self.error_type = error_type
-        self.error = error
-        self.remote_traceback = remote_traceback
-        self.attempts = attempts
-
-    def __reduce__(self) -> tuple[object, ...]:
-        fields = JobFailed.__init__.__kwdefaults__ or {}
-        return (_rebuild_job_failed, (type(self), str(self), {f: getattr(self, f) for f in fields}))
-
-
-def _rebuild_job_failed(cls: type[JobFailed], message: str, details: dict[str, Any]) -> JobFailed:
-    return cls(message, **details)
 
 
 class JobRejected(JobFailed):

@@ -1,16 +1,17 @@
 """Reading a non-blocking descriptor (a pipe, a socket) from event-loop callbacks.
 
 Every ``loop.add_reader`` callback in offload reads the same way: :func:`read_chunk`
-once when the loop says the descriptor is readable, :func:`read_available` to take what
-is already there without waiting (a program or worker that has ended).
+once when the loop says the descriptor is readable (:func:`read_once` hands the bytes or
+the end of file on), :func:`read_available` to take what is already there without
+waiting (a program or worker that has ended).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-__all__ = ["read_available", "read_chunk"]
+__all__ = ["read_available", "read_chunk", "read_once"]
 
 
 def read_chunk(fd: int | None, size: int) -> bytes | None:
@@ -24,6 +25,20 @@ def read_chunk(fd: int | None, size: int) -> bytes | None:
         return None
     except OSError:
         return b""
+
+
+def read_once(
+    fd: int | None, size: int, keep: Callable[[bytes], None], at_eof: Callable[[], None]
+) -> None:
+    """The body of an ``add_reader`` callback: one :func:`read_chunk`, its bytes passed to
+    ``keep``, end of file to ``at_eof``; nothing happens when there was nothing to read."""
+    data = read_chunk(fd, size)
+    if data is None:
+        return
+    if data:
+        keep(data)
+    else:
+        at_eof()
 
 
 def read_available(fd: int, size: int, most: int = 1 << 30) -> Iterator[bytes]:

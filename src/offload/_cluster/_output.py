@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import select
 import socket
@@ -22,7 +21,7 @@ import time
 from collections import deque
 from typing import TextIO
 
-__all__ = ["Output", "Sink", "SinkHandler", "stderr_sink"]
+__all__ = ["Output", "Sink", "stderr_sink"]
 
 # Output kept while the reader is behind; past it, lines are dropped (and counted).
 _PENDING_LIMIT = 1 << 20
@@ -129,20 +128,6 @@ def stderr_sink() -> Sink:
     if _stderr is None:
         _stderr = Sink()
     return _stderr
-
-
-class SinkHandler(logging.Handler):
-    """A logging handler that writes formatted records to a ``Sink``."""
-
-    def __init__(self, sink: Sink) -> None:
-        super().__init__()
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.sink.write(self.format(record) + "\n")
-        except Exception:
-            self.handleError(record)
 
 
 class Output:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from offload._loghandler import SendHandler
+
 from ._options import Options, default_workers
-from ._output import SinkHandler, stderr_sink
+from ._output import stderr_sink
 from ._supervisor import Supervisor
 
 __all__ = ["serve"]
@@ -68,7 +70,7 @@ def serve(
     )
     log = logging.getLogger("offload.cluster")
     if not log.handlers and not logging.getLogger().handlers:
-        handler = SinkHandler(stderr_sink())
+        handler = SendHandler.lines(stderr_sink().write)
         handler.setFormatter(logging.Formatter("[cluster] %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)

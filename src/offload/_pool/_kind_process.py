@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from offload import _reaper, _serialize, _shm
-from offload._fdread import read_available, read_chunk
+from offload._fdread import read_available, read_once
 from offload._loop import call_in_loop
 from offload._wire import frame, split_frames
 
@@ -144,12 +144,9 @@ class ProcessWorker(Worker):
     # -- receiving -----------------------------------------------------------------
 
     def on_readable(self) -> None:
-        data = read_chunk(self.fd, _READ_SIZE)
-        if data is None:
-            return
-        if not data:
-            self._on_eof()
-            return
+        read_once(self.fd, _READ_SIZE, self._received, self._on_eof)
+
+    def _received(self, data: bytes) -> None:
         self.inbuf += data
         if not self.continuing:
             self._dispatch_frames()

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from offload._cancel import CancelToken, reset_current, set_current
 from offload._errors import TaskExited
+from offload._loghandler import SendHandler
 from offload._serialize import dumps, loads
 from offload._shm import accept_returns, decode, encode, set_root, worker_recycler
 from offload._wire import frame, split_frames
@@ -78,40 +79,34 @@ class _Connection:
                 written = os.write(self.fd, view)
                 view = view[written:]
 
+    def send_log(self, fields: dict[str, Any]) -> None:
+        """Send a log record (as :func:`_record_fields` makes it) to the parent."""
+        self.send(frame(w.LOG, dumps(fields), self.seq))
 
-class _ForwardHandler(logging.Handler):
-    """Send every log record to the parent, which re-emits it with worker and task ids."""
 
-    def __init__(self, conn: _Connection) -> None:
-        super().__init__()
-        self.conn = conn
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            exc_text = record.exc_text
-            if record.exc_info and not exc_text:
-                exc_text = "".join(traceback.format_exception(*record.exc_info))
-            data = {
-                "name": record.name,
-                "levelno": record.levelno,
-                "levelname": record.levelname,
-                "msg": record.getMessage(),
-                "pathname": record.pathname,
-                "filename": record.filename,
-                "module": record.module,
-                "lineno": record.lineno,
-                "funcName": record.funcName,
-                "created": record.created,
-                "msecs": record.msecs,
-                "process": record.process,
-                "processName": "offload-worker",
-                "threadName": record.threadName,
-                "exc_text": exc_text,
-                "stack_info": record.stack_info,
-            }
-            self.conn.send(frame(w.LOG, dumps(data), self.conn.seq))
-        except Exception:
-            self.handleError(record)
+def _record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What the parent needs to re-emit a worker's log record with worker and task ids."""
+    exc_text = record.exc_text
+    if record.exc_info and not exc_text:
+        exc_text = "".join(traceback.format_exception(*record.exc_info))
+    return {
+        "name": record.name,
+        "levelno": record.levelno,
+        "levelname": record.levelname,
+        "msg": record.getMessage(),
+        "pathname": record.pathname,
+        "filename": record.filename,
+        "module": record.module,
+        "lineno": record.lineno,
+        "funcName": record.funcName,
+        "created": record.created,
+        "msecs": record.msecs,
+        "process": record.process,
+        "processName": "offload-worker",
+        "threadName": record.threadName,
+        "exc_text": exc_text,
+        "stack_info": record.stack_info,
+    }
 
 
 def _rss() -> int:
@@ -205,7 +200,8 @@ def serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(_ForwardHandler(conn))
+    # Every log record goes to the parent, which re-emits it with worker and task ids.
+    root.addHandler(SendHandler(conn.send_log, _record_fields))
     root.setLevel(init["log_level"])
 
     initializer = init.get("initializer")

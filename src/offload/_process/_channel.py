@@ -23,9 +23,9 @@ import select
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from types import TracebackType
 from typing import Any, TypeVar
 
+from offload._closeable import Closeable
 from offload._errors import ChannelClosed, ClosedError
 from offload._serialize import dumps, loads
 from offload._wire import Frames, frame
@@ -73,7 +73,7 @@ def port_fds(fds: list[int]) -> None:
     _received[:] = fds
 
 
-class Port:
+class Port(Closeable):
     """One end of a :class:`Channel` (or of a forked child's link to its parent).
 
     Sync: :meth:`send`, :meth:`recv`, ``for msg in port``. Async: :meth:`asend`,
@@ -226,17 +226,6 @@ class Port:
         if sock is not None:
             sock.close()
 
-    def __enter__(self) -> Port:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __reduce__(self) -> tuple[Any, ...]:
         fd = self.fileno()
         ports = _collector.get()
@@ -312,7 +301,7 @@ def _port_from_process(pid: int, fd: int) -> Port:
     return Port(socket.socket(fileno=copied))
 
 
-class Channel:
+class Channel(Closeable):
     """A connected pair of ports: what is sent on one is received on the other.
 
     Hand the ports to two children (``offload.fork(worker, channel.port1)``) and
@@ -340,12 +329,6 @@ class Channel:
         """Close both ports."""
         self.port1.close()
         self.port2.close()
-
-    def __enter__(self) -> Channel:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     async def __aenter__(self) -> Channel:
         return self

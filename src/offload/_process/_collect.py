@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Sequence
 from typing import Literal
 
-from offload._fdread import read_chunk
+from offload._fdread import read_chunk, read_once
 
 from ._kill import end_group
 from ._result import StoppedBy
@@ -78,24 +79,22 @@ class Collector:
     # -- output ---------------------------------------------------------------------
 
     def _readable(self, name: str) -> None:
-        data = read_chunk(self._open.get(name), _READ_SIZE)
-        if data is None:
-            return
-        if not data:
-            self._close_stream(name)
-            # A program that ends closes its descriptors one after the other within
-            # microseconds: waiting that out here (bounded, and only while the other
-            # streams stay silent) saves a loop iteration per run.
-            for _ in range(_EOF_RETRIES):
-                if not self._open or self._read_ready_now():
-                    break
-                os.sched_yield()
-            if not self._open:
-                for program in self._programs:
-                    program.reap_or_watch()
-            self._maybe_done()
-            return
-        self._keep(name, data)
+        keep, at_eof = functools.partial(self._keep, name), functools.partial(self._at_eof, name)
+        read_once(self._open.get(name), _READ_SIZE, keep, at_eof)
+
+    def _at_eof(self, name: str) -> None:
+        self._close_stream(name)
+        # A program that ends closes its descriptors one after the other within
+        # microseconds: waiting that out here (bounded, and only while the other
+        # streams stay silent) saves a loop iteration per run.
+        for _ in range(_EOF_RETRIES):
+            if not self._open or self._read_ready_now():
+                break
+            os.sched_yield()
+        if not self._open:
+            for program in self._programs:
+                program.reap_or_watch()
+        self._maybe_done()
 
     def _read_ready_now(self) -> bool:
         """Read the open streams once without waiting; close those at end of file.

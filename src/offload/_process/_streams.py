@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from offload._errors import ChannelClosed, ClosedError
-from offload._fdread import read_available, read_chunk
+from offload._fdread import read_available, read_once
 
 __all__ = ["InputStream", "OutputStream"]
 
@@ -69,12 +69,9 @@ class OutputStream:
     # -- the producer side (event loop callbacks) -------------------------------------
 
     def _readable(self) -> None:
-        data = read_chunk(self._fd, _READ_SIZE)
-        if data is None:
-            return
-        if not data:
-            self._finish()
-            return
+        read_once(self._fd, _READ_SIZE, self._keep, self._finish)
+
+    def _keep(self, data: bytes) -> None:
         self._chunks.append(data)
         self._size += len(data)
         if self._cap is not None and self._size > self._cap:

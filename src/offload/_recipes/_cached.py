@@ -40,8 +40,8 @@ from offload._cancel import CancelToken
 from offload._clock import Clock, CoarseClock, coarse_monotonic, monotonic
 
 from ._hitpath import function_wrapper
-from ._inflight import Flights, wait_shared
-from ._keys import KeyFunc, compile_key, name_of, signature_of, unhashable_error
+from ._inflight import Flight, Flights, wait_shared
+from ._keys import KeyFunc, call_keys, name_of, unhashable_error
 from ._methods import CachedMethod, Owner, check_async, in_class_body, strong_or_weak_ref
 from ._ready import Ready, raising
 from ._store import Store
@@ -52,6 +52,9 @@ P = ParamSpec("P")
 P2 = ParamSpec("P2")
 S = TypeVar("S")
 R = TypeVar("R")
+_Call = tuple[tuple[Any, ...], dict[str, Any]]  # a call's arguments and keywords
+_Loop = asyncio.AbstractEventLoop
+_Then = Callable[[Hashable, R | None, BaseException | None, bool], None]
 
 logger = logging.getLogger("offload")
 
@@ -135,15 +138,7 @@ class CacheCore(Generic[R]):
         self.qualname = str(getattr(fn, "__qualname__", None) or self.where)
         self.key = key
         self.method = method
-        # Without key=, a method's key leaves the instance out of the arguments: it is
-        # represented by an Owner (identity, weak) instead.
-        sig = signature_of(fn)
-        # Parameter names, so an unhashable-argument error can name the parameter.
-        self.names: tuple[str, ...] = sig.names if sig is not None else ()
-        self.keyfn: KeyFunc = key if key is not None else compile_key(fn)
-        self.rest_keyfn: KeyFunc = (
-            compile_key(fn, skip_first=True) if key is None and method else self.keyfn
-        )
+        self.keyfn, self.rest_keyfn, self.names = call_keys(fn, key, method)
         self.store = store
         self.flights: Flights[R] = Flights()
         self.negative_ttl = negative_ttl
@@ -350,14 +345,7 @@ class CacheCore(Generic[R]):
             if token is not None:
                 token.raise_if_cancelled()
             self.misses += 1
-            fn = self.fn
-            flight = self.flights.start(
-                key,
-                loop,
-                lambda: fn(*args, **kwargs),
-                functools.partial(self.done, key),
-                name=f"offload.cached {self.where}",
-            )
+            flight = self.launch(key, (args, kwargs), loop, self.done, "")
         else:
             self.coalesced += 1
         # Inlined Flights.wait: one coroutine less per caller matters with 10,000 callers
@@ -369,6 +357,21 @@ class CacheCore(Generic[R]):
             return await wait_shared(flight.task, token)
         finally:
             self.flights.leave(key, flight)
+
+    def launch(
+        self, key: Hashable, call: _Call, loop: _Loop, then: _Then[R], tag: str
+    ) -> Flight[R]:
+        """Start the one call of ``key`` with ``call`` (its arguments and keywords);
+        ``then(key, result, error, current)`` follows."""
+        fn = self.fn
+        args, kwargs = call
+        return self.flights.start(
+            key,
+            loop,
+            lambda: fn(*args, **kwargs),
+            functools.partial(then, key),
+            name=f"offload.cached {tag}{self.where}",
+        )
 
     def done(
         self, key: Hashable, result: R | None, error: BaseException | None, current: bool
@@ -399,14 +402,7 @@ class CacheCore(Generic[R]):
         if self.flights.current(key, loop) is not None:
             return
         self.refreshes += 1
-        fn = self.fn
-        flight = self.flights.start(
-            key,
-            loop,
-            lambda: fn(*args, **kwargs),
-            functools.partial(self.refreshed, key),
-            name=f"offload.cached refresh {self.where}",
-        )
+        flight = self.launch(key, (args, kwargs), loop, self.refreshed, "refresh ")
         flight.background = True
         flight.task.add_done_callback(_retrieve)
 

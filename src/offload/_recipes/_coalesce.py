@@ -19,10 +19,9 @@ from offload._cancel import CancelToken
 from ._inflight import Flights
 from ._keys import (
     KeyFunc,
+    call_keys,
     check_hashable,
-    compile_key,
     name_of,
-    signature_of,
     unhashable_error,
 )
 from ._methods import Owner, check_async, in_class_body
@@ -141,14 +140,7 @@ class _Coalesced(Generic[P, R]):
         self._fn = fn
         self._key = key
         self._method = method
-        # Without key=, a method's instance is left out of the argument key and
-        # represented by an Owner (identity, weak) instead.
-        sig = signature_of(fn)
-        self._names: tuple[str, ...] = sig.names if sig is not None else ()
-        self._keyfn: KeyFunc = key if key is not None else compile_key(fn)
-        self._rest_keyfn: KeyFunc = (
-            compile_key(fn, skip_first=True) if key is None and method else self._keyfn
-        )
+        self._keyfn, self._rest_keyfn, self._names = call_keys(fn, key, method)
         self._where = f"{name_of(fn)}()"
         self._flights: Flights[R] = Flights()
         with contextlib.suppress(AttributeError, TypeError):

@@ -21,13 +21,15 @@ import keyword
 import types
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from ._hitpath_templates import KEY_FUNCTIONS, MAX_KEY_PARAMS
 
 __all__ = [
+    "CallKeys",
     "KeyFunc",
     "Signature",
+    "call_keys",
     "check_hashable",
     "compile_key",
     "make_key",
@@ -239,3 +241,21 @@ def compile_key(fn: Callable[..., Any], *, skip_first: bool = False) -> KeyFunc:
         return tuple(bound.arguments.values())
 
     return bound_key
+
+
+class CallKeys(NamedTuple):
+    """How the calls of one function are keyed."""
+
+    keyfn: KeyFunc  # over all the arguments
+    rest_keyfn: KeyFunc  # over all but the first: a method's instance is keyed apart
+    names: tuple[str, ...]  # the positional parameters, to name one in an error
+
+
+def call_keys(fn: Callable[..., Any], key: KeyFunc | None, method: bool) -> CallKeys:
+    """The key functions of ``fn``'s calls: ``key`` if given, else compiled from its
+    signature. Without ``key=``, a method's key leaves the instance out of the
+    arguments (it is represented by an Owner: identity, weak)."""
+    sig = signature_of(fn)
+    keyfn = key if key is not None else compile_key(fn)
+    rest = compile_key(fn, skip_first=True) if key is None and method else keyfn
+    return CallKeys(keyfn, rest, sig.names if sig is not None else ())

@@ -99,13 +99,35 @@ def check_async(fn: object, decorator: str, what: str = "an async def function")
         raise TypeError(f"{decorator} needs {what}, but {name_of(inner)} is {kind}")
 
 
-class CachedMethod(Generic[R]):
+class _MethodCacheView(Generic[R]):
+    """What ``Cls.method`` and ``obj.method`` share: the method's one cache, seen from
+    an owner (None: through the class)."""
+
+    __slots__ = ("_core", "_owner")
+
+    _core: CacheCore[R]
+    _owner: object
+
+    def clear(self) -> None:
+        self._core.clear()
+
+    def info(self) -> CacheInfo:
+        return self._core.info()
+
+    def options(
+        self, *, token: CancelToken | None = None, bypass: bool = False
+    ) -> Callable[..., Coroutine[Any, Any, R]]:
+        return self._core.caller(self._owner, token, bypass)
+
+
+class CachedMethod(_MethodCacheView[R]):
     """A cached method: a descriptor keying entries by instance (weakly) and arguments."""
 
-    __slots__ = ("__dict__", "_core", "_hit_async", "_hit_ready")
+    __slots__ = ("__dict__", "_hit_async", "_hit_ready")
 
     def __init__(self, core: CacheCore[R]) -> None:
         self._core = core
+        self._owner = None
         self._hit_ready, self._hit_async = _hitpath.method_hit_paths(core)
         functools.update_wrapper(self, core.fn)
 
@@ -130,22 +152,11 @@ class CachedMethod(Generic[R]):
             raise TypeError("Cls.method.invalidate() needs the instance as first argument")
         return self._core.invalidate(args[0], args, kwargs)
 
-    def clear(self) -> None:
-        self._core.clear()
 
-    def info(self) -> CacheInfo:
-        return self._core.info()
-
-    def options(
-        self, *, token: CancelToken | None = None, bypass: bool = False
-    ) -> Callable[..., Coroutine[Any, Any, R]]:
-        return self._core.caller(None, token, bypass)
-
-
-class BoundCachedMethod(Generic[R]):
+class BoundCachedMethod(_MethodCacheView[R]):
     """``obj.method``: calls share the method's cache, keyed by ``obj`` and arguments."""
 
-    __slots__ = ("_core", "_hit", "_owner")
+    __slots__ = ("_hit",)
 
     def __init__(self, core: CacheCore[R], hit: _hitpath.MethodHit, owner: object) -> None:
         self._core = core
@@ -160,17 +171,6 @@ class BoundCachedMethod(Generic[R]):
 
     def invalidate(self, *args: Any, **kwargs: Any) -> bool:
         return self._core.invalidate(self._owner, (self._owner, *args), kwargs)
-
-    def clear(self) -> None:
-        self._core.clear()
-
-    def info(self) -> CacheInfo:
-        return self._core.info()
-
-    def options(
-        self, *, token: CancelToken | None = None, bypass: bool = False
-    ) -> Callable[..., Coroutine[Any, Any, R]]:
-        return self._core.caller(self._owner, token, bypass)
 
 
 # Starlette and FastAPI also look at ``__call__`` of callable objects.

@@ -25,6 +25,7 @@ import threading
 import weakref
 from typing import Any, Self
 
+from offload._closeable import Closeable
 from offload._errors import ClosedError
 
 from ._segment import Segment, unlink
@@ -109,7 +110,7 @@ def _unlink_owned(name: str, pid: int) -> None:
                 _origins.pop(mapping, None)
 
 
-class SharedBuffer:
+class SharedBuffer(Closeable):
     """A block of shared memory that tasks in other processes map instead of copying.
 
     ``buf`` is a writable memoryview; ``array`` a NumPy ``uint8`` view (NumPy needed).
@@ -160,12 +161,6 @@ class SharedBuffer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name} {self._size} bytes {self._state()}>"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _check(self) -> memoryview:
         if self._mapping is None:

@@ -34,6 +34,7 @@ import time
 import weakref
 from typing import Any
 
+from offload._closeable import Closeable
 from offload._errors import ClosedError, SharedMemoryError
 
 from ._buffer import SharedBuffer
@@ -175,7 +176,7 @@ class SharedLock:
             self._buffer.close()
 
 
-class SharedCounter:
+class SharedCounter(Closeable):
     """A 64-bit integer in shared memory that several processes update safely.
 
     Raises :class:`offload.SharedMemoryError` when its memory cannot be created, and
@@ -210,12 +211,6 @@ class SharedCounter:
 
     def __repr__(self) -> str:
         return f"<SharedCounter {self._buffer.name}>"
-
-    def __enter__(self) -> SharedCounter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def add(self, delta: int = 1) -> int:
         """Add ``delta`` atomically and return the new value."""
