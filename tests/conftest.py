@@ -13,6 +13,7 @@ import pytest
 from hypothesis import settings
 
 from offload import _reaper, _shm
+from offload._pool import _kind_process_start
 
 
 def _open_fds() -> set[int]:
@@ -64,6 +65,13 @@ def _reaper_running() -> None:
     while _reaper.reaper_pid() is None:
         assert time.monotonic() < deadline, "the reaper did not start"
         time.sleep(0.01)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _template_starter_running() -> None:
+    """Start the thread that starts process pools' templates (one per application, lives
+    as long as it) before any leak snapshot."""
+    _kind_process_start.ensure_running()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -20,9 +21,11 @@ from typing import Any
 
 from offload import _reaper, _serialize, _shm
 from offload._fdread import read_available, read_once
+from offload._loop import call_in_loop
 from offload._wire import frame, split_frames
 
 from . import _kind_process_messages as w
+from . import _kind_process_start as starter
 from ._backend import Backend, BackendOptions, Worker
 from ._events import WorkerEvents
 from ._functions import FunctionCache
@@ -35,6 +38,8 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _FRAMES_PER_TURN = 64
 _READ_SIZE = 1 << 18
 _TEMPLATE_MODULE = "offload._pool._kind_process_template"
+# Seconds a close waits for a template start in flight (its Popen) to return.
+_START_WAIT = 10.0
 
 
 class ProcessWorker(Worker):
@@ -336,8 +341,18 @@ class _Held:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ctl: socket.socket | None = None
         self.segments: _shm.Recycler | None = None
+        # Templates being started on the starter thread; ``procs`` and ``released`` are
+        # shared with it, under ``lock``.
+        self.lock = threading.Lock()
+        self.starting: set[_TemplateStart] = set()
+        self.released = False
 
     def release(self) -> None:
+        with self.lock:
+            self.released = True  # a template started from now on is killed at once
+            starting = list(self.starting)
+        for start in starting:  # its Popen is returning: it kills and reaps the template
+            start.done.wait(_START_WAIT)
         for pid in list(self.pids):
             _kill_group(pid, alive=False)
             _reaper.unregister(pid)
@@ -350,13 +365,108 @@ class _Held:
                 proc.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5.0)
-        self.procs = [proc for proc in self.procs if proc.returncode is None]
+        self.prune()
         for fd in list(self.fds):
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fds.clear()
         if self.segments is not None:
             self.segments.clear()
+
+    def prune(self) -> None:
+        """Forget the templates that were reaped."""
+        with self.lock:
+            self.procs = [proc for proc in self.procs if proc.returncode is None]
+
+
+class _TemplateStart:
+    """One start of a template: made on the loop, its Popen runs on the starter thread,
+    whose result the loop learns through ``call_soon_threadsafe``."""
+
+    def __init__(
+        self,
+        held: _Held,
+        child_end: socket.socket,
+        env: dict[str, str],
+        loop: asyncio.AbstractEventLoop,
+        on_done: Callable[[_TemplateStart], None],
+    ) -> None:
+        self.held = held
+        self.child_end = child_end  # open until Popen returns: messages queue in it
+        self.env = env
+        self.loop = loop
+        self.on_done: Callable[[_TemplateStart], None] | None = on_done
+        self.generation = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+        self.done = threading.Event()  # the Popen returned; the template is held or reaped
+
+    def run(self) -> None:
+        """On the starter thread: start the template, then hand it to the loop."""
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            proc = _launch_template(self.child_end.fileno(), self.env)
+        except BaseException as exc:  # out of fds, memory, processes: told to the loop
+            self.error = exc
+        finally:
+            self.child_end.close()
+        held = self.held
+        with held.lock:
+            self.proc = proc
+            keep = proc is not None and not self.abandoned and not held.released
+            if keep:
+                assert proc is not None
+                held.procs.append(proc)
+        if proc is not None and not keep:  # the pool closed meanwhile
+            _end_template(proc)
+        with held.lock:
+            held.starting.discard(self)
+        self.done.set()
+        on_done, self.on_done = self.on_done, None
+        if on_done is not None and (keep or self.error is not None):
+            call_in_loop(self.loop, on_done, self)  # a closed loop: release() kills it
+
+    def abandon(self) -> None:
+        """On the loop: the pool no longer wants this template (closed, or its control
+        socket failed); it is killed as soon as it exists."""
+        self.on_done = None
+        with self.held.lock:
+            self.abandoned = True
+            proc = self.proc  # returned already: held, reaped with the others
+        if proc is not None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+
+
+def _launch_template(fd: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a template process with its end of the control socket (blocks until the
+    child has exec'd: called on the starter thread)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", _TEMPLATE_MODULE, str(fd)],
+        pass_fds=[fd],
+        stdin=subprocess.DEVNULL,
+        env=env,
+        close_fds=True,
+    )
+
+
+def _end_template(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5.0)
+
+
+def _start_failure(exc: BaseException) -> OSError:
+    """What the scheduler is told when Popen raised: an OSError that says so."""
+    what = f"the pool's template process ({sys.executable}) could not start"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        error = OSError(exc.errno, f"{what}: {exc.strerror}")
+    else:
+        error = OSError(f"{what}: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
 
 
 def _wait_stopped(pid: int) -> None:
@@ -407,7 +517,10 @@ class ProcessBackend(Backend):
             "name": options.name,  # for the process titles: offload: worker 2 (pool web ...)
             "authkey": _authkey(),
         }
+        # The template, once its Popen returned (None before, and while one starts).
         self.proc: subprocess.Popen[bytes] | None = None
+        self.starting: _TemplateStart | None = None  # its Popen runs on the starter thread
+        self._start_error: OSError | None = None  # a start that just failed (see above)
         self.ctl: socket.socket | None = None
         self.dead = True
         self.generation = 0  # counts template starts
@@ -418,37 +531,84 @@ class ProcessBackend(Backend):
     # -- template ------------------------------------------------------------------
 
     def _start_template(self) -> None:
+        """Start a template without waiting for it: the control socket is made here and
+        what is sent to it queues there until the template reads it; only the Popen runs
+        on the starter thread (see ``_kind_process_start``). ``self.proc`` stays None
+        until it returns.
+
+        Raises the OSError of a start that just failed (Popen raised), so that the
+        scheduler fails queued work with the reason instead of starting again.
+        """
+        if self._start_error is not None:
+            raise self._start_error
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [_PACKAGE_ROOT, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
         )
+        start = _TemplateStart(self.held, child_end, env, self.loop, self._template_started)
+        with self.held.lock:
+            self.held.starting.add(start)
         try:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "offload._pool._kind_process_template",
-                    str(child_end.fileno()),
-                ],
-                pass_fds=[child_end.fileno()],
-                stdin=subprocess.DEVNULL,
-                env=env,
-                close_fds=True,
-            )
-        except BaseException:
+            starter.submit(start.run)
+        except BaseException:  # no thread can start (the interpreter is exiting)
+            with self.held.lock:
+                self.held.starting.discard(start)
             parent_end.close()
-            raise
-        finally:
             child_end.close()
-        self.held.procs.append(self.proc)
+            raise
+        self.proc = None
+        self.starting = start
         self.ctl = self.held.ctl = parent_end
         self.dead = False
         self.generation += 1
+        start.generation = self.generation
         self.loop.add_reader(parent_end.fileno(), self._on_control)
         self._send(w.CTL_INIT + pickle.dumps(self.init, 5), [])
         for name in self.imported:
             self._send(w.CTL_IMPORT + name.encode(), [])
+
+    def _template_started(self, start: _TemplateStart) -> None:
+        """On the loop: the Popen of ``start`` returned (or raised)."""
+        if start is not self.starting:  # abandoned meanwhile: it killed the template
+            return
+        if start.error is None:
+            self.starting = None
+            self.proc = start.proc
+            return
+        self._start_failed(start)
+
+    def _start_failed(self, start: _TemplateStart) -> None:
+        """``start``'s Popen raised: there is no template. The workers waiting for it
+        never started, for a reason that is no fault of theirs but will not go away by
+        itself (no descriptors, memory, processes, or no interpreter): each counts as a
+        start failure with the reason, and a start asked for before the scheduler has
+        seen them raises it, so that queued work fails with it at once."""
+        assert start.error is not None
+        error = _start_failure(start.error)
+        self._start_error = error
+        waiting = [
+            worker
+            for worker in self.workers.values()
+            if worker.generation == start.generation and worker.pid is None
+        ]
+        for worker in waiting:  # whichever way its end is seen, this is why
+            worker.start_error = error
+        self._close_control()
+        # Reported from a callback of their own: this may run inside a worker's start.
+        self.loop.call_soon(self._report_start_failure, waiting, error)
+
+    def _report_start_failure(self, waiting: list[ProcessWorker], error: OSError) -> None:
+        for worker in waiting:
+            # Its socket may have seen EOF already (what was queued for the template
+            # went when the socket closed): either way its exit is reported now.
+            worker.retire()
+            worker.finish()
+        self.loop.call_soon(self._forget_start_error, error)
+
+    def _forget_start_error(self, error: OSError) -> None:
+        if self._start_error is error:
+            self._start_error = None  # later work tries again
 
     def control(self, message: bytes, fds: list[int]) -> None:
         """Send one message to the template, starting it first if it is not running.
@@ -469,6 +629,9 @@ class ProcessBackend(Backend):
             socket.send_fds(ctl, [message], fds)
         except OSError as exc:
             self._template_died()
+            error = self._start_error
+            if error is not None:  # it never started: not a kill
+                raise error from error.__cause__  # what Popen raised
             raise ConnectionResetError(f"the template process is gone ({exc})") from exc
         finally:
             if ctl.fileno() >= 0:
@@ -507,6 +670,10 @@ class ProcessBackend(Backend):
         death signal); end their process groups, and start a new template on demand."""
         if self.dead:
             return
+        start = self.starting
+        if start is not None and start.error is not None:  # its Popen raised: no template
+            self._start_failed(start)
+            return
         self._close_control()
         self._reap_templates()
         for worker in list(self.workers.values()):
@@ -516,13 +683,15 @@ class ProcessBackend(Backend):
                 worker.finish()
 
     def _reap_templates(self) -> None:
-        for proc in self.held.procs:
+        with self.held.lock:
+            procs = list(self.held.procs)
+        for proc in procs:
             if proc is not self.proc or self.dead:
                 with contextlib.suppress(OSError):
                     proc.kill()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=0.5)
-        self.held.procs = [proc for proc in self.held.procs if proc.returncode is None]
+        self.held.prune()
 
     def forget_pid(self, pid: int) -> None:
         self.by_pid.pop(pid, None)
@@ -532,6 +701,9 @@ class ProcessBackend(Backend):
 
     def _close_control(self) -> None:
         self.dead = True
+        start, self.starting = self.starting, None
+        if start is not None:  # no one will use the template it starts: killed at once
+            start.abandon()
         ctl = self.ctl
         if ctl is not None:
             self.ctl = self.held.ctl = None
@@ -576,22 +748,29 @@ class ProcessBackend(Backend):
             self.imported.add(module)
             if not self.dead:
                 # A template that died meanwhile imports it when it starts again.
-                with contextlib.suppress(ConnectionError):
+                with contextlib.suppress(OSError):  # gone, or failed to start
                     self.control(w.CTL_IMPORT + module.encode(), [])
 
     async def aclose(self) -> None:
         for worker in list(self.workers.values()):
             worker.retire()
         self._close_control()  # the template kills what is left and exits
+        # A template still starting is killed and reaped by the starter thread as soon as
+        # its Popen returns: wait for that (bounded; release() below waits again).
+        deadline = time.monotonic() + _START_WAIT
+        while self.held.starting and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
         deadline = time.monotonic() + 5.0
-        for proc in self.held.procs:
+        with self.held.lock:
+            procs = list(self.held.procs)
+        for proc in procs:
             while proc.poll() is None:
                 if time.monotonic() > deadline:
                     proc.kill()
                     proc.wait()
                     break
                 await asyncio.sleep(0.002)
-        self.held.procs.clear()
+        self.held.prune()
         for worker in list(self.workers.values()):
             worker.finish()
         self.held.release()  # process groups of workers whose exit was never reported
