@@ -56,6 +56,9 @@ _FAULT_SIGNALS = frozenset(
     if hasattr(_signal, name)
 )
 _PIPELINE_BELOW = 0.0005  # pipeline several tasks per worker when tasks are this short
+# The queue is compacted when more than this many released tasks are still in it, and
+# they are half of it (see Scheduler.queue).
+_COMPACT_ABOVE = 64
 
 #: builds the backend of a starting scheduler: (events, loop) -> Backend
 BackendFactory = Callable[["Scheduler", asyncio.AbstractEventLoop], Backend]
@@ -576,17 +579,17 @@ class Scheduler:
         queue = self.queue
         if queue and queue[-1] is task:
             queue.pop()
+            while queue and queue[-1].state == DONE:  # released ones it hid
+                queue.pop()
+                self._dropped -= 1
         elif queue and queue[0] is task:
             queue.popleft()
         else:
             self._dropped += 1
-            if self._dropped > 64 and 2 * self._dropped > len(queue):
-                live = [t for t in queue if t.state != DONE and t is not task]
-                queue.clear()
-                queue.extend(live)
-                self._dropped = 0
-        if len(queue) == self._dropped:  # only released tasks left (or none)
+        if self._dropped > _COMPACT_ABOVE and 2 * self._dropped > len(queue):
+            live = [t for t in queue if t.state != DONE and t is not task]
             queue.clear()
+            queue.extend(live)
             self._dropped = 0
 
     def _kill_later(self, task: Task) -> None:

@@ -155,7 +155,9 @@ class Task:
             self.release_oob()
             self.release_oob = None
         self.ctx = None
-        self.watcher = None  # a handle kept after the end does not keep the pool alive
+        # A handle kept after the end does not keep the pool alive.
+        self.watcher = None
+        self.slot = None
         self.wake()
 
 
