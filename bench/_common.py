@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: timing, percentiles and a ratio table."""
+"""Helpers shared by the benchmark scripts: workloads, timing, percentiles and a ratio table."""
 
 from __future__ import annotations
 
@@ -7,6 +7,21 @@ import platform
 import statistics
 import time
 from collections.abc import Sequence
+
+# -- workloads shared by the pool benchmarks (module-level, so workers import them) --
+
+
+def tiny(x: int) -> int:
+    """The smallest task: its cost is the pool's overhead."""
+    return abs(x)
+
+
+def burn(n: int) -> int:
+    """A fixed amount of pure-Python CPU work."""
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
 
 
 def percentile(samples: Sequence[float], q: float) -> float:

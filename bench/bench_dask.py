@@ -14,6 +14,7 @@ Run: ``python bench/bench_dask.py`` (add ``--quick`` for a smaller run).
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -23,8 +24,10 @@ from typing import Any
 import distributed
 
 import offload
-from _common import fmt_time, percentile, table
+from _common import burn, fmt_time, percentile, table, tiny
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_PYTHONPATH = os.environ.get("PYTHONPATH", "")
 QUICK = "--quick" in sys.argv
 WORKERS = 2
 TASKS = 300 if QUICK else 1000
@@ -32,18 +35,6 @@ ROUND_TRIPS = 60 if QUICK else 200
 CPU_TASKS = 8 if QUICK else 12
 ROUNDS = 3
 CPU_ROUNDS = 3 if QUICK else 5
-
-
-def tiny(x: int) -> int:
-    return abs(x)
-
-
-def burn(n: int) -> int:
-    """A fixed amount of pure-Python CPU work."""
-    total = 0
-    for i in range(n):
-        total += i * i
-    return total
 
 
 def calibrate(seconds: float) -> int:
@@ -93,6 +84,8 @@ async def main() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        # The workers import the tasks from _common, like a cluster with the code installed.
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_HERE, _PYTHONPATH)))},
     )
     assert cluster.stdout is not None
     assert cluster.stdin is not None

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import offload
-from _common import fmt_time, percentile, table
+from _common import burn, fmt_time, percentile, table, tiny
 
 QUICK = "--quick" in sys.argv
 DEEP_ONLY = "--deep" in sys.argv
@@ -37,17 +37,6 @@ WORKERS = 2
 IN_FLIGHT = 200
 DEEP_TASKS = 50_000
 DEPTHS = (1_000, 50_000)
-
-
-def tiny(x: int) -> int:
-    return abs(x)
-
-
-def burn(n: int) -> int:
-    total = 0
-    for i in range(n):
-        total += i * i
-    return total
 
 
 def die() -> None:

@@ -12,20 +12,13 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from _cluster_helpers import APP, Cluster, Load, cluster
+from _pids import gone
 from offload._cluster import _control
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def test_killed_worker_serves_again_within_a_second(tmp_path: Path) -> None:
@@ -195,9 +188,9 @@ def test_workers_die_with_a_killed_supervisor(tmp_path: Path) -> None:
         c.proc.kill()
         c.proc.wait(5)
         deadline = time.monotonic() + 1.0
-        while not all(map(_gone, workers)) and time.monotonic() < deadline:
+        while not all(map(gone, workers)) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert all(map(_gone, workers)), workers
+        assert all(map(gone, workers)), workers
 
 
 def test_status_over_a_private_control_socket(tmp_path: Path) -> None:

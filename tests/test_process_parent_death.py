@@ -8,8 +8,9 @@ import subprocess
 import sys
 import time
 
-import psutil
 import pytest
+
+from _pids import gone
 
 PY = sys.executable
 
@@ -30,17 +31,10 @@ asyncio.run(main())
 """
 
 
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 def _wait_gone(pids: list[int], seconds: float = 10.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if all(_gone(pid) for pid in pids):
+        if all(gone(pid) for pid in pids):
             return True
         time.sleep(0.05)
     return False
@@ -61,7 +55,7 @@ def test_children_die_with_a_killed_parent(sig: int, no_leaks: None) -> None:
     time.sleep(0.3)  # let the fork child finish starting
     parent.send_signal(sig)
     parent.wait(timeout=30)
-    assert _wait_gone(pids), [p for p in pids if not _gone(p)]
+    assert _wait_gone(pids), [p for p in pids if not gone(p)]
 
 
 def test_children_die_when_the_parent_exits_normally(no_leaks: None) -> None:
@@ -78,7 +72,7 @@ def test_a_detached_program_survives_the_parent(no_leaks: None) -> None:
     try:
         assert _wait_gone([forked])
         time.sleep(1.5)  # longer than the reaper's grace period
-        assert not _gone(detached)
+        assert not gone(detached)
     finally:
         os.kill(detached, signal.SIGKILL)
     assert _wait_gone([detached])

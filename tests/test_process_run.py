@@ -16,15 +16,9 @@ import psutil
 import pytest
 
 import offload
+from _pids import gone
 
 PY = sys.executable
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 async def test_returns_output_status_and_pid(no_leaks: None) -> None:
@@ -203,7 +197,7 @@ async def test_timeout_kills_the_whole_group_including_grandchildren(no_leaks: N
     assert error.signal == signal.SIGTERM
     assert "timed out" in str(error)
     grandchild = int((error.stdout or b"").decode())
-    assert _gone(grandchild)
+    assert gone(grandchild)
 
 
 async def test_kill_after_escalates_to_sigkill_for_a_child_ignoring_sigterm(
@@ -226,7 +220,7 @@ async def test_a_grandchild_holding_the_pipe_does_not_hang_a_timeout(no_leaks: N
     escaped = int((info.value.stdout or b"0").decode())
     os.kill(escaped, signal.SIGKILL)  # it left our group on purpose; end it ourselves
     for _ in range(250):
-        if _gone(escaped):
+        if gone(escaped):
             break
         await asyncio.sleep(0.02)
 
@@ -238,7 +232,7 @@ async def test_token_cancel_stops_the_program_like_a_timeout(no_leaks: None) -> 
         await offload.run(["sh", "-c", "sleep 60 & echo $!; sleep 60"], token=token)
     assert info.value.cancelled
     assert not info.value.timed_out
-    assert _gone(int((info.value.stdout or b"").decode()))
+    assert gone(int((info.value.stdout or b"").decode()))
 
 
 async def test_token_cancelled_before_start_raises_cancelled(no_leaks: None) -> None:
@@ -261,7 +255,7 @@ async def test_cancelling_the_task_kills_the_group_before_reraising(no_leaks: No
     with pytest.raises(asyncio.CancelledError):
         await task
     assert pids
-    assert all(_gone(pid) for pid in pids)
+    assert all(gone(pid) for pid in pids)
 
 
 async def test_max_output_kills_and_reports_truncation(no_leaks: None) -> None:

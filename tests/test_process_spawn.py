@@ -6,19 +6,12 @@ import asyncio
 import signal
 import sys
 
-import psutil
 import pytest
 
 import offload
+from _pids import gone
 
 PY = sys.executable
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 async def test_lines_stream_as_they_come_without_a_length_limit(no_leaks: None) -> None:
@@ -90,7 +83,7 @@ async def test_leaving_the_block_ends_the_group(no_leaks: None) -> None:
             grandchild = int(line)
             break
     assert proc.returncode == -signal.SIGTERM
-    assert _gone(grandchild)
+    assert gone(grandchild)
 
 
 async def test_an_exception_in_the_block_ends_the_program_and_propagates(

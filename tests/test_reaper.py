@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import offload
+from _pids import gone
 from offload import _reaper
 
 
@@ -29,13 +30,6 @@ def _wait_for(condition: Callable[[], object], seconds: float = 30.0) -> bool:
             return True
         time.sleep(0.02)
     return bool(condition())
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def _title(pid: int) -> str:
@@ -111,7 +105,7 @@ def test_a_killed_reaper_is_replaced_and_still_cleans_up_after_a_killed_app(
             assert _wait_for(lambda old=old: not psutil.pid_exists(old)), "zombie reaper"
         app.kill()
         app.wait(30)
-        assert _wait_for(lambda: _gone(program)), "the program outlived the application"
+        assert _wait_for(lambda: gone(program)), "the program outlived the application"
         assert _wait_for(lambda: not os.path.exists(f"/dev/shm/{segment}")), "segment left"
     finally:
         if app.poll() is None:
@@ -141,39 +135,34 @@ def test_the_reaper_exits_soon_after_the_application_exits(no_leaks: None) -> No
     )
     reaper = int(app.stdout)
     # No segments were registered, so nothing keeps it for the later sweeps.
-    assert _wait_for(lambda: _gone(reaper), 10)
+    assert _wait_for(lambda: gone(reaper), 10)
 
 
-def _group(script: str) -> subprocess.Popen[bytes]:
-    """A shell in its own process group that says when its traps are set."""
-    return subprocess.Popen(
+def _end_group_when_ready(script: str, grace: float) -> float:
+    """Run ``script`` in a shell in its own process group, wait until it says its traps
+    are set, end the group with ``end_groups(grace=...)``; the seconds that took, once
+    the group is gone."""
+    proc = subprocess.Popen(
         ["/bin/sh", "-c", script], start_new_session=True, stdout=subprocess.PIPE
     )
-
-
-def test_end_groups_kills_a_group_that_ignores_sigterm_after_the_grace(no_leaks: None) -> None:
-    proc = _group("trap '' TERM; echo ready; while :; do sleep 0.05; done")
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"ready\n"
     began = time.monotonic()
-    _reaper.end_groups([proc.pid], grace=0.3, reap=True)
+    _reaper.end_groups([proc.pid], grace=grace, reap=True)
     took = time.monotonic() - began
     proc.stdout.close()
     proc.wait(10)  # reaped by end_groups(reap=True) already
     assert _wait_for(lambda: not _reaper.group_alive(proc.pid, reap=True), 10)
+    return took
+
+
+def test_end_groups_kills_a_group_that_ignores_sigterm_after_the_grace(no_leaks: None) -> None:
+    took = _end_group_when_ready("trap '' TERM; echo ready; while :; do sleep 0.05; done", 0.3)
     assert took >= 0.3
 
 
 def test_end_groups_does_not_wait_for_a_group_that_obeys_sigterm(no_leaks: None) -> None:
-    proc = _group("echo ready; exec sleep 60")
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == b"ready\n"
-    began = time.monotonic()
-    _reaper.end_groups([proc.pid], grace=30, reap=True)
-    took = time.monotonic() - began
-    proc.stdout.close()
-    proc.wait(10)
-    assert _wait_for(lambda: not _reaper.group_alive(proc.pid, reap=True), 10)
+    took = _end_group_when_ready("echo ready; exec sleep 60", 30)
     assert took < 20
 
 

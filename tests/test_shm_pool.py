@@ -7,8 +7,6 @@ import contextlib
 import errno
 import os
 import signal
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -16,6 +14,7 @@ import numpy as np
 import pytest
 
 import offload
+from _shm_helpers import assert_segments_removed, killed_app
 from offload import _shm
 
 BIG = 2 << 20  # above the 1 MiB default threshold
@@ -276,21 +275,10 @@ asyncio.run(main())
 
 
 def test_segments_are_removed_after_the_application_is_killed() -> None:
-    app = subprocess.Popen([sys.executable, "-c", KILLED_APP], stdout=subprocess.PIPE, text=True)
-    try:
-        assert app.stdout is not None
-        assert app.stdout.readline().strip() == "ready"
+    with killed_app(KILLED_APP) as app:
         assert _shm.list_segments(app.pid), "the app should hold segments by now"
         workers = psutil_children(app.pid)
-    finally:
-        app.send_signal(signal.SIGKILL)
-        app.wait(30)
-        if app.stdout is not None:
-            app.stdout.close()
-    deadline = time.monotonic() + 20
-    while _shm.list_segments(app.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _shm.list_segments(app.pid) == []
+    assert_segments_removed(app.pid)
     for pid in workers:  # the template takes its workers down with it
         assert wait_gone(pid)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 import offload
+from _shm_helpers import assert_segments_removed, killed_app
 from offload import _shm
 from offload._shm import _segment
 
@@ -248,23 +248,12 @@ asyncio.run(main())
 
 
 def test_warm_segments_are_removed_after_the_application_is_killed_mid_transfer() -> None:
-    app = subprocess.Popen([sys.executable, "-c", KILLED_APP], stdout=subprocess.PIPE, text=True)
-    try:
-        assert app.stdout is not None
-        assert app.stdout.readline().strip() == "ready"
+    with killed_app(KILLED_APP) as app:
         deadline = time.monotonic() + 20
         while len(_shm.list_segments(app.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)  # the worker's warm result segment and the argument's
         assert len(_shm.list_segments(app.pid)) >= 2
-    finally:
-        app.send_signal(signal.SIGKILL)
-        app.wait(30)
-        if app.stdout is not None:
-            app.stdout.close()
-    deadline = time.monotonic() + 20
-    while _shm.list_segments(app.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _shm.list_segments(app.pid) == []
+    assert_segments_removed(app.pid)
 
 
 @pytest.mark.skipif(sys.version_info < (3, 13), reason="the interpreter kind needs 3.13+")

@@ -107,6 +107,14 @@ class CancelToken:
             raise ExceptionGroup("CancelToken callbacks raised", errors)
         return True
 
+    def _rearm(self) -> None:
+        """Make the token fresh again (not cancelled, no callbacks): for a subclass whose
+        one token serves a worker's tasks one after another, never for a caller's token."""
+        with self._lock:
+            self._cancelled = False
+            self._reason = None
+            self._callbacks = []
+
     def raise_if_cancelled(self) -> None:
         """Raise :class:`offload.Cancelled` (with the reason) if the token is cancelled.
 

@@ -36,7 +36,6 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 
 __all__ = ["BlockReport", "LoopStats", "LoopWatch", "Monitor", "monitor"]
 
@@ -211,12 +210,7 @@ class LoopWatch:
         self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         self.stop()
 
     @property

@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from offload._cli._args import positive_int
+
 __all__ = ["add_arguments", "run"]
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the ASGI app to serve, or `status` / `reload` for a running cluster",
     )
     parser.add_argument(
-        "--workers", type=_positive, default=None, help="worker processes (default: CPUs)"
+        "--workers", type=positive_int, default=None, help="worker processes (default: CPUs)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one")
@@ -52,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="recycle a worker whose RSS exceeds this (bytes, or 300M, 2G)",
     )
     parser.add_argument(
-        "--max-requests", type=_positive, default=None, help="recycle after this many requests"
+        "--max-requests", type=positive_int, default=None, help="recycle after this many requests"
     )
     parser.add_argument(
         "--max-requests-jitter",
@@ -153,13 +155,6 @@ def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"
     return time.strftime("%H:%M:%S", time.gmtime(seconds))
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _seconds(text: str) -> float:

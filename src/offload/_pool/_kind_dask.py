@@ -40,8 +40,8 @@ from offload._shm import SharedBuffer, SharedCounter, SharedLock, untransfer
 from ._backend import Backend, BackendOptions, Worker
 from ._events import WorkerEvents
 from ._kind_dask_child import Scattered, mark_cancelled, run_task, stop_worker
-from ._kind_process import _load_error
 from ._task import Task
+from ._task_errors import load_error
 
 __all__ = ["DaskBackend", "DaskSlot", "check_options"]
 
@@ -289,7 +289,7 @@ class DaskSlot(Worker):
                 return
             self._deliver(seq, True, value, run_time)
         else:
-            self._deliver(seq, False, _load_error(body)[0], run_time)
+            self._deliver(seq, False, load_error(body)[0], run_time)
 
     def _on_cancelled(self, seq: int, key: str) -> None:
         if key in self.backend.cancelled_keys:

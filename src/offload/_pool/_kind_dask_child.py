@@ -15,7 +15,6 @@ import os
 import pickle
 import signal
 import time
-import traceback
 from typing import Any
 
 from offload._cancel import CancelToken, reset_current, set_current
@@ -23,6 +22,7 @@ from offload._errors import SerializationError
 from offload._serialize import dumps
 
 from ._report import set_reporter
+from ._task_errors import dump_error
 
 __all__ = ["Scattered", "mark_cancelled", "run_task", "stop_worker"]
 
@@ -55,12 +55,10 @@ class _DaskToken(CancelToken):
 
     @property
     def cancelled(self) -> bool:
-        if self._cancelled:
+        if super().cancelled:
             return True
         if self._key in _cancelled:
-            with self._lock:
-                self._cancelled = True
-                self._reason = "cancelled by the caller"
+            self.cancel("cancelled by the caller")
             return True
         return False
 
@@ -97,17 +95,6 @@ def _load_call(payload: bytes, scattered: tuple[Any, ...]) -> tuple[Any, tuple[A
     return fn, args
 
 
-def _error_body(exc: BaseException) -> bytes:
-    text = "".join(traceback.format_exception(exc))
-    try:
-        return dumps((exc, text), what="exception")
-    except SerializationError:
-        fallback = SerializationError(
-            f"the task raised {type(exc).__qualname__}: {exc}, which could not be pickled"
-        )
-        return dumps((fallback, text))
-
-
 def run_task(
     key: str, topic: str, payload: bytes, *scattered: Any
 ) -> tuple[bool, bytes, float, int]:
@@ -119,7 +106,7 @@ def run_task(
     try:
         fn, args = _load_call(payload, scattered)
     except Exception as exc:
-        return False, _error_body(exc), 0.0, 0
+        return False, dump_error(exc), 0.0, 0
     reports = 0
 
     def sink(value: object) -> None:
@@ -148,7 +135,7 @@ def run_task(
             return True, dumps(value, what="result"), run_time, reports
         except SerializationError as exc:
             value = exc
-    return False, _error_body(value), run_time, reports
+    return False, dump_error(value), run_time, reports
 
 
 def _reporter_reset(token: Any) -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from offload import _reaper, _serialize, _shm
-from offload._errors import RemoteTraceback, WorkerError
 from offload._fdread import read_available, read_chunk
 from offload._wire import frame, split_frames
 
@@ -28,6 +27,7 @@ from ._backend import Backend, BackendOptions, Worker
 from ._events import WorkerEvents
 from ._functions import FunctionCache
 from ._task import Task
+from ._task_errors import load_error
 
 __all__ = ["ProcessBackend", "ProcessWorker"]
 
@@ -163,7 +163,7 @@ class ProcessWorker(Worker):
                 run_time = w.RUN_TIME.unpack_from(payload)[0]
                 body = payload[w.RUN_TIME.size :]
                 if seq == 0:  # the initializer failed
-                    exc, _text = _load_error(body)
+                    exc, _text = load_error(body)
                     self.start_error = exc
                     continue
                 self.last_answered = seq
@@ -172,7 +172,7 @@ class ProcessWorker(Worker):
                         result = _shm.decode(body, oob, loads=_serialize.loads, sender=self.pid)
                         events.on_done(self, seq, True, result, run_time)
                     else:
-                        exc, _ = _load_error(body)
+                        exc, _ = load_error(body)
                         events.on_done(self, seq, False, exc, run_time)
                 except Exception as exc:  # a result that cannot be unpickled here
                     events.on_done(self, seq, False, exc, run_time)
@@ -376,22 +376,6 @@ def _wait_stopped(pid: int) -> None:
         if state in (b"T", b"t", b"Z", b"X") or time.monotonic() > deadline:
             return
         time.sleep(0)
-
-
-def _load_error(body: bytes) -> tuple[BaseException, str]:
-    try:
-        exc, text = _serialize.loads(body)
-    except Exception as err:
-        return err, ""
-    if isinstance(exc, BaseException):
-        _attach_remote_traceback(exc, text)
-        return exc, text
-    return WorkerError(f"the worker sent an error it could not describe: {exc!r}"), text
-
-
-def _attach_remote_traceback(exc: BaseException, text: str) -> None:
-    if text:
-        exc.__cause__ = RemoteTraceback(text)
 
 
 class ProcessBackend(Backend):

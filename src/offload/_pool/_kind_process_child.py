@@ -20,13 +20,14 @@ from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from offload._cancel import CancelToken, reset_current, set_current
-from offload._errors import SerializationError, TaskExited
+from offload._errors import TaskExited
 from offload._serialize import dumps, loads
 from offload._shm import accept_returns, decode, encode, set_root, worker_recycler
 from offload._wire import frame, split_frames
 
 from . import _kind_process_messages as w
 from ._report import set_reporter
+from ._task_errors import dump_error
 
 __all__ = ["load_settings", "serve", "worker_main"]
 
@@ -46,15 +47,18 @@ class _ProcessToken(CancelToken):
         self._page = page
         self._seq = seq
 
+    def serve(self, seq: int) -> None:
+        """Stand for task ``seq`` from now on: not cancelled until the parent marks it."""
+        self._seq = seq
+        self._rearm()
+
     @property
     def cancelled(self) -> bool:
-        if self._cancelled:
+        if super().cancelled:
             return True
         slot = (self._seq % w.CANCEL_SLOTS) * w.SLOT.size + w.RUNNING.size
         if w.SLOT.unpack_from(self._page, slot)[0] == self._seq:
-            with self._lock:
-                self._cancelled = True
-                self._reason = "cancelled by the caller"
+            self.cancel("cancelled by the caller")
             return True
         return False
 
@@ -116,20 +120,7 @@ def _rss() -> int:
 
 
 def _error_payload(exc: BaseException, run_time: float) -> bytes:
-    text = "".join(traceback.format_exception(exc))
-    try:
-        body = dumps((exc, text), what="exception")
-        # An exception whose __init__ takes other arguments than its args pickles but
-        # cannot be unpickled: find out here, while its message can still be sent.
-        loads(body)
-    except Exception as problem:
-        fallback = SerializationError(
-            f"the task raised {type(exc).__qualname__}: {exc}, which could not be sent "
-            f"back ({problem}); give the exception a __reduce__, or an __init__ that "
-            "accepts its args"
-        )
-        body = dumps((fallback, text))
-    return w.RUN_TIME.pack(run_time) + body
+    return w.RUN_TIME.pack(run_time) + dump_error(exc)
 
 
 def _name_of(fn: object, fn_id: int, functions: dict[int, Any]) -> str | None:
@@ -282,9 +273,7 @@ def serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
                 if isinstance(fn, BaseException):
                     raise fn
                 args, ctx = decode(payload[head + fn_len :], oob, loads=loads)
-                task_token._seq = seq
-                task_token._cancelled = False
-                task_token._reason = None
+                task_token.serve(seq)
                 token = set_current(task_token)
                 resets = [var.set(value) for var, value in zip(context_vars, ctx, strict=False)]
                 try:

@@ -22,9 +22,9 @@ import os
 import select
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from offload._errors import ChannelClosed, ClosedError
 from offload._serialize import dumps, loads
@@ -32,9 +32,20 @@ from offload._wire import Frames, frame
 
 from ._messages import ERROR, MESSAGE
 
-__all__ = ["Channel", "Port", "collecting_fds", "port_fds"]
+__all__ = [
+    "Channel",
+    "Port",
+    "at_eof",
+    "collecting_fds",
+    "port_fds",
+    "recv_frame",
+    "send_frame",
+    "send_frame_blocking",
+]
 
 _RECV_SIZE = 1 << 18
+
+T = TypeVar("T")
 
 # While a fork() pickles its arguments, ports append their fd here instead of
 # duplicating it through the resource sharer; the child maps indexes back to fds.
@@ -155,36 +166,27 @@ class Port:
         else:
             self._eof = True
 
-    def _recv_frame(self) -> tuple[int, bytes]:
-        """The next raw frame of any kind (blocking): used for a child's start-up data."""
+    def recv(self) -> Any:
+        """The next message (blocking); ChannelClosed once the other end closed."""
+        with self._recv_lock:
+            return self._wait(self._take, "the other end of the channel is closed")
+
+    def _wait(self, take: Callable[[], tuple[bool, T]], closed: str) -> T:
+        """Read (blocking) until ``take()`` has something; ChannelClosed(``closed``) at
+        end of file."""
         sock = self._live()
         while True:
-            item = self._frames.next()
-            if item is not None:
+            ready, item = take()
+            if ready:
                 return item
             if self._eof:
-                raise ChannelClosed("the parent closed the channel during start-up")
+                raise ChannelClosed(closed)
             try:
                 self._feed(sock.recv(_RECV_SIZE))
             except BlockingIOError:
                 select.select([sock], [], [])
-
-    def recv(self) -> Any:
-        """The next message (blocking); ChannelClosed once the other end closed."""
-        sock = self._live()
-        with self._recv_lock:
-            while True:
-                ready, message = self._take()
-                if ready:
-                    return message
-                if self._eof:
-                    raise ChannelClosed("the other end of the channel is closed")
-                try:
-                    self._feed(sock.recv(_RECV_SIZE))
-                except BlockingIOError:
-                    select.select([sock], [], [])
-                except ConnectionResetError:
-                    self._eof = True
+            except ConnectionResetError:
+                self._eof = True
 
     async def arecv(self) -> Any:
         """The next message, awaiting it; ChannelClosed once the other end closed."""
@@ -224,10 +226,6 @@ class Port:
         if sock is not None:
             sock.close()
 
-    def _detach(self) -> None:
-        """The descriptor moved to another process: forget it here."""
-        self.close()
-
     def __enter__(self) -> Port:
         return self
 
@@ -246,6 +244,38 @@ class Port:
             ports.append(self)
             return (_port_from_index, (len(ports) - 1,))
         return (_port_from_process, (os.getpid(), fd))
+
+
+# What the fork machinery of this package does with a port beyond sending messages.
+
+
+async def send_frame(port: Port, data: bytes) -> None:
+    """Send ``data``, already framed (a child's start-up data), without blocking the loop."""
+    await port._asend_raw(data)
+
+
+def send_frame_blocking(port: Port, data: bytes) -> None:
+    """Send ``data``, already framed, blocking (a dying child's last words)."""
+    sock = port._live()
+    sock.setblocking(True)
+    sock.sendall(data)
+
+
+def recv_frame(port: Port) -> tuple[int, bytes]:
+    """The next raw frame of any kind (blocking): a child's start-up data."""
+
+    def take() -> tuple[bool, tuple[int, bytes] | None]:
+        item = port._frames.next()
+        return item is not None, item
+
+    item = port._wait(take, "the parent closed the channel during start-up")
+    assert item is not None
+    return item
+
+
+def at_eof(port: Port) -> bool:
+    """True once the other end closed the channel (all it sent may still be unread)."""
+    return port._eof
 
 
 def _port_from_index(index: int) -> Port:

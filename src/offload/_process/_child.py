@@ -22,9 +22,9 @@ import traceback
 from offload._serialize import dumps, loads
 from offload._wire import frame
 
-from ._channel import Port, port_fds
+from ._channel import Port, port_fds, recv_frame, send_frame_blocking
 from ._messages import BOOT, ERROR
-from ._parent import parent
+from ._parent import bind_parent
 
 
 def main(argv: list[str]) -> int:
@@ -32,13 +32,13 @@ def main(argv: list[str]) -> int:
     _, fds, _, _ = socket.recv_fds(sock, 1, 250)
     port_fds(fds)
     port = Port(sock)
-    kind, payload = port._recv_frame()
+    kind, payload = recv_frame(port)
     if kind != BOOT:
         print("offload fork child: bad start-up data", file=sys.stderr)
         return 70
     paths, blob = loads(payload)
     sys.path[:0] = [path for path in paths if path not in sys.path]
-    parent._bind(port)
+    bind_parent(port)
     try:
         target, args = loads(blob)
         result = target(*args)
@@ -58,8 +58,7 @@ def main(argv: list[str]) -> int:
         try:
             data = dumps((summary, text))
             if not port.closed:
-                port._live().setblocking(True)
-                port._live().sendall(frame(ERROR, data))
+                send_frame_blocking(port, frame(ERROR, data))
         except OSError:
             pass
         return 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal as _signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -21,9 +20,9 @@ from offload._errors import ChannelClosed, ProcessFailed
 from offload._serialize import dumps, dumps_by_value
 from offload._wire import frame
 
-from ._channel import Port, collecting_fds
+from ._channel import Port, at_eof, collecting_fds, send_frame
 from ._handle import ChildHandle
-from ._kill import DEFAULT_KILL_AFTER, end_group, signal_group, to_the_end
+from ._kill import DEFAULT_KILL_AFTER, end_group, to_the_end
 from ._messages import BOOT
 from ._result import signal_name
 from ._start import Started, StdSpec, start, start_error
@@ -60,18 +59,13 @@ class Child(ChildHandle):
         self._name = name
         self._kill_after = kill_after
         self._loop = asyncio.get_running_loop()
-        self._boot: asyncio.Task[None] = self._loop.create_task(port._asend_raw(frame(BOOT, boot)))
+        self._boot: asyncio.Task[None] = self._loop.create_task(send_frame(port, frame(BOOT, boot)))
         self._boot.add_done_callback(_ignore_failure)
         started.watch()
 
     def __repr__(self) -> str:
         state = "running" if self.exitcode is None else f"exitcode={self.exitcode}"
         return f"<offload.Child pid={self.pid} {self._name} {state}>"
-
-    @property
-    def pid(self) -> int:
-        """The child's process id."""
-        return self._started.pid
 
     @property
     def exitcode(self) -> int | None:
@@ -81,7 +75,7 @@ class Child(ChildHandle):
     @property
     def connected(self) -> bool:
         """True while the channel is open at this end and the child has not closed it."""
-        return not self._port.closed and not self._port._eof
+        return not self._port.closed and not at_eof(self._port)
 
     async def send(self, obj: object) -> None:
         """Send ``obj`` to the child (``offload.parent.recv()`` there).
@@ -155,19 +149,6 @@ class Child(ChildHandle):
     def disconnect(self) -> None:
         """Close the channel: the child's ``for msg in offload.parent`` ends."""
         self._port.close()
-
-    def send_signal(self, sig: int) -> None:
-        """Send ``sig`` to the child's process group (no-op once it exited)."""
-        if not self._started.exited.done():
-            signal_group(self._started, sig)
-
-    def terminate(self) -> None:
-        """SIGTERM to the child's process group."""
-        self.send_signal(_signal.SIGTERM)
-
-    def kill(self) -> None:
-        """SIGKILL to the child's process group."""
-        self.send_signal(_signal.SIGKILL)
 
     async def stop(self, kill_after: float | None = None) -> int:
         """End the child: SIGTERM, then SIGKILL after ``kill_after`` s; its exit status."""
@@ -256,5 +237,5 @@ def fork(
     # One byte carries the ports' descriptors; the ports then belong to the child.
     socket.send_fds(mine, [b"F"], [port.fileno() for port in ports])
     for port in ports:
-        port._detach()
+        port.close()  # the descriptor moved to the child: forget it here
     return Child(started, Port(mine), boot, name, kill_after)

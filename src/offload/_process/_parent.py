@@ -9,7 +9,7 @@ from offload._errors import ChannelClosed
 
 from ._channel import Port
 
-__all__ = ["Parent", "parent"]
+__all__ = ["Parent", "bind_parent", "parent"]
 
 
 class Parent:
@@ -32,9 +32,6 @@ class Parent:
 
     def __repr__(self) -> str:
         return f"<offload.parent {'connected' if self.connected else 'not connected'}>"
-
-    def _bind(self, port: Port) -> None:
-        self._port = port
 
     @property
     def connected(self) -> bool:
@@ -78,3 +75,8 @@ class Parent:
 
 
 parent = Parent()
+
+
+def bind_parent(port: Port) -> None:
+    """In a forked child: ``offload.parent`` talks through ``port`` from now on."""
+    parent._port = port

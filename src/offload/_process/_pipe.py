@@ -20,14 +20,13 @@ from collections.abc import Mapping
 from typing import Any, Literal, Unpack, overload
 
 from offload._cancel import CancelToken
-from offload._errors import Cancelled
 
 from ._collect import Collector, Overflow
 from ._kill import DEFAULT_KILL_AFTER, end_group, to_the_end
-from ._limits import Limits, as_limits
+from ._limits import Limits
 from ._result import ProcessResult
-from ._run import DEFAULT_MAX_OUTPUT, Argv, PipeOptions, finish
-from ._start import Started, normalize_argv, start
+from ._run import DEFAULT_MAX_OUTPUT, Argv, PipeOptions, finish, prepare
+from ._start import Started, start
 
 __all__ = ["pipe"]
 
@@ -85,10 +84,7 @@ async def pipe(
     """
     if not argvs:
         raise ValueError("offload.pipe() needs at least one program")
-    commands = [normalize_argv(argv, False, "offload.pipe") for argv in argvs]
-    limit_set = as_limits(limits)
-    if token is not None and token.cancelled:
-        raise Cancelled(token.reason)
+    commands, limit_set = prepare(argvs, False, "offload.pipe", limits, token)
     if isinstance(input, str):
         input = input.encode(encoding)
     err_read, err_write = os.pipe()

@@ -9,7 +9,7 @@ from typing import Any, AnyStr, Generic, Literal
 
 from offload._errors import ProcessFailed
 
-__all__ = ["ProcessResult", "StoppedBy", "signal_name"]
+__all__ = ["ProcessResult", "StopReason", "StoppedBy", "signal_name"]
 
 StoppedBy = Literal["timeout", "cancel", "output"] | None
 _TAIL_LINES = 20
@@ -24,8 +24,27 @@ def signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+class StopReason:
+    """``timed_out`` and ``cancelled``, read from ``stopped_by``: why offload stopped a
+    program (a finished one's :class:`ProcessResult`, or a running :class:`Process`)."""
+
+    __slots__ = ()
+
+    stopped_by: StoppedBy
+
+    @property
+    def timed_out(self) -> bool:
+        """True when offload stopped the program because ``timeout`` passed."""
+        return self.stopped_by == "timeout"
+
+    @property
+    def cancelled(self) -> bool:
+        """True when offload stopped the program because its ``token`` was cancelled."""
+        return self.stopped_by == "cancel"
+
+
 @dataclass(frozen=True, slots=True)
-class ProcessResult(Generic[AnyStr]):
+class ProcessResult(StopReason, Generic[AnyStr]):
     """What a finished program did: returned by :func:`offload.run` and :func:`offload.pipe`.
 
     ``returncode`` is negative when a signal ended the program (as in :mod:`subprocess`);
@@ -54,16 +73,6 @@ class ProcessResult(Generic[AnyStr]):
     timeout: float | None = field(default=None, repr=False)
     kill_after: float | None = field(default=None, repr=False)
     max_output: int | None = field(default=None, repr=False)
-
-    @property
-    def timed_out(self) -> bool:
-        """True when offload stopped the program because ``timeout`` passed."""
-        return self.stopped_by == "timeout"
-
-    @property
-    def cancelled(self) -> bool:
-        """True when offload stopped the program because its ``token`` was cancelled."""
-        return self.stopped_by == "cancel"
 
     @property
     def signal(self) -> int | None:

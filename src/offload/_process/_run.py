@@ -10,6 +10,7 @@ from typing import Any, Literal, TypedDict, Unpack, overload
 
 from offload._cancel import CancelToken
 from offload._errors import Cancelled
+from offload._loop import call_in_loop
 
 from ._collect import Collector, Overflow
 from ._kill import DEFAULT_KILL_AFTER, to_the_end
@@ -17,7 +18,7 @@ from ._limits import Limits, as_limits, describe_limit_stop
 from ._result import ProcessResult
 from ._start import Started, StdSpec, normalize_argv, start
 
-__all__ = ["DEFAULT_MAX_OUTPUT", "PipeOptions", "RunOptions", "finish", "run"]
+__all__ = ["DEFAULT_MAX_OUTPUT", "PipeOptions", "RunOptions", "finish", "prepare", "run"]
 
 DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
 
@@ -112,10 +113,7 @@ async def run(
         for line in result.stdout.splitlines():
             ...
     """
-    args = normalize_argv(argv, shell, "offload.run")
-    limit_set = as_limits(limits)
-    if token is not None and token.cancelled:
-        raise Cancelled(token.reason)
+    [args], limit_set = prepare([argv], shell, "offload.run", limits, token)
     if isinstance(input, str):
         input = input.encode(encoding)
     started = start(
@@ -145,6 +143,22 @@ async def run(
     return result.check() if check else result
 
 
+def prepare(
+    argvs: Sequence[Argv],
+    shell: bool,
+    caller: str,
+    limits: Limits | Mapping[str, int] | None,
+    token: CancelToken | None,
+) -> tuple[list[list[str]], Limits | None]:
+    """Check what ``caller`` (``"offload.run"``) was asked to start: the argv lists and
+    the limits; raises Cancelled, starting nothing, when ``token`` is already cancelled."""
+    commands = [normalize_argv(argv, shell, caller) for argv in argvs]
+    limit_set = as_limits(limits)
+    if token is not None and token.cancelled:
+        raise Cancelled(token.reason)
+    return commands, limit_set
+
+
 async def finish(
     programs: list[Started],
     collector: Collector,
@@ -166,16 +180,7 @@ async def finish(
     if token is not None:
 
         def on_cancel(_: CancelToken) -> None:
-            if loop.is_closed():
-                return
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is loop:
-                collector.stop("cancel")
-            else:
-                loop.call_soon_threadsafe(collector.stop, "cancel")
+            call_in_loop(loop, collector.stop, "cancel")
 
         remove = token.on_cancel(on_cancel)
     try:

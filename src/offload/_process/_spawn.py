@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal as _signal
 from collections.abc import Mapping
 from typing import Any
 
 from offload._cancel import CancelToken
-from offload._errors import Cancelled
+from offload._loop import call_in_loop
 
 from ._handle import ChildHandle
-from ._kill import DEFAULT_KILL_AFTER, end_group, signal_group, to_the_end
-from ._limits import Limits, as_limits
-from ._result import StoppedBy
-from ._run import DEFAULT_MAX_OUTPUT, Argv
-from ._start import Started, StdSpec, normalize_argv, start
+from ._kill import DEFAULT_KILL_AFTER, end_group, to_the_end
+from ._limits import Limits
+from ._result import StoppedBy, StopReason
+from ._run import DEFAULT_MAX_OUTPUT, Argv, prepare
+from ._start import Started, StdSpec, start
 from ._streams import InputStream, OutputStream
 
 __all__ = ["Process", "spawn"]
 
 
-class Process(ChildHandle):
+class Process(ChildHandle, StopReason):
     """A program started by :func:`offload.spawn`: its streams, signals and exit.
 
     ``stdin`` / ``stdout`` / ``stderr`` are :class:`InputStream` / :class:`OutputStream`
@@ -75,8 +73,7 @@ class Process(ChildHandle):
             loop = self._loop
 
             def on_cancel(_: CancelToken) -> None:
-                with contextlib.suppress(RuntimeError):  # loop closed: nothing to stop
-                    loop.call_soon_threadsafe(self._stop_for, "cancel")
+                call_in_loop(loop, self._stop_for, "cancel")
 
             self._remove_token = token.on_cancel(on_cancel)
 
@@ -98,11 +95,6 @@ class Process(ChildHandle):
         return f"<offload.Process pid={self.pid} {self.argv!r} {state}>"
 
     @property
-    def pid(self) -> int:
-        """The program's process id (also its process group id)."""
-        return self._started.pid
-
-    @property
     def argv(self) -> tuple[str, ...]:
         """The command line that was started."""
         return tuple(self._started.argv)
@@ -117,29 +109,6 @@ class Process(ChildHandle):
         """The signal that ended the program, or None."""
         code = self.returncode
         return -code if code is not None and code < 0 else None
-
-    @property
-    def timed_out(self) -> bool:
-        """True when offload stopped the program because ``timeout`` passed."""
-        return self.stopped_by == "timeout"
-
-    @property
-    def cancelled(self) -> bool:
-        """True when offload stopped the program because its ``token`` was cancelled."""
-        return self.stopped_by == "cancel"
-
-    def send_signal(self, sig: int) -> None:
-        """Send ``sig`` to the program's process group (no-op once it exited)."""
-        if not self._started.exited.done():
-            signal_group(self._started, sig)
-
-    def terminate(self) -> None:
-        """SIGTERM to the program's process group."""
-        self.send_signal(_signal.SIGTERM)
-
-    def kill(self) -> None:
-        """SIGKILL to the program's process group."""
-        self.send_signal(_signal.SIGKILL)
 
     def _finished(self) -> bool:
         streams = (self.stdout, self.stderr)
@@ -257,10 +226,7 @@ def spawn(
                 print(line)
             code = await proc.wait()
     """
-    args = normalize_argv(argv, shell, "offload.spawn")
-    limit_set = as_limits(limits)
-    if token is not None and token.cancelled:
-        raise Cancelled(token.reason)
+    [args], limit_set = prepare([argv], shell, "offload.spawn", limits, token)
     started = start(
         args,
         stdin=stdin,

@@ -29,6 +29,7 @@ from typing import IO, Any, Literal, Protocol
 
 from offload import _reaper
 from offload._errors import ProcessError, ProgramNotFound
+from offload._loop import call_in_loop
 
 from ._limits import Limits
 
@@ -267,8 +268,7 @@ class Started:
     def _watch_with_thread(self, loop: asyncio.AbstractEventLoop) -> None:
         def wait() -> None:
             self.popen.wait()
-            with contextlib.suppress(RuntimeError):  # the loop is already closed
-                loop.call_soon_threadsafe(self._reaped)
+            call_in_loop(loop, self._reaped)  # a closed loop: nobody is left to tell
 
         threading.Thread(target=wait, name=f"offload-wait-{self.pid}", daemon=True).start()
 

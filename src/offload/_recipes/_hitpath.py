@@ -5,8 +5,8 @@ one comparison of the entry's expiry with a clock reading held in a cell (see
 :class:`~offload._clock.CoarseClock`) and one list append: the entry goes to the store's
 read buffer, which the store replays (LRU moves, hit count) before anything observes
 either (:meth:`~offload._recipes._store.Store.drain`); nothing else runs. Without a
-coarse clock (an exact or a manual clock) there is no buffer: a hit moves its key
-(only with a ``maxsize``) and counts itself in a closure cell at once. Everything else
+coarse clock (an exact or a manual clock) there is no buffer: the clock is called, and a
+hit moves its key and counts itself at once. Everything else
 (the exact time, misses, refreshes) is the slow path of
 :class:`~offload._recipes._cached.CacheCore`.
 
@@ -23,13 +23,17 @@ the entry's :class:`~offload._recipes._ready.Ready` future (awaiting it runs no
 coroutine); on 3.12+ it is an ``async def`` returning the value, because there a
 completed future's ``await`` raises and catches a StopIteration, which costs more than
 the coroutine it saves (measured: a bare await ~60 ns, a completed future's await
-~165 ns on 3.12 and 3.13).
+~165 ns on 3.12 and 3.13). There a hit therefore pays for a coroutine as a bare
+``await`` does, and everything it does is on top: a coroutine doing only the dict
+subscript measures 1.2x a bare await, the subscript and the return of the entry's value
+1.4-1.5x, adding the expiry test and the append about 1.8x (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import math
 import sys
 import types
@@ -44,6 +48,7 @@ from ._ready import mark_coroutine_function
 
 if TYPE_CHECKING:
     from ._cached import CacheCore
+    from ._store import Entry
 
 __all__ = ["HITS_RETURN_READY", "function_wrapper"]
 
@@ -53,6 +58,9 @@ HITS_RETURN_READY = sys.version_info < (3, 12)
 """Hits return the entry's completed future (3.11), else the wrapper is an ``async def``."""
 
 _KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
+
+_NEVER: Callable[[], float] = itertools.repeat(-math.inf).__next__
+"""The clock of a store without a TTL and without a coarse clock: nothing expires."""
 
 
 def function_wrapper(core: CacheCore[R]) -> Callable[..., Awaitable[R]]:
@@ -97,12 +105,12 @@ def _generated(
 ) -> tuple[Callable[..., Awaitable[R]], Callable[[], int]]:
     """The generated hit path for ``params`` (any arguments if None), shaped to fit."""
     store = core.store
-    exact = store.ttl is not None and store.coarse is None  # a clock read on every hit
-    mode = "ready" if ready else "async"
-    shape = ANY if params is None else len(params)
-    buffered = store.coarse is not None  # its ticks bound the read buffer
-    record = "read" if buffered else "move" if store.maxsize is not None else "keep"
-    factory = FACTORIES[mode, "call" if exact else "cell", record, shape]
+    coarse = store.coarse
+    factory = FACTORIES[
+        "ready" if ready else "async",
+        "exact" if coarse is None else "coarse",
+        ANY if params is None else len(params),
+    ]
     slow: Callable[..., Awaitable[R]]
     fail: Callable[..., Any]
     if params is None:
@@ -127,11 +135,16 @@ def _generated(
             return core.fail(args, kwargs, exc) if ready else core.lookup_error(args, kwargs, exc)
 
     data = store.data
-    move = store.read if buffered else data.move_to_end
-    wrapper, hot_hits = factory(data, move, store.clock, slow, fail, core.keyfn)
-    # Without a TTL entries never expire: compare with a reading that never moves.
-    now = store.coarse.cell if store.coarse is not None else types.CellType(-math.inf)
-    # The free variable _o_now (if any) becomes the clock's cell.
+    # A coarse clock's ticks bound the read buffer, and its reading is the cell (even
+    # without a TTL: a clock that stopped ticking sends hits to the slow path, which
+    # restarts it). Without one the clock is called: the store's, or one that never
+    # moves without a TTL. An unbounded store moves its keys too: its order decides
+    # nothing, and skipping the move would buy little on a path that calls the clock.
+    now = coarse.cell if coarse is not None else types.CellType(math.inf)  # unread
+    clock = store.clock if store.ttl is not None else _NEVER
+    # What the hit path reaches off a coarse clock's hit (see _hitpath_generator).
+    paths: list[Any] = [clock, data.move_to_end, slow, fail, 0]
+    wrapper = factory(data, store.read, core.keyfn, paths)
     closure = tuple(
         now if name == "_o_now" else cell
         for name, cell in zip(
@@ -139,10 +152,17 @@ def _generated(
         )
     )
     if params is None:
-        return types.FunctionType(
+        wrapper = types.FunctionType(
             wrapper.__code__, wrapper.__globals__, wrapper.__name__, None, closure
-        ), hot_hits
-    return with_signature(wrapper, params, closure), hot_hits
+        )
+    else:
+        wrapper = with_signature(wrapper, params, closure)
+
+    def hot_hits() -> int:
+        count: int = paths[4]
+        return count
+
+    return wrapper, hot_hits
 
 
 MethodHit = Callable[[object, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
@@ -186,41 +206,46 @@ def method_hit_paths(core: CacheCore[R]) -> tuple[MethodHit, MethodHit]:
             return (ident, keyfn(owner, *args, **kwargs))
         return (ident, rest_keyfn(*args, **kwargs))
 
-    def hit_ready(owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[R]:
-        key = key_of(owner, args, kwargs)
+    def fresh(key: Hashable, ready: bool) -> Entry[R] | None:
+        """The entry of ``key`` if a hit may serve it (recorded as read), else None.
+
+        ``ready``: the hit returns the entry's future (so its hot_until counts), else
+        its value (its expires_at).
+        Raises TypeError for an unhashable key.
+        """
         try:
             entry = data[key]
             # hot_until: -inf until the entry's future exists (the slow path makes it).
-            if entry[4] > (clock() if exact else now.cell_contents):
+            if (entry[4] if ready else entry[1]) > (clock() if exact else now.cell_contents):
                 if buffered:
                     read(entry)
                 else:
                     if bounded:
-                        data.move_to_end(key)
+                        data.move_to_end(key)  # KeyError: removed by another thread
                     core.hits += 1
-                return cast("Awaitable[R]", entry[3])
+                return entry
         except KeyError:
             pass
+        return None
+
+    def hit_ready(owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[R]:
+        key = key_of(owner, args, kwargs)
+        try:
+            entry = fresh(key, True)
         except TypeError as exc:
             return core.fail((owner, *args), kwargs, exc)
-        return slow(key, (owner, *args), kwargs)
+        if entry is None:
+            return slow(key, (owner, *args), kwargs)
+        return cast("Awaitable[R]", entry[3])
 
     async def hit_async(owner: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
         key = key_of(owner, args, kwargs)
         try:
-            entry = data[key]
-            if entry[1] > (clock() if exact else now.cell_contents):
-                if buffered:
-                    read(entry)
-                else:
-                    if bounded:
-                        data.move_to_end(key)
-                    core.hits += 1
-                return entry[0]
-        except KeyError:
-            pass
+            entry = fresh(key, False)
         except TypeError as exc:
             raise core.lookup_error((owner, *args), kwargs, exc) from exc
-        return await slow(key, (owner, *args), kwargs)
+        if entry is None:
+            return await slow(key, (owner, *args), kwargs)
+        return entry[0]
 
     return hit_ready, hit_async

@@ -3,39 +3,48 @@
 Run ``python -m offload._recipes._hitpath_generator`` after changing this file; a test
 checks that the module in the repository is what this generator writes.
 
-A shape is: what a hit returns (``ready``: the entry's completed future, for Python
-3.11; ``async``: an ``async def`` returning the value, for 3.12+), how freshness is
-tested (``cell``: against a clock reading held in a cell, a single instruction;
-``call``: by calling the clock), how a hit is recorded (``move``: its key moves in the
-LRU order and the hit counter counts it, at once; ``keep``: only the counter;
-``read``: its entry (which carries its key) is appended to the store's read buffer,
-which the store replays in order, LRU moves and hit count, before anything looks at
-either; see
-:meth:`~offload._recipes._store.Store.drain`), and how many parameters the function has (1 to
+A shape is what a hit returns (``ready``: the entry's completed future, for Python
+3.11; ``async``: an ``async def`` returning the value, for 3.12+), how a hit is checked
+and recorded (``coarse``: the entry's expiry is compared with a coarse clock's reading,
+held in a cell, one instruction, and the entry, which carries its key, is appended to
+the store's read buffer, which the store replays in order, LRU moves and hit count,
+before anything looks at either, see :meth:`~offload._recipes._store.Store.drain`;
+``exact``: the clock is called and the hit applies at once, its key moving in the LRU
+order and the hit counter counting it), and how many parameters the function has (1 to
 :data:`MAX_PARAMS`, or :data:`ANY`: any arguments, ``*args`` and ``**kwargs``, whose key
-a key function computes). Parameters are named ``p0``, ``p1``, ... here; the hit path module
-renames them to the cached function's own names (and sets its defaults and kinds), so
-a call binds exactly like a call of the function itself. The key of one parameter is
-the argument itself; of several, the tuple of them, in signature order (what
-:func:`~offload._recipes._keys.signature_of` computes).
+a key function computes). Parameters are named ``p0``, ``p1``, ... here; the hit path
+module renames them to the cached function's own names (and sets its defaults and
+kinds), so a call binds exactly like a call of the function itself. The key of one
+parameter is the argument itself; of several, the tuple of them, in signature order
+(what :func:`~offload._recipes._keys.signature_of` computes).
+
+Each axis buys its variant, measured (docs/benchmarks.md): a coroutine where a plain
+function returning the future would do costs 3.11 a third of a hit, and a future where
+a coroutine would do costs 3.12+ twice that; the key function where the parameters
+build the key costs about a bare ``await`` more; one body serving both clocks (a
+failed test of the cell before the clock's call) costs the exact path about a tenth.
+The rest is one template; a ``nonlocal`` counter in a hit path would cost a tenth of a
+hit on 3.13, hence the list below.
 
 The module also holds the key functions ``key_N`` for N parameters (0 to
 :data:`MAX_KEY_PARAMS`), renamed the same way by :func:`~offload._recipes._keys.compile_key`:
 ``key_1`` returns its argument, the others the tuple of theirs.
 
-Each factory takes the store's ``data`` and ``move_to_end`` (``read`` shapes: the read
-buffer's ``append``), the clock, the slow path
-(``slow(key, *params)``: exact time check, then a miss), the error path for an
-unhashable argument (``fail(exc, *params)``) and the key function; with :data:`ANY`,
-``slow`` and ``fail`` take ``(args, kwargs)`` instead of the parameters, and only then
-is the key function used. It returns ``(wrapper, count)``: the function and a reader of
-its hit counter. Every name in a hit path starts with ``_o_``, which no cached
-function's parameter may (they would collide once renamed).
+Each factory takes the store's ``data``, the read buffer's ``append``, the key function
+(used only by :data:`ANY`) and a list of what serves everything but a coarse clock's
+hit (one free variable, so a hit's coroutine copies fewer; a list, whose
+items the interpreter reads and writes in one specialized instruction each, where an
+object's attributes called as methods are looked up the slow way on 3.11):
+``[clock, move, slow, fail, hits]``: the clock, the store's ``move_to_end``, the slow
+path (``slow(key, *params)``: exact time check, then a miss), the error path for an
+unhashable argument (``fail(exc, *params)``) and the count of hits applied at once;
+with :data:`ANY`, ``slow`` and ``fail`` take ``(args, kwargs)`` instead of the
+parameters. It returns the hit path. Every name in a hit path starts with ``_o_``,
+which no cached function's parameter may (they would collide once renamed).
 """
 
 from __future__ import annotations
 
-import itertools
 import sys
 from pathlib import Path
 
@@ -55,7 +64,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-Factory = Callable[..., tuple[Callable[..., Any], Callable[[], int]]]
+Factory = Callable[..., Any]
 
 MAX_PARAMS = {max_params}
 MAX_KEY_PARAMS = {max_key_params}
@@ -64,26 +73,18 @@ ANY = 0  # the shape of a hit path taking any arguments
 
 TEMPLATE = """
 
-def {name}(
-    _o_data: Any, _o_move: Any, _o_clock: Any, _o_slow: Any, _o_fail: Any, _o_keyfn: Any
-) -> tuple[Any, Any]:
-    _o_hits = 0{now}
-
-    {kind}def _o_wrapper({params}) -> Any:{nonlocal_line}{keyline}
+def {name}(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:{now}
+    {kind}def _o_wrapper({params}) -> Any:{keyline}
         try:
-            _o_entry = _o_data[{key}]
-            if {fresh}:{move}{count}
-                return {result}
+            _o_entry = _o_data[{key}]{hit}
+                return _o_entry[{result}]
         except KeyError:
             pass
         except TypeError as _o_exc:
             {error}
-        return {await_}_o_slow({key}, {args})
+        return {await_}_o_paths[2]({key}, {args})
 
-    def _o_count() -> int:
-        return _o_hits
-
-    return _o_wrapper, _o_count
+    return _o_wrapper
 """
 
 
@@ -96,14 +97,28 @@ def key_function(arity: int) -> str:
     return f"\n\ndef key_{arity}({signature}) -> Any:\n    return {result}\n"
 
 
-RECORDS = ("move", "keep", "read")
+MODES = ("ready", "async")
+CLOCKS = ("coarse", "exact")
+NOW = "\n    _o_now: float = 0.0  # replaced by the coarse clock's cell\n"
+HITS = {
+    # Against the coarse clock's reading; the entry goes to the read buffer.
+    "coarse": """
+            if _o_entry[{field}] > _o_now:
+                _o_read(_o_entry)""",
+    # Against the clock; the key moves and the hit counts at once.
+    "exact": """
+            if _o_entry[{field}] > _o_paths[0]():
+                _o_paths[1]({key})
+                _o_paths[4] += 1""",
+}
+ARITIES = (*range(1, MAX_PARAMS + 1), ANY)
 
 
-def name_of(mode: str, fresh: str, record: str, arity: int) -> str:
-    return f"{mode}_{fresh}_{record}_{'any' if arity == ANY else arity}"
+def name_of(mode: str, clock: str, arity: int) -> str:
+    return f"{mode}_{clock}_{'any' if arity == ANY else arity}"
 
 
-def factory(mode: str, fresh: str, record: str, arity: int) -> str:
+def factory(mode: str, clock: str, arity: int) -> str:
     """The source of one factory."""
     # Every name starts with ``_o_``, which no renamed parameter may (see signature_of).
     params = [f"_o_p{i}" for i in range(arity)]
@@ -116,50 +131,42 @@ def factory(mode: str, fresh: str, record: str, arity: int) -> str:
         signature = ", ".join(f"{p}: Any" for p in params)
         keyline = "" if arity == 1 else f"\n        _o_key = ({', '.join(params)})"
         args = ", ".join(params)
-    # ready: hot_until (-inf until the entry's future exists); async: expires_at.
-    field = 4 if mode == "ready" else 1
-    reading = "_o_now" if fresh == "cell" else "_o_clock()"
+    ready = mode == "ready"
+    # ready: hot_until (-inf until the entry's future exists) and the future;
+    # async: expires_at and the value.
+    field = 4 if ready else 1
     return TEMPLATE.format(
-        name=name_of(mode, fresh, record, arity),
-        now="\n    _o_now: float = 0.0  # replaced by the clock's cell" if fresh == "cell" else "",
-        kind="" if mode == "ready" else "async ",
+        name=name_of(mode, clock, arity),
+        now=NOW if clock == "coarse" else "",
+        hit=HITS[clock].format(field=field, key=key),
+        kind="" if ready else "async ",
         params=signature,
         keyline=keyline,
         key=key,
-        fresh=f"_o_entry[{field}] > {reading}",
-        nonlocal_line="" if record == "read" else "\n        nonlocal _o_hits",
-        move={"keep": "", "move": f"\n                _o_move({key})"}.get(
-            record, "\n                _o_move(_o_entry)"
-        ),
-        count="" if record == "read" else "\n                _o_hits += 1",
-        result="_o_entry[3]" if mode == "ready" else "_o_entry[0]",
+        result=3 if ready else 0,
         error=(
-            f"return _o_fail(_o_exc, {args})"
-            if mode == "ready"
-            else f"raise _o_fail(_o_exc, {args}) from _o_exc"
+            f"return _o_paths[3](_o_exc, {args})"
+            if ready
+            else f"raise _o_paths[3](_o_exc, {args}) from _o_exc"
         ),
-        await_="" if mode == "ready" else "await ",
+        await_="" if ready else "await ",
         args=args,
     )
 
 
 def generate() -> str:
     """The whole module's source."""
-    shapes = list(
-        itertools.product(
-            ("ready", "async"), ("cell", "call"), RECORDS, (*range(1, MAX_PARAMS + 1), ANY)
-        )
-    )
+    shapes = [(mode, clock, arity) for mode in MODES for clock in CLOCKS for arity in ARITIES]
     parts = [HEADER.format(max_params=MAX_PARAMS, max_key_params=MAX_KEY_PARAMS)]
     parts.extend(key_function(arity) for arity in range(MAX_KEY_PARAMS + 1))
     parts.extend(factory(*shape) for shape in shapes)
     table = "".join(
-        f'\n    ("{mode}", "{fresh}", "{record}", {arity}): {name_of(mode, fresh, record, arity)},'
-        for mode, fresh, record, arity in shapes
+        f'\n    ("{mode}", "{clock}", {arity}): {name_of(mode, clock, arity)},'
+        for mode, clock, arity in shapes
     )
     parts.append(
-        "\n\n# (mode, fresh, record, parameters or ANY) -> factory\n"
-        f"FACTORIES: dict[tuple[str, str, str, int], Factory] = {{{table}\n}}\n"
+        "\n\n# (mode, clock, parameters or ANY) -> factory\n"
+        f"FACTORIES: dict[tuple[str, str, int], Factory] = {{{table}\n}}\n"
     )
     keys = "".join(f"\n    {arity}: key_{arity}," for arity in range(MAX_KEY_PARAMS + 1))
     parts.append(

@@ -18,11 +18,12 @@ each worker its own slice, or use :class:`offload.SharedLock` / :class:`offload.
 from __future__ import annotations
 
 import ctypes
+import math
 import mmap
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, Self
 
 from offload._errors import ClosedError
 
@@ -141,7 +142,7 @@ class SharedBuffer:
         )
 
     @classmethod
-    def _attach(cls, name: str, size: int) -> SharedBuffer:
+    def _attach(cls, name: str, size: int) -> Self:
         self = cls.__new__(cls)
         self._name = name
         self._size = size
@@ -154,11 +155,13 @@ class SharedBuffer:
         self._check()
         return (_attach_buffer, (self._name, self._size))
 
-    def __repr__(self) -> str:
-        state = "closed" if self._mapping is None else ("owner" if self._owner else "attached")
-        return f"<{type(self).__name__} {self._name} {self._size} bytes {state}>"
+    def _state(self) -> str:
+        return "closed" if self._mapping is None else ("owner" if self._owner else "attached")
 
-    def __enter__(self) -> SharedBuffer:
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._name} {self._size} bytes {self._state()}>"
+
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -240,22 +243,14 @@ class SharedArray(SharedBuffer):
 
         self._dtype = numpy.dtype(dtype)
         self._shape = (shape,) if isinstance(shape, int) else tuple(int(n) for n in shape)
-        count = 1
-        for n in self._shape:
-            if n < 0:
-                raise ValueError(f"SharedArray needs a shape of sizes >= 0, got {shape!r}")
-            count *= n
-        super().__init__(max(1, count * self._dtype.itemsize))
+        if any(n < 0 for n in self._shape):
+            raise ValueError(f"SharedArray needs a shape of sizes >= 0, got {shape!r}")
+        super().__init__(max(1, math.prod(self._shape) * self._dtype.itemsize))
         self._array: Any = None
 
     @classmethod
     def _attach_array(cls, name: str, size: int, shape: tuple[int, ...], dtype: Any) -> SharedArray:
-        self = cls.__new__(cls)
-        self._name = name
-        self._size = size
-        self._owner = False
-        self._mapping = _map(name, size)
-        self._finalizer = None
+        self = cls._attach(name, size)
         self._shape = shape
         self._dtype = dtype
         self._array = None
@@ -266,11 +261,7 @@ class SharedArray(SharedBuffer):
         return (_attach_array, (self._name, self._size, self._shape, self._dtype))
 
     def __repr__(self) -> str:
-        state = "closed" if self._mapping is None else ("owner" if self._owner else "attached")
-        return f"<SharedArray {self._name} shape={self._shape} dtype={self._dtype} {state}>"
-
-    def __enter__(self) -> SharedArray:
-        return self
+        return f"<SharedArray {self._name} shape={self._shape} dtype={self._dtype} {self._state()}>"
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -289,9 +280,7 @@ class SharedArray(SharedBuffer):
         if self._array is None:
             numpy = _numpy()
 
-            count = 1
-            for n in self._shape:
-                count *= n
+            count = math.prod(self._shape)
             flat = numpy.frombuffer(mapping, dtype=self._dtype, count=count)
             self._array = flat.reshape(self._shape)
         return self._array

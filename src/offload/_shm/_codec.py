@@ -68,7 +68,7 @@ import pickle
 import struct
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from offload import _serialize
@@ -286,6 +286,44 @@ class _Budget:
         self.wrapped = 0
 
 
+def _enter(depth: int, budget: _Budget | None) -> bool:
+    """Whether prepare() looks into a container at ``depth``: not past the depth, and
+    (charging it to ``budget``) not past the budget, else the budget stops."""
+    if depth <= 0:
+        return False
+    if budget is not None:
+        if budget.left <= 0:
+            budget.stopped = True
+            return False
+        budget.left -= 1
+    return True
+
+
+def _prepare_values(
+    container: Any,
+    pairs: Iterable[tuple[Any, Any]],
+    copy: Callable[[Any], Any],
+    limit: int,
+    force: bool,
+    depth: int,
+    budget: _Budget | None,
+) -> Any:
+    """A ``copy(container)`` with the prepared value at each key of ``pairs`` that
+    needed one, or None when none did."""
+    out: Any = None
+    for key, value in pairs:
+        if type(value) in _PLAIN:
+            continue
+        prepared = prepare(value, limit, force, depth - 1, budget)
+        if budget is not None and budget.stopped:
+            break
+        if prepared is not value:
+            if out is None:
+                out = copy(container)
+            out[key] = prepared
+    return out
+
+
 def prepare(
     obj: object,
     limit: int,
@@ -303,51 +341,17 @@ def prepare(
         return obj
     if kind is tuple or kind is list:
         items: Any = obj
-        if depth <= 0:
-            return obj
-        if budget is not None:
-            if budget.left <= 0:
-                budget.stopped = True
-                return obj
-            budget.left -= 1
-        if _PLAIN.issuperset(map(type, items)):  # C-speed check of the common case
-            return obj
-        new: list[Any] | None = None
-        for i, item in enumerate(items):
-            if type(item) in _PLAIN:
-                continue
-            prepared = prepare(item, limit, force, depth - 1, budget)
-            if budget is not None and budget.stopped:
-                break
-            if prepared is not item:
-                if new is None:
-                    new = list(items)
-                new[i] = prepared
+        if not _enter(depth, budget) or _PLAIN.issuperset(map(type, items)):
+            return obj  # the C-speed check of the common case: nothing to wrap
+        new = _prepare_values(items, enumerate(items), list, limit, force, depth, budget)
         if new is None:
             return obj
         return tuple(new) if kind is tuple else new
     if kind is dict:
         mapping: dict[Any, Any] = obj  # type: ignore[assignment]
-        if depth <= 0:
+        if not _enter(depth, budget) or _PLAIN.issuperset(map(type, mapping.values())):
             return obj
-        if budget is not None:
-            if budget.left <= 0:
-                budget.stopped = True
-                return obj
-            budget.left -= 1
-        if _PLAIN.issuperset(map(type, mapping.values())):
-            return obj
-        out: dict[Any, Any] | None = None
-        for key, value in mapping.items():
-            if type(value) in _PLAIN:
-                continue
-            prepared = prepare(value, limit, force, depth - 1, budget)
-            if budget is not None and budget.stopped:
-                break
-            if prepared is not value:
-                if out is None:
-                    out = dict(mapping)
-                out[key] = prepared
+        out = _prepare_values(mapping, mapping.items(), dict, limit, force, depth, budget)
         return obj if out is None else out
     if kind is bytes or kind is bytearray:
         if force or (limit and len(obj) >= limit):  # type: ignore[arg-type]

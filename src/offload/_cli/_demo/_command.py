@@ -11,6 +11,8 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from offload._cli._args import positive_int
+
 __all__ = ["add_arguments", "run"]
 
 STRATEGY_NAMES = ("blocking", "interleave", "thread", "process")
@@ -30,13 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="pool workers for the thread and process strategies (default: CPU count)",
     )
     parser.add_argument(
         "--procs",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="serve from this many supervised server processes (offload cluster)",
     )
@@ -48,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "and print a table",
     )
     compare.add_argument(
-        "--jobs", type=_positive, default=None, help="concurrent jobs (default: workers)"
+        "--jobs", type=positive_int, default=None, help="concurrent jobs (default: workers)"
     )
     compare.add_argument(
         "--duration",
@@ -56,13 +58,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=3.0,
         help="seconds of load per strategy (default: 3)",
     )
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
