@@ -13,7 +13,8 @@ another callback resolves). The parent's CPU time is the steadier figure on a sh
 machine; the throughput also counts the workers. "Until the first answer" is the share
 of the wall time spent before the first result reached a caller: with every task
 submitted at once, the parent submits them all (the workers mostly idle) before it
-reads any answer.
+reads any answer. "Garbage collection" is the time the parent spent in the
+collector, per task: a full collection walks every object alive, queued tasks included.
 Run: ``python bench/bench_pool.py`` (add ``--quick`` for a smaller run, ``--deep`` for
 only the deep-queue section).
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -226,6 +228,27 @@ async def floor_handles(total: int, depth: int) -> float:
     return (time.process_time() - cpu) / total
 
 
+class GcClock:
+    """Seconds spent in garbage collections while it is installed."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._started
+
+    def __enter__(self) -> GcClock:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
 async def deep_queues(scale: float) -> None:
     total = int(DEEP_TASKS * scale)
     shapes = ("callers awaiting pool.run", "handles from pool.submit")
@@ -233,18 +256,23 @@ async def deep_queues(scale: float) -> None:
     cpu: dict[tuple[str, int], list[float]] = {}
     floor: dict[tuple[str, int], list[float]] = {}
     burst: dict[tuple[str, int], list[float]] = {}
+    in_gc: dict[tuple[str, int], list[float]] = {}
     async with offload.Pool("process", max_workers=WORKERS, min_workers=WORKERS) as pool:
         await asyncio.gather(*[pool.run(tiny, 1) for _ in range(WORKERS * 4)])
         for round_ in range(2):
             for depth in DEPTHS if round_ % 2 == 0 else DEPTHS[::-1]:
                 n = min(depth, total)
                 for shape in shapes:
+                    with GcClock() as collector:
+                        if shape == shapes[0]:
+                            rate, per_task, until = await in_flight(pool.run, total, n)
+                        else:
+                            rate, per_task, until = await in_flight_handles(pool, total, n)
                     if shape == shapes[0]:
-                        rate, per_task, until = await in_flight(pool.run, total, n)
                         lowest = await floor_callers(total, n)
                     else:
-                        rate, per_task, until = await in_flight_handles(pool, total, n)
                         lowest = await floor_handles(total, n)
+                    in_gc.setdefault((shape, depth), []).append(collector.total / total)
                     burst.setdefault((shape, depth), []).append(until)
                     tp.setdefault((shape, depth), []).append(rate)
                     cpu.setdefault((shape, depth), []).append(per_task)
@@ -262,6 +290,7 @@ async def deep_queues(scale: float) -> None:
                     f"{max(tp[key]) / base:.2f}x",
                     f"{min(burst[key]):.0%}",
                     fmt_time(min(cpu[key])),
+                    fmt_time(min(in_gc[key])),
                     fmt_time(min(floor[key])),
                     fmt_time(min(cpu[key]) - min(floor[key])),
                 ]
@@ -276,6 +305,7 @@ async def deep_queues(scale: float) -> None:
                 "vs 1,000 in flight",
                 "until the first answer",
                 "parent CPU per task",
+                "garbage collection",
                 "asyncio floor (futures)",
                 "offload's own",
             ],
