@@ -13,7 +13,7 @@ another callback resolves). The parent's CPU time is the steadier figure on a sh
 machine; the throughput also counts the workers. "Until the first answer" is the share
 of the wall time spent before the first result reached a caller: with every task
 submitted at once, the parent submits them all (the workers mostly idle) before it
-reads any answer. "Garbage collection" is the time the parent spent in the
+reads any answer. "Garbage collection" is the CPU time the parent spent in the
 collector, per task: a full collection walks every object alive, queued tasks included.
 Run: ``python bench/bench_pool.py`` (add ``--quick`` for a smaller run, ``--deep`` for
 only the deep-queue section).
@@ -229,7 +229,7 @@ async def floor_handles(total: int, depth: int) -> float:
 
 
 class GcClock:
-    """Seconds spent in garbage collections while it is installed."""
+    """CPU seconds spent in garbage collections while it is installed."""
 
     def __init__(self) -> None:
         self.total = 0.0
@@ -237,9 +237,9 @@ class GcClock:
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._started = time.perf_counter()
+            self._started = time.process_time()
         else:
-            self.total += time.perf_counter() - self._started
+            self.total += time.process_time() - self._started
 
     def __enter__(self) -> GcClock:
         gc.callbacks.append(self)
