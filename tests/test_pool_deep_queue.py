@@ -49,6 +49,7 @@ def alive_tasks() -> int:
 
 @pytest.mark.timeout(300)
 async def test_fifty_thousand_submitted_tasks_all_complete_with_their_own_results() -> None:
+    before = alive_tasks()
     async with offload.Pool("process", max_workers=2) as pool:
         handles = [pool.submit(identity, i) for i in range(DEEP)]
         assert pool.stats().queued > DEEP // 2  # nothing ran while they were submitted
@@ -57,7 +58,7 @@ async def test_fifty_thousand_submitted_tasks_all_complete_with_their_own_result
         assert (stats.completed, stats.queued, stats.failed) == (DEEP, 0, 0)
         assert pool._scheduler.outstanding == 0
         del handles
-        assert alive_tasks() == 0  # every finished task was freed
+        assert alive_tasks() <= before  # every finished task was freed
 
 
 @pytest.mark.timeout(300)
