@@ -10,7 +10,11 @@ flight (callers each awaiting ``pool.run`` one after the other), in alternating 
 throughput, and the parent's CPU time per task next to asyncio's floor for the same
 shape (as many callers, each creating and awaiting the same number of futures, which
 another callback resolves). The parent's CPU time is the steadier figure on a shared
-machine; the throughput also counts the workers.
+machine; the throughput also counts the workers. "Until the first answer" is the share
+of the wall time spent before the first result reached a caller: with every task
+submitted at once, the parent submits them all (the workers mostly idle) before it
+reads any answer. "Garbage collection" is the CPU time the parent spent in the
+collector, per task: a full collection walks every object alive, queued tasks included.
 Run: ``python bench/bench_pool.py`` (add ``--quick`` for a smaller run, ``--deep`` for
 only the deep-queue section).
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -136,32 +141,41 @@ async def throughput(call: Call, n: int) -> float:
     return per * IN_FLIGHT / (time.perf_counter() - started)
 
 
-async def in_flight(call: Call, total: int, depth: int) -> tuple[float, float]:
+async def in_flight(call: Call, total: int, depth: int) -> tuple[float, float, float]:
     """``total`` tasks by ``depth`` callers awaiting one after the other: (tasks per
-    second, parent CPU seconds per task)."""
+    second, parent CPU seconds per task, share of the time until the first answer)."""
     per = total // depth
+    first: list[float] = []
 
     async def lane() -> None:
         for _ in range(per):
             await call(tiny, -1)
+            if not first:
+                first.append(time.perf_counter())
 
     cpu, started = time.process_time(), time.perf_counter()
     await asyncio.gather(*[lane() for _ in range(depth)])
-    done = per * depth
-    return done / (time.perf_counter() - started), (time.process_time() - cpu) / done
+    done, wall = per * depth, time.perf_counter() - started
+    return done / wall, (time.process_time() - cpu) / done, (first[0] - started) / wall
 
 
-async def in_flight_handles(pool: offload.Pool, total: int, depth: int) -> tuple[float, float]:
+async def in_flight_handles(
+    pool: offload.Pool, total: int, depth: int
+) -> tuple[float, float, float]:
     """``total`` tasks from ``pool.submit``, ``depth`` outstanding, awaited oldest first."""
     window: deque[Any] = deque()
+    first = 0.0
     cpu, started = time.process_time(), time.perf_counter()
     for _ in range(total):
         if len(window) >= depth:
             await window.popleft()
+            first = first or time.perf_counter()
         window.append(pool.submit(tiny, -1))
     while window:
         await window.popleft()
-    return total / (time.perf_counter() - started), (time.process_time() - cpu) / total
+        first = first or time.perf_counter()
+    wall = time.perf_counter() - started
+    return total / wall, (time.process_time() - cpu) / total, (first - started) / wall
 
 
 def _resolver(loop: asyncio.AbstractEventLoop) -> Callable[[], asyncio.Future[int]]:
@@ -214,24 +228,52 @@ async def floor_handles(total: int, depth: int) -> float:
     return (time.process_time() - cpu) / total
 
 
+class GcClock:
+    """CPU seconds spent in garbage collections while it is installed."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.total += time.process_time() - self._started
+
+    def __enter__(self) -> GcClock:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
 async def deep_queues(scale: float) -> None:
     total = int(DEEP_TASKS * scale)
     shapes = ("callers awaiting pool.run", "handles from pool.submit")
     tp: dict[tuple[str, int], list[float]] = {}
     cpu: dict[tuple[str, int], list[float]] = {}
     floor: dict[tuple[str, int], list[float]] = {}
+    burst: dict[tuple[str, int], list[float]] = {}
+    in_gc: dict[tuple[str, int], list[float]] = {}
     async with offload.Pool("process", max_workers=WORKERS, min_workers=WORKERS) as pool:
         await asyncio.gather(*[pool.run(tiny, 1) for _ in range(WORKERS * 4)])
         for round_ in range(2):
             for depth in DEPTHS if round_ % 2 == 0 else DEPTHS[::-1]:
                 n = min(depth, total)
                 for shape in shapes:
+                    with GcClock() as collector:
+                        if shape == shapes[0]:
+                            rate, per_task, until = await in_flight(pool.run, total, n)
+                        else:
+                            rate, per_task, until = await in_flight_handles(pool, total, n)
                     if shape == shapes[0]:
-                        rate, per_task = await in_flight(pool.run, total, n)
                         lowest = await floor_callers(total, n)
                     else:
-                        rate, per_task = await in_flight_handles(pool, total, n)
                         lowest = await floor_handles(total, n)
+                    in_gc.setdefault((shape, depth), []).append(collector.total / total)
+                    burst.setdefault((shape, depth), []).append(until)
                     tp.setdefault((shape, depth), []).append(rate)
                     cpu.setdefault((shape, depth), []).append(per_task)
                     floor.setdefault((shape, depth), []).append(lowest)
@@ -246,7 +288,9 @@ async def deep_queues(scale: float) -> None:
                     f"{min(depth, total):,}",
                     f"{max(tp[key]):,.0f}",
                     f"{max(tp[key]) / base:.2f}x",
+                    f"{min(burst[key]):.0%}",
                     fmt_time(min(cpu[key])),
+                    fmt_time(min(in_gc[key])),
                     fmt_time(min(floor[key])),
                     fmt_time(min(cpu[key]) - min(floor[key])),
                 ]
@@ -259,7 +303,9 @@ async def deep_queues(scale: float) -> None:
                 "in flight",
                 "tasks/s",
                 "vs 1,000 in flight",
+                "until the first answer",
                 "parent CPU per task",
+                "garbage collection",
                 "asyncio floor (futures)",
                 "offload's own",
             ],

@@ -147,7 +147,7 @@ class Pool:
         state = "closed" if scheduler.closed else "closing" if scheduler.closing else "open"
         return (
             f"<Pool {self.name!r} {self.kind} {state} workers={len(scheduler.workers)}"
-            f"/{self.max_workers} queued={len(scheduler.queue)}>"
+            f"/{self.max_workers} queued={scheduler.queued}>"
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -254,7 +254,7 @@ class Pool:
         scheduler.check_loop()
         if scheduler.queue_full:
             raise QueueFull(
-                f"{self.name} has {len(scheduler.queue)} queued tasks (max_queue="
+                f"{self.name} has {scheduler.queued} queued tasks (max_queue="
                 f"{self.max_queue}); await pool.run() to wait for space, or retry later"
             )
         return TaskHandle(scheduler.submit(fn, args, timeout=timeout, token=token, progress=True))

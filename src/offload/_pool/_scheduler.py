@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import enum
-import functools
 import logging
 import math
 import signal as _signal
@@ -40,7 +40,7 @@ from ._config import PoolConfig
 from ._functions import check_sync
 from ._kinds import create_backend
 from ._stats import PoolStats, Reservoir
-from ._task import DONE, QUEUED, SENT, Task
+from ._task import DONE, NO_PROGRESS_YET, QUEUED, SENT, Task
 
 __all__ = ["BackendFactory", "Scheduler", "WorkerSlot", "WorkerState"]
 
@@ -56,6 +56,9 @@ _FAULT_SIGNALS = frozenset(
     if hasattr(_signal, name)
 )
 _PIPELINE_BELOW = 0.0005  # pipeline several tasks per worker when tasks are this short
+# The queue is compacted when more than this many released tasks are still in it, and
+# they are half of it (see Scheduler.queue).
+_COMPACT_ABOVE = 64
 
 #: builds the backend of a starting scheduler: (events, loop) -> Backend
 BackendFactory = Callable[["Scheduler", asyncio.AbstractEventLoop], Backend]
@@ -124,7 +127,13 @@ class Scheduler:
         self._restart_max = restart_max
         self.loop: asyncio.AbstractEventLoop | None = None
         self.backend: Backend | None = None
+        # Tasks waiting for a worker, oldest first. It may also hold tasks released while
+        # deep inside it (cancelled, timed out): removing one there costs the queue's
+        # length, so cancelling a deep queue one task at a time would be quadratic; they
+        # are skipped when their turn comes, and the queue is compacted when they are
+        # half of it. ``queued`` counts only the live ones.
         self.queue: deque[Task] = deque()
+        self._dropped = 0  # released tasks still in self.queue
         self.workers: dict[int, WorkerSlot] = {}
         self._next_worker = 1
         self._next_task = 1
@@ -137,6 +146,10 @@ class Scheduler:
         self._dispatch_scheduled = False
         self._idle_timer: asyncio.TimerHandle | None = None
         self._space_waiters: deque[asyncio.Future[None]] = deque()
+        # What watched tasks' done callbacks run in: they read no context variable, and
+        # one context for all of them (not a copy per task) keeps a queued task small.
+        # One per scheduler, not per process: a context is entered by one thread at once.
+        self._callback_context = contextvars.Context()
         self._drained: asyncio.Future[None] | None = None
         self.outstanding = 0  # queued + sent, not yet released
         self.short_tasks = False  # EWMA of run time below _PIPELINE_BELOW
@@ -256,6 +269,7 @@ class Scheduler:
         error = ClosedError(f"{self.name} was closed from outside its event loop")
         tasks = list(self.queue)
         self.queue.clear()
+        self._dropped = 0
         slots = list(self.workers.values())
         self.workers.clear()
         for slot in slots:
@@ -283,10 +297,15 @@ class Scheduler:
     # -- submitting ------------------------------------------------------------------
 
     @property
+    def queued(self) -> int:
+        """How many tasks wait for a worker."""
+        return len(self.queue) - self._dropped
+
+    @property
     def queue_full(self) -> bool:
         """True when ``max_queue`` tasks wait: submit after :meth:`wait_for_space`."""
         limit = self.config.max_queue
-        return limit is not None and len(self.queue) >= limit
+        return limit is not None and self.queued >= limit
 
     async def wait_for_space(self) -> None:
         """Return when the queue has room for one more task (or raise ClosedError)."""
@@ -346,13 +365,16 @@ class Scheduler:
         task.on_start = on_start
         backend.prepare(task)  # may raise SerializationError: nothing is queued then
         if progress:
-            task.progress = []
+            task.progress = NO_PROGRESS_YET
         if token is not None and token.cancelled:
             task.future.set_exception(Cancelled(token.reason))
             task.state = DONE
             return task
         if watch:  # whoever holds the future may cancel it: react to that
-            task.future.add_done_callback(functools.partial(self._on_future_done, task))
+            # The task is the callback, run in the scheduler's one context: no object
+            # per task (every full garbage collection traverses a deep queue).
+            task.watcher = self
+            task.future.add_done_callback(task, context=self._callback_context)
         self.outstanding += 1
         self.queue.append(task)
         if token is not None:
@@ -362,7 +384,7 @@ class Scheduler:
                 lambda t: call_in_loop(loop, self._on_token, task, t.reason)
             )
         backend.preload(task)
-        if len(self.queue) == 1 and not self._dispatch_scheduled:
+        if self.queued == 1 and not self._dispatch_scheduled:
             # An idle worker takes it now: one loop turn less on every round trip.
             for slot in self.workers.values():
                 if slot.state == READY and not slot.inflight:
@@ -392,7 +414,7 @@ class Scheduler:
             return
         config = self.config
         queue = self.queue
-        if queue:
+        if len(queue) > self._dropped:
             ready = [s for s in self.workers.values() if s.state == READY]
             # idle workers first, so short queues spread out instead of piling up
             ready.sort(key=lambda s: len(s.inflight))
@@ -401,7 +423,7 @@ class Scheduler:
             live = sum(1 for s in self.workers.values() if s.state != GONE)
             can_grow = live < self.max_workers and self._start_failures < _MAX_START_FAILURES
             depth = backend.max_depth if self.short_tasks and not can_grow else 1
-            share = max(1, math.ceil(len(queue) / max(1, len(ready))))
+            share = max(1, math.ceil(self.queued / max(1, len(ready))))
             now = time.monotonic()
             per_worker = config.max_tasks_per_worker
             for slot in ready:
@@ -412,21 +434,26 @@ class Scheduler:
                     limit = min(limit, len(slot.inflight) + per_worker - slot.sent)
                 batch: list[Task] = []
                 while queue and len(slot.inflight) + len(batch) < limit:
-                    batch.append(queue.popleft())
+                    task = queue.popleft()
+                    if task.state == DONE:  # released while queued: skipped now
+                        self._dropped -= 1
+                        continue
+                    batch.append(task)
                 if batch:
                     self._send(slot, batch, now)
             if config.max_queue is not None:
-                for _ in range(config.max_queue - len(queue)):
+                for _ in range(config.max_queue - self.queued):
                     if not self._space_waiters:
                         break
                     self._wake_space_waiter()
         # grow: one starting worker per queued task, within max_workers; stop trying
         # after repeated start-up failures until new work is submitted
-        if self._start_failures >= _MAX_START_FAILURES or (self.closing and not queue):
+        queued = self.queued
+        if self._start_failures >= _MAX_START_FAILURES or (self.closing and not queued):
             return
         starting = sum(1 for s in self.workers.values() if s.state == STARTING)
         live = sum(1 for s in self.workers.values() if s.state != GONE)
-        wanted = max(len(queue) - starting, config.min_workers - live)
+        wanted = max(queued - starting, config.min_workers - live)
         count = min(wanted, self.max_workers - live)
         if count <= 0:
             return
@@ -499,7 +526,8 @@ class Scheduler:
 
     # -- cancellation ----------------------------------------------------------------
 
-    def _on_future_done(self, task: Task, future: asyncio.Future[Any]) -> None:
+    def on_future_done(self, task: Task, future: asyncio.Future[Any]) -> None:
+        """A watched task's future is done (called by the task, its done callback)."""
         task.wake()
         if task.state == DONE:
             return
@@ -531,8 +559,7 @@ class Scheduler:
         if count:
             self._cancelled += 1
         if task.state == QUEUED:
-            with contextlib.suppress(ValueError):
-                self.queue.remove(task)
+            self._unqueue(task)
             self._release(task)
             self._wake_space_waiter()
             return
@@ -545,6 +572,25 @@ class Scheduler:
         task.cancel_deadline = time.monotonic() + grace
         if slot.inflight and slot.inflight[0] is task:
             self._kill_later(task)
+
+    def _unqueue(self, task: Task) -> None:
+        """Take queued ``task`` out of the queue: at once at either end, else later (it
+        is released, and skipped or compacted away; see ``self.queue``)."""
+        queue = self.queue
+        if queue and queue[-1] is task:
+            queue.pop()
+            while queue and queue[-1].state == DONE:  # released ones it hid
+                queue.pop()
+                self._dropped -= 1
+        elif queue and queue[0] is task:
+            queue.popleft()
+        else:
+            self._dropped += 1
+        if self._dropped > _COMPACT_ABOVE and 2 * self._dropped > len(queue):
+            live = [t for t in queue if t.state != DONE and t is not task]
+            queue.clear()
+            queue.extend(live)
+            self._dropped = 0
 
     def _kill_later(self, task: Task) -> None:
         assert task.cancel_deadline is not None
@@ -755,6 +801,7 @@ class Scheduler:
 
     def _fail_queue(self, error: BaseException) -> None:
         queued, self.queue = list(self.queue), deque()
+        self._dropped = 0
         for task in queued:
             _resolve_error(task, error)
             self._release(task)
@@ -810,7 +857,7 @@ class Scheduler:
         return PoolStats(
             workers=len(slots),
             busy=sum(1 for s in slots if s.inflight),
-            queued=len(self.queue),
+            queued=self.queued,
             completed=self._completed,
             failed=self._failed,
             crashed=self._crashed,

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from offload._cancel import CancelToken
 
 if TYPE_CHECKING:
-    from ._scheduler import WorkerSlot
+    from ._scheduler import Scheduler, WorkerSlot
 
-__all__ = ["Task", "TaskHandle", "TaskState"]
+__all__ = ["NO_PROGRESS_YET", "Task", "TaskHandle", "TaskState"]
 
 T = TypeVar("T")
 
@@ -27,6 +27,9 @@ class TaskState(enum.IntEnum):
 
 
 QUEUED, SENT, DONE = TaskState
+
+NO_PROGRESS_YET: tuple[()] = ()
+"""``Task.progress`` of a task whose reports are kept, before the first one came."""
 
 
 class Task:
@@ -56,6 +59,7 @@ class Task:
         "timeout",
         "timer",
         "unlink",
+        "watcher",
     )
 
     def __init__(
@@ -86,8 +90,14 @@ class Task:
         self.oob: bytes = b""
         self.release_oob: Callable[[], None] | None = None
         self.ctx: contextvars.Context | tuple[Any, ...] | None = None
-        self.progress: list[object] | None = None
-        self.progress_waiters: list[asyncio.Future[None]] = []
+        # A deep queue holds tens of thousands of tasks, and every full garbage collection
+        # traverses each object they hold: a queued task holds no object it does not need
+        # yet. progress: None when reports are not kept, NO_PROGRESS_YET until the first
+        # one (the list is made then); progress_waiters: made by the first reader to wait.
+        self.progress: list[object] | tuple[()] | None = None
+        self.progress_waiters: list[asyncio.Future[None]] | None = None
+        # The scheduler told when the future is done, if it watches it (see __call__).
+        self.watcher: Scheduler | None = None
         # Set when the caller gave up on a task that a worker may be running: the worker
         # is killed if the task is still running at this (monotonic) time.
         self.cancel_deadline: float | None = None
@@ -105,13 +115,25 @@ class Task:
         return self._token
 
     def push_progress(self, value: object) -> None:
-        if self.progress is None:
+        progress = self.progress
+        if progress is None:
             return
-        self.progress.append(value)
+        if not isinstance(progress, list):  # NO_PROGRESS_YET: the first report
+            progress = self.progress = []
+        progress.append(value)
         self.wake()
 
+    def __call__(self, future: asyncio.Future[Any]) -> None:
+        """The future's done callback: the task itself, so that watching the future
+        makes no callback object per task."""
+        watcher = self.watcher
+        if watcher is not None:
+            watcher.on_future_done(self, future)
+
     def wake(self) -> None:
-        waiters, self.progress_waiters = self.progress_waiters, []
+        waiters, self.progress_waiters = self.progress_waiters, None
+        if waiters is None:
+            return
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -133,6 +155,9 @@ class Task:
             self.release_oob()
             self.release_oob = None
         self.ctx = None
+        # A handle kept after the end does not keep the pool alive.
+        self.watcher = None
+        self.slot = None
         self.wake()
 
 
@@ -187,9 +212,9 @@ class TaskHandle(Generic[T]):
         Ends when the task ends (whatever its outcome; await the handle for that).
         """
         task = self._task
-        values = task.progress if task.progress is not None else []
         index = 0
         while True:
+            values = task.progress or NO_PROGRESS_YET  # a list once the first report came
             while index < len(values):
                 yield values[index]
                 index += 1
@@ -198,5 +223,7 @@ class TaskHandle(Generic[T]):
                     return
                 continue
             waiter: asyncio.Future[None] = task.future.get_loop().create_future()
+            if task.progress_waiters is None:
+                task.progress_waiters = []
             task.progress_waiters.append(waiter)
             await waiter
