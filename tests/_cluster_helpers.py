@@ -32,6 +32,8 @@ async def app(scope, receive, send):
                 return
     path = scope["path"]
     if path == "/slow":
+        with open("slow-arrivals", "a") as arrivals:  # the test waits for its requests
+            arrivals.write(".")
         await asyncio.sleep(1.5)
     elif path == "/block":
         time.sleep(10)

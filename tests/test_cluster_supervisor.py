@@ -79,7 +79,12 @@ def test_sigterm_lets_slow_requests_finish_within_the_grace(tmp_path: Path) -> N
         threads = [threading.Thread(target=slow) for _ in range(4)]
         for t in threads:
             t.start()
-        time.sleep(0.5)  # let the requests reach the workers (they take 1.5 s)
+        # Wait until every request is in a worker (each then takes 1.5 s).
+        arrivals = tmp_path / "slow-arrivals"
+        deadline = time.monotonic() + 30
+        while not arrivals.exists() or len(arrivals.read_text()) < len(threads):
+            assert time.monotonic() < deadline, "the requests never reached the workers"
+            time.sleep(0.01)
         c.signal(signal.SIGTERM)
         start = time.monotonic()
         code = c.proc.wait(15)

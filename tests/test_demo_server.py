@@ -11,14 +11,18 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 import pytest
+from tests._demo_helpers import STARTED
 
 from offload._cli._demo._compare import serve_in_child
 from offload._cli._demo._subset_sum import matches
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BIG = {"data": str([2] * 24), "sum": "1"}  # 2**24 subsets, no match: seconds of work
 MEDIUM = {"data": str([2] * 23), "sum": "1"}  # half of that
@@ -78,19 +82,13 @@ async def test_matches_stream_from_the_workers(strategy: str, no_leaks: None) ->
 
 async def ping_during_job(client: httpx.AsyncClient) -> tuple[float, float]:
     """Ping while a job runs: (ping round trip, the job's elapsed time), in seconds."""
-
-    async def job() -> float:
-        response = await client.get("/subset-sum", params=MEDIUM)
-        elapsed: float = json.loads(response.text.splitlines()[-1])["elapsed"]
-        return elapsed
-
-    async def ping() -> float:
-        await asyncio.sleep(0.4)  # the job has started; it lasts a second or more
+    async with client.stream("GET", "/subset-sum", params=MEDIUM) as response:
+        # The server sends the headers as it starts the job: the job runs from here on.
         sent = time.perf_counter()
         await client.get("/ping")
-        return time.perf_counter() - sent
-
-    elapsed, round_trip = await asyncio.gather(job(), ping())
+        round_trip = time.perf_counter() - sent
+        body = (await response.aread()).decode()
+    elapsed: float = json.loads(body.splitlines()[-1])["elapsed"]
     return round_trip, elapsed
 
 
@@ -151,9 +149,16 @@ def test_help_lists_the_strategies() -> None:
 
 
 async def test_ctrl_c_during_a_job_cancels_it_and_leaves_no_worker(no_leaks: None) -> None:
-    argv = [sys.executable, "-m", "offload", "demo", "--port", "0", "--workers", "1"]
+    # The server's jobs run until cancelled (tests/_demo_helpers.py): the job is still
+    # running when Ctrl-C arrives and when the shutdown cuts its stream, on any machine.
+    serve = "from tests._demo_helpers import serve; serve()"
+    argv = [sys.executable, "-c", serve, "--port", "0", "--workers", "1"]
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": path},
     )
     try:
         assert proc.stdout is not None
@@ -166,14 +171,27 @@ async def test_ctrl_c_during_a_job_cancels_it_and_leaves_no_worker(no_leaks: Non
             httpx.AsyncClient(base_url=url.group(0), timeout=60) as client,
             client.stream("GET", "/subset-sum", params=BIG) as response,
         ):
-            await wait_for(client, lambda s: s["pool"]["busy"] == 1)
+            lines = aiter(response.aiter_lines())
+            # The job reports its first match once it runs in a worker.
+            assert json.loads(await anext(lines)) == {"match": STARTED}
             workers = psutil.Process(proc.pid).children(recursive=True)
             assert workers
             proc.send_signal(signal.SIGINT)
-            lines = [json.loads(line) async for line in response.aiter_lines() if line]
-        assert lines[-1]["cancelled"] is True
-        assert lines[-1]["reason"] == "the server is shutting down"
+            rest = [json.loads(line) async for line in lines if line]
+        assert rest == [
+            {
+                "done": True,
+                "strategy": "process",
+                "elapsed": rest[-1]["elapsed"],
+                "streamed": 1,
+                "count": None,
+                "cancelled": True,
+                "reason": "the server is shutting down",
+            }
+        ]
         assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert proc.stderr is not None
+        assert b"Traceback" not in await proc.stderr.read()
         _, alive = psutil.wait_procs(workers, timeout=10)
         assert not alive, f"workers left running: {alive}"
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import threading
 
 import pytest
@@ -36,6 +37,22 @@ def send_then_raise() -> None:
 def kill_myself() -> None:
     offload.parent.send("about to die")
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def close_the_channel_then_wait_to_be_killed() -> None:
+    offload.parent.send("ready")
+    # What the kernel does to a dying process: its descriptors close before its exit is
+    # reported. This child stays in that gap until the parent kills it.
+    offload.parent._port._live().shutdown(socket.SHUT_RDWR)  # no disconnect message
+    while True:
+        signal.pause()
+
+
+def disconnect_and_wait_to_be_stopped() -> None:
+    offload.parent.send("bye")
+    offload.parent.close()
+    while True:
+        signal.pause()
 
 
 def exit_with(code: int) -> None:
@@ -109,6 +126,34 @@ async def test_a_child_killed_by_a_signal_is_an_error(no_leaks: None) -> None:
             await child.recv()
     assert info.value.signal == signal.SIGKILL
     assert "SIGKILL" in str(info.value)
+
+
+async def test_a_child_killed_after_its_channel_closed_is_reported_as_killed(
+    no_leaks: None,
+) -> None:
+    async with offload.fork(close_the_channel_then_wait_to_be_killed) as child:
+        assert await child.recv() == "ready"
+        pending = asyncio.create_task(child.recv())
+        # The channel is closed but the child did not disconnect: recv() waits for the
+        # exit status however long the exit takes to be reported (this one, forever).
+        done, _ = await asyncio.wait({pending}, timeout=0.5)
+        assert not done
+        child.kill()
+        with pytest.raises(offload.ProcessFailed) as info:
+            await pending
+    assert info.value.signal == signal.SIGKILL
+    assert "SIGKILL" in str(info.value)
+
+
+async def test_a_child_that_disconnects_and_runs_on_ends_messages_at_once(
+    no_leaks: None,
+) -> None:
+    async with offload.fork(disconnect_and_wait_to_be_stopped) as child:
+        assert [m async for m in child.messages()] == ["bye"]
+        with pytest.raises(offload.ChannelClosed):
+            await child.recv()
+        assert child.exitcode is None  # it never exits on its own
+        assert await child.stop() == -signal.SIGTERM
 
 
 async def test_a_non_zero_exit_is_an_error_and_exit_is_observable(no_leaks: None) -> None:

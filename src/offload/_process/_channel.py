@@ -30,7 +30,7 @@ from offload._errors import ChannelClosed, ClosedError
 from offload._serialize import dumps, loads
 from offload._wire import Frames, frame
 
-from ._messages import ERROR, MESSAGE
+from ._messages import BYE, ERROR, MESSAGE
 
 __all__ = [
     "Channel",
@@ -97,6 +97,8 @@ class Port(Closeable):
         self._recv_lock = threading.Lock()
         self.remote_error: tuple[str, str] | None = None
         """Set when the other end was a forked child whose target raised."""
+        self.remote_disconnected = False
+        """Set when the other end was a forked child that closed the channel on purpose."""
 
     def __repr__(self) -> str:
         state = "closed" if self._sock is None else f"fd={self._sock.fileno()}"
@@ -124,7 +126,10 @@ class Port(Closeable):
         Raises :class:`offload.ChannelClosed` if the other end is gone,
         :class:`offload.SerializationError` if ``obj`` cannot be pickled.
         """
-        data = memoryview(frame(MESSAGE, dumps(obj, what="message sent through a channel")))
+        self._send_raw(frame(MESSAGE, dumps(obj, what="message sent through a channel")))
+
+    def _send_raw(self, raw: bytes) -> None:
+        data = memoryview(raw)
         sock = self._live()
         with self._send_lock:
             while data:
@@ -158,6 +163,8 @@ class Port(Closeable):
                 return True, loads(payload)
             if kind == ERROR:
                 self.remote_error = loads(payload)
+            elif kind == BYE:
+                self.remote_disconnected = True
         return False, None
 
     def _feed(self, data: bytes) -> None:

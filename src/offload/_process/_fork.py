@@ -118,12 +118,14 @@ class Child(ChildHandle):
         await self._raise_if_crashed()
 
     async def _raise_if_crashed(self) -> None:
-        if self._port.remote_error is None and not self._started.exited.done():
-            # The child closed the channel but may still be running: a disconnect.
-            try:
-                await asyncio.wait_for(asyncio.shield(self._started.exited), 0.05)
-            except TimeoutError:
-                return
+        if (
+            self._port.remote_disconnected
+            and self._port.remote_error is None
+            and not self._started.exited.done()
+        ):
+            return  # the child closed the channel on purpose and runs on: a disconnect
+        # Otherwise the channel closed because the child is exiting (the kernel closes a
+        # dying process's files before it reports the exit): its status tells how.
         code = await asyncio.shield(self._started.exited)
         if code == 0 and self._port.remote_error is None:
             return

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from offload._errors import ChannelClosed
+from offload._wire import frame
 
 from ._channel import Port
+from ._messages import BYE
 
 __all__ = ["Parent", "bind_parent", "parent"]
 
@@ -69,9 +72,17 @@ class Parent:
         return self._get().__aiter__()
 
     def close(self) -> None:
-        """Disconnect from the parent (its ``messages()`` ends after what was sent)."""
-        if self._port is not None:
-            self._port.close()
+        """Disconnect from the parent (its ``messages()`` ends after what was sent).
+
+        The parent is told this is a disconnect, not an exit (the last frame: like
+        :meth:`send`, it waits while the socket buffer is full), so it does not wait
+        for this process to exit before ending its ``messages()``.
+        """
+        port = self._port
+        if port is not None and not port.closed:
+            with contextlib.suppress(ChannelClosed, OSError):  # the parent is gone
+                port._send_raw(frame(BYE, b""))
+            port.close()
 
 
 parent = Parent()
