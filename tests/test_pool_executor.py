@@ -353,6 +353,29 @@ def test_pending_work_finishes_at_interpreter_exit(kind: Kind) -> None:
     assert done.returncode == 0
 
 
+@_NO_THREADS_AT_SHUTDOWN
+def test_work_running_at_exit_finishes_before_the_workers_are_ended() -> None:
+    # Other exit hooks (weakref finalizers, the reaper's) end a pool's workers; they must
+    # wait until the executor has finished the work it holds, or the running task dies
+    # with its worker and the queued one waits for a template killed as it starts.
+    done = _python(
+        """
+        import time
+        import offload
+        from tests._executor_helpers import sleep_and_print
+        executor = offload.PoolExecutor(2, kind="process")
+        first = executor.submit(sleep_and_print, 0.5, "apple")
+        executor.submit(sleep_and_print, 0.6, "banana")
+        while not first.running():
+            time.sleep(0.01)
+    """,
+        timeout=45,
+    )
+    assert done.stderr == ""
+    assert sorted(done.stdout.split()) == ["apple", "banana"]
+    assert done.returncode == 0
+
+
 def test_shutdown_without_wait_does_not_hang_exit_and_finishes_the_work() -> None:
     done = _python("""
         import offload

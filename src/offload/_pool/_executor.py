@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from offload import _reaper  # noqa: F401  (before our exit hook: see atexit below)
 from offload._errors import ClosedError
 from offload._loop import running_in
 
@@ -90,7 +91,9 @@ class PoolExecutor(concurrent.futures.Executor):
         options = dict(locals())  # the parameters above, all of them pool options
         del options["self"]
         config = PoolConfig.checked(**options)
-        self._core = _Core(Scheduler(config), None)
+        # Released by _at_exit once the pending work is done: weakref's own exit hook runs
+        # before it and would kill the workers that work is waiting for.
+        self._core = _Core(Scheduler(config, release_at_exit=False), None)
         # Dropped without shutdown(): finish the work, then let the loop thread end.
         finalizer = weakref.finalize(self, self._core.close, False, False)
         finalizer.atexit = False  # _at_exit joins it instead
@@ -454,4 +457,7 @@ def _at_exit() -> None:
         core.close(True, False)
 
 
+# Exit hooks run last-registered first: the reaper's (registered when _reaper was imported,
+# above) ends every worker still running, so it must run after this one has finished the
+# pending work.
 atexit.register(_at_exit)

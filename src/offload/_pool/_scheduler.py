@@ -114,8 +114,12 @@ class Scheduler:
         *,
         restart_first: float = 0.01,
         restart_max: float = 1.0,
+        release_at_exit: bool = True,
     ) -> None:
         self.config = config
+        # False: the owner closes the pool at interpreter exit itself, after finishing
+        # its pending work (PoolExecutor), so the backend must not be released before.
+        self._release_at_exit = release_at_exit
         self.name = config.name
         # config.max_workers, or what the backend reports (on_resize)
         self.max_workers = config.max_workers
@@ -190,6 +194,7 @@ class Scheduler:
         release = self.backend.leftovers()
         if release is not None:  # a pool dropped without close(), or alive at exit
             self._finalizer = weakref.finalize(self, release)
+            self._finalizer.atexit = self._release_at_exit
         for _ in range(self.config.min_workers):
             if not self._spawn():
                 break
