@@ -112,6 +112,7 @@ async def test_a_template_that_cannot_start_fails_queued_work_with_the_reason(
                 assert isinstance(outcome, offload.WorkerStartFailed), outcome
                 assert "template process" in str(outcome)
                 assert reason in str(outcome)
+                assert "initializer" not in str(outcome)  # not the user's code
             # Deterministic: a start failure, never retried like a kill.
             assert 1 <= len(calls) <= 3
             calls.clear()

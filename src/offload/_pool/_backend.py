@@ -23,7 +23,13 @@ from typing import Any
 from ._events import WorkerEvents
 from ._task import Task
 
-__all__ = ["Backend", "BackendOptions", "Worker"]
+__all__ = ["Backend", "BackendOptions", "NoWorkerProcess", "Worker"]
+
+
+class NoWorkerProcess(OSError):
+    """A worker's start error that is no fault of the user's code: the backend could not
+    make the process it runs in (out of descriptors, memory or processes, or no
+    interpreter). Its message says what could not start and why."""
 
 
 @dataclass(frozen=True)

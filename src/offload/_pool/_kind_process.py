@@ -26,7 +26,7 @@ from offload._wire import frame, split_frames
 
 from . import _kind_process_messages as w
 from . import _kind_process_start as starter
-from ._backend import Backend, BackendOptions, Worker
+from ._backend import Backend, BackendOptions, NoWorkerProcess, Worker
 from ._events import WorkerEvents
 from ._functions import FunctionCache
 from ._task import Task
@@ -458,13 +458,13 @@ def _end_template(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5.0)
 
 
-def _start_failure(exc: BaseException) -> OSError:
+def _start_failure(exc: BaseException) -> NoWorkerProcess:
     """What the scheduler is told when Popen raised: an OSError that says so."""
     what = f"the pool's template process ({sys.executable}) could not start"
     if isinstance(exc, OSError) and exc.errno is not None:
-        error = OSError(exc.errno, f"{what}: {exc.strerror}")
+        error = NoWorkerProcess(exc.errno, f"{what}: {exc.strerror}")
     else:
-        error = OSError(f"{what}: {type(exc).__name__}: {exc}")
+        error = NoWorkerProcess(f"{what}: {type(exc).__name__}: {exc}")
     error.__cause__ = exc
     return error
 

@@ -35,7 +35,7 @@ from offload._errors import (
 )
 from offload._loop import call_in_loop, running_in
 
-from ._backend import Backend, Worker
+from ._backend import Backend, NoWorkerProcess, Worker
 from ._config import PoolConfig
 from ._functions import check_sync
 from ._kinds import create_backend
@@ -778,7 +778,9 @@ class Scheduler:
         self._start_failures += 1
         if self._start_failures < _MAX_START_FAILURES:
             return
-        if isinstance(error, ImportError):
+        if isinstance(error, NoWorkerProcess):
+            detail = str(error)
+        elif isinstance(error, ImportError):
             detail = f"an import failed: {type(error).__name__}: {error}"
         elif error is not None:
             detail = f"the initializer raised {type(error).__name__}: {error}"
