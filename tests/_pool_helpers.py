@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from contextvars import ContextVar
+from pathlib import Path
 
 import offload
 
@@ -72,6 +73,20 @@ def wait_for_cancel(limit: float) -> str:
             return "saw cancel"
         time.sleep(0.005)
     return "timed out"
+
+
+def note_cancel_by_callback(started: str, noted: str, limit: float) -> str:
+    """Mark ``started``, have an ``on_cancel`` callback write the reason to ``noted``,
+    then poll the token like ``wait_for_cancel``."""
+
+    def note(t: offload.CancelToken) -> None:
+        Path(noted + ".part").write_text(str(t.reason))
+        os.replace(noted + ".part", noted)  # whole or absent for the reader
+
+    token = offload.current_token()
+    token.on_cancel(note)
+    Path(started).touch()
+    return wait_for_cancel(limit)
 
 
 def ignore_cancel(seconds: float) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
+from pathlib import Path
 
 import pytest
 from tests import _pool_helpers as h
@@ -81,6 +83,32 @@ async def test_token_cancel_is_seen_cooperatively_by_a_process_task() -> None:
             await call
         # the task returned by itself within the grace: the worker was not replaced
         assert await pool.run(h.pid) == first
+
+
+async def test_a_process_task_token_runs_its_cancel_callbacks_when_it_reads_the_token(
+    tmp_path: Path,
+) -> None:
+    started, noted = tmp_path / "started", tmp_path / "noted"
+    async with offload.Pool(max_workers=1, cancel_grace=5.0) as pool:
+        token = offload.CancelToken()
+        call = asyncio.ensure_future(
+            pool.run(h.note_cancel_by_callback, str(started), str(noted), 30, token=token)
+        )
+        deadline = time.monotonic() + 30
+        while not started.exists():
+            assert time.monotonic() < deadline, "the task never started"
+            await asyncio.sleep(0.01)
+        token.cancel("enough")
+        with pytest.raises(offload.Cancelled, match="enough"):
+            await call  # at once; the task sees it at its next read of the token
+        while not noted.exists():
+            assert time.monotonic() < deadline, "the callback never ran"
+            await asyncio.sleep(0.01)
+        assert noted.read_text() == "cancelled by the caller"
+        # The worker's next task starts with a fresh token: no callbacks, not cancelled.
+        noted.unlink()
+        assert await pool.run(h.wait_for_cancel, 0.05) == "timed out"
+        assert not noted.exists()
 
 
 async def test_token_cancel_kills_a_task_that_ignores_it_after_the_grace() -> None:
