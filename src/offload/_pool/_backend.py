@@ -105,6 +105,11 @@ class Backend(abc.ABC):
         """Raise ``ValueError`` if this kind cannot serve a pool with ``options`` here
         (called when the pool is made, long before it starts)."""
 
+    @classmethod  # noqa: B027 - optional hook
+    def on_pool_made(cls, options: BackendOptions) -> None:
+        """Called once the options are checked, in the thread that makes the pool: start
+        what may be impossible to start later (a thread, once the interpreter exits)."""
+
     def __init__(
         self, events: WorkerEvents, loop: asyncio.AbstractEventLoop, options: BackendOptions
     ) -> None:

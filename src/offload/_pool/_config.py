@@ -91,6 +91,7 @@ class PoolConfig:
             takers = " or ".join(repr(k) for k in KINDS if backend_class(k).takes_address)
             raise ValueError(f"address= is only for Pool(kind={takers}), not kind={kind!r}")
         backend.check_options(config.backend_options())
+        backend.on_pool_made(config.backend_options())
         return config
 
     def backend_options(self) -> BackendOptions:

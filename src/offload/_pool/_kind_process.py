@@ -494,6 +494,13 @@ class ProcessBackend(Backend):
     # answered, never started it, or is dead, so no receiver reads a segment given back.
     warm_arguments = True
 
+    @classmethod
+    def on_pool_made(cls, options: BackendOptions) -> None:
+        # Templates start from the starter thread: start it now, while the caller's
+        # thread runs (at interpreter exit CPython 3.12.0-3.12.1 start no thread).
+        with contextlib.suppress(RuntimeError):
+            starter.ensure_running()
+
     def __init__(
         self, events: WorkerEvents, loop: asyncio.AbstractEventLoop, options: BackendOptions
     ) -> None:
