@@ -41,6 +41,7 @@ __all__ = [
     "recv_frame",
     "send_frame",
     "send_frame_blocking",
+    "send_frame_in_turn",
 ]
 
 _RECV_SIZE = 1 << 18
@@ -248,6 +249,11 @@ class Port(Closeable):
 async def send_frame(port: Port, data: bytes) -> None:
     """Send ``data``, already framed (a child's start-up data), without blocking the loop."""
     await port._asend_raw(data)
+
+
+def send_frame_in_turn(port: Port, data: bytes) -> None:
+    """Send ``data``, already framed, in turn with other senders (blocking while full)."""
+    port._send_raw(data)
 
 
 def send_frame_blocking(port: Port, data: bytes) -> None:

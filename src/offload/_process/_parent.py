@@ -9,7 +9,7 @@ from typing import Any
 from offload._errors import ChannelClosed
 from offload._wire import frame
 
-from ._channel import Port
+from ._channel import Port, send_frame_in_turn
 from ._messages import BYE
 
 __all__ = ["Parent", "bind_parent", "parent"]
@@ -81,7 +81,7 @@ class Parent:
         port = self._port
         if port is not None and not port.closed:
             with contextlib.suppress(ChannelClosed, OSError):  # the parent is gone
-                port._send_raw(frame(BYE, b""))
+                send_frame_in_turn(port, frame(BYE, b""))
             port.close()
 
 
