@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Topology", "delay_bucket"]
@@ -49,29 +49,24 @@ class Topology:
     result_ttl: float
     delivery_limit: int
     queue_type: str = "classic"
+    # The fixed queues' names, made once from ``name`` (see the module docstring).
+    work: str = field(init=False)
+    dead: str = field(init=False)
+    events: str = field(init=False)
+    cancels: str = field(init=False)
 
-    @property
-    def work(self) -> str:
-        return f"offload.{self.name}"
-
-    @property
-    def dead(self) -> str:
-        return f"offload.{self.name}.dead"
-
-    @property
-    def events(self) -> str:
-        return f"offload.{self.name}.events"
-
-    @property
-    def cancels(self) -> str:
-        return f"offload.{self.name}.cancels"
+    def __post_init__(self) -> None:
+        work = f"offload.{self.name}"
+        object.__setattr__(self, "work", work)
+        for kind in ("dead", "events", "cancels"):
+            object.__setattr__(self, kind, f"{work}.{kind}")
 
     def delay(self, ms: int) -> str:
-        return f"offload.{self.name}.delay.{ms}"
+        return f"{self.work}.delay.{ms}"
 
     def claim(self, key: str) -> str:
         digest = hashlib.sha256(key.encode()).hexdigest()[:40]
-        return f"offload.{self.name}.key.{digest}"
+        return f"{self.work}.key.{digest}"
 
     # -- declaration arguments -------------------------------------------------------
 
