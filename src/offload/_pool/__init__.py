@@ -23,7 +23,7 @@ One task, from the caller to a process worker and back (a reader starts here)::
    ▼
   await task.future -> value (or the task's exception with the worker's traceback)
 
-A worker that dies is reported as ``on_exited(worker, exitcode, signal)``: the template
+A worker that dies is reported as ``on_exited(worker, WorkerEnd(exitcode, signal))``: the template
 sends the wait status, the scheduler fails the task the control page says was running
 (``WorkerCrashed``), requeues the rest and starts a replacement. Cancel and timeout:
 the scheduler sets the task's flag in the control page, then kills the worker if the task

@@ -8,12 +8,37 @@ each event means (a result for a caller, a retry, a crash, a replacement).
 
 from __future__ import annotations
 
+import signal as _signal
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ._backend import Worker
 
-__all__ = ["WorkerEvents"]
+__all__ = ["WorkerEnd", "WorkerEvents"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerEnd:
+    """How a worker ended: its ``exitcode`` or ``signal`` (both None when unknown), and
+    ``start_error``, what its initializer (or an import) raised if it never became
+    ready because of that."""
+
+    exitcode: int | None = None
+    signal: int | None = None
+    start_error: BaseException | None = None
+
+    def how(self) -> str:
+        """The end in words: ``was killed by signal SIGKILL``, ``exited with code 3``."""
+        if self.signal is not None:
+            try:
+                name = _signal.Signals(self.signal).name
+            except ValueError:
+                name = str(self.signal)
+            return f"was killed by signal {name}"
+        if self.exitcode is not None:
+            return f"exited with code {self.exitcode}"
+        return "died (exit status unknown)"
 
 
 class WorkerEvents(Protocol):
@@ -36,16 +61,8 @@ class WorkerEvents(Protocol):
     def on_retire(self, worker: Worker) -> None:
         """The worker asks to be replaced (memory limit); it finishes what it holds."""
 
-    def on_exited(
-        self,
-        worker: Worker,
-        exitcode: int | None,
-        signal: int | None,
-        start_error: BaseException | None = None,
-    ) -> None:
-        """The worker ended (``exitcode`` or ``signal``, both None when unknown);
-        ``start_error`` is what its initializer (or an import) raised, if it never
-        became ready because of that."""
+    def on_exited(self, worker: Worker, end: WorkerEnd) -> None:
+        """The worker ended, as ``end`` tells."""
 
     def on_resize(self, max_workers: int) -> None:
         """The backend can run ``max_workers`` workers (a cluster's worker threads);

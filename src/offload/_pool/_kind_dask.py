@@ -38,7 +38,7 @@ from offload._serialize import dumps, dumps_function, loads
 from offload._shm import SharedBuffer, SharedCounter, SharedLock, untransfer
 
 from ._backend import Backend, BackendOptions, Worker
-from ._events import WorkerEvents
+from ._events import WorkerEnd, WorkerEvents
 from ._kind_dask_child import Scattered, mark_cancelled, run_task, stop_worker
 from ._task import Task
 from ._task_errors import load_error
@@ -377,7 +377,7 @@ class DaskSlot(Worker):
         self.pending.clear()
         self.outcomes.clear()
         self.sent.clear()
-        self.events.on_exited(self, None, None, error)
+        self.events.on_exited(self, WorkerEnd(start_error=error))
 
 
 class DaskBackend(Backend):

@@ -14,6 +14,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ._backend import Backend, BackendOptions, Worker
+from ._events import WorkerEnd
 from ._task import Task
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ class FakeWorker(Worker):
         if not self.dead:
             self.dead = True
             self.backend.workers.pop(self.id, None)
-            self.events.on_exited(self, exitcode, signal)
+            self.events.on_exited(self, WorkerEnd(exitcode, signal))
 
     # -- what the pool does --------------------------------------------------------
 

@@ -27,7 +27,7 @@ from offload._wire import frame, split_frames
 from . import _kind_process_messages as w
 from . import _kind_process_start as starter
 from ._backend import Backend, BackendOptions, NoWorkerProcess, Worker
-from ._events import WorkerEvents
+from ._events import WorkerEnd, WorkerEvents
 from ._functions import FunctionCache
 from ._task import Task
 from ._task_errors import load_error
@@ -254,7 +254,7 @@ class ProcessWorker(Worker):
             # The task it was running when it ended (0: none), read before the page goes.
             self.running_at_exit = w.RUNNING.unpack_from(self.page, 0)[0]
             self.page.close()
-        self.events.on_exited(self, exitcode, signum, self.start_error)
+        self.events.on_exited(self, WorkerEnd(exitcode, signum, self.start_error))
 
     def has_started(self, task: Task) -> bool:
         """True if ``task`` was running: the worker marks it in the page before it starts

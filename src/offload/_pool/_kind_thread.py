@@ -20,7 +20,7 @@ from offload._errors import TaskExited
 from offload._shm import untransfer
 
 from ._backend import Backend, BackendOptions, Worker
-from ._events import WorkerEvents
+from ._events import WorkerEnd, WorkerEvents
 from ._report import set_reporter
 from ._task import Task
 
@@ -111,7 +111,7 @@ class ThreadWorker(Worker):
         self.thread.join()
         self.ended = True
         self.backend.workers.pop(self.id, None)
-        self.events.on_exited(self, None, None, error)
+        self.events.on_exited(self, WorkerEnd(start_error=error))
 
     def send(self, tasks: list[Task]) -> None:
         for task in tasks:

@@ -37,6 +37,7 @@ from offload._loop import call_in_loop, running_in
 
 from ._backend import Backend, NoWorkerProcess, Worker
 from ._config import PoolConfig
+from ._events import WorkerEnd
 from ._functions import check_sync
 from ._kinds import create_backend
 from ._stats import PoolStats, Reservoir
@@ -705,13 +706,7 @@ class Scheduler:
             self.max_workers = max(max_workers, self.config.min_workers)
             self._schedule_dispatch()
 
-    def on_exited(
-        self,
-        worker: Worker,
-        exitcode: int | None,
-        signal: int | None,
-        start_error: BaseException | None = None,
-    ) -> None:
+    def on_exited(self, worker: Worker, end: WorkerEnd) -> None:
         slot = self.workers.pop(worker.id, None)
         if slot is None:  # already counted, or released by a close from outside
             return
@@ -721,19 +716,17 @@ class Scheduler:
         slot.inflight.clear()
         if was == STARTING and not slot.retiring:
             self._requeue(inflight)
-            self._start_ended(start_error, exitcode, signal)
+            self._start_ended(end)
         elif inflight:
-            self._requeue(self._fail_running(worker, inflight, exitcode, signal))
+            self._requeue(self._fail_running(worker, inflight, end))
         self._schedule_dispatch()
         self._check_drained()
 
-    def _fail_running(
-        self, worker: Worker, inflight: list[Task], exitcode: int | None, signum: int | None
-    ) -> list[Task]:
+    def _fail_running(self, worker: Worker, inflight: list[Task], end: WorkerEnd) -> list[Task]:
         """A worker holding ``inflight`` ended: fail what it ran; return what goes back
         to the queue."""
         head, rest = inflight[0], inflight[1:]
-        how = _how(exitcode, signum)
+        how = end.how()
 
         def crashed(what: str) -> list[Task]:
             if not head.future.done():
@@ -743,8 +736,8 @@ class Scheduler:
                     WorkerCrashed(
                         f"worker {worker.pid} {how} {what}",
                         pid=worker.pid,
-                        exitcode=exitcode,
-                        signal=signum,
+                        exitcode=end.exitcode,
+                        signal=end.signal,
                         function=head.fn_name,
                     ),
                 )
@@ -756,7 +749,7 @@ class Scheduler:
         # The worker died between tasks: none of those it held had started, so they run
         # elsewhere. A worker that ended on its own, twice, before the same task started
         # is stopped by that task (loading it kills the worker).
-        if exitcode is not None or signum in _FAULT_SIGNALS:
+        if end.exitcode is not None or end.signal in _FAULT_SIGNALS:
             head.deaths += 1
         if head.deaths < _MAX_DEATHS_BEFORE_START or head.future.done():
             return inflight
@@ -765,14 +758,13 @@ class Scheduler:
             "loading its function or arguments kills the worker"
         )
 
-    def _start_ended(
-        self, error: BaseException | None, exitcode: int | None, signum: int | None
-    ) -> None:
+    def _start_ended(self, end: WorkerEnd) -> None:
         """A worker ended before it was ready. Only failures of the user's code (the
         initializer raised, an import failed, the worker exited on its own or crashed)
         count toward failing queued work; a worker killed from outside, or with its
         template, is started again after a pause."""
-        if error is None and exitcode is None and signum not in _FAULT_SIGNALS:
+        error = end.start_error
+        if error is None and end.exitcode is None and end.signal not in _FAULT_SIGNALS:
             self._killed_while_starting()
             return
         self._start_failures += 1
@@ -785,7 +777,7 @@ class Scheduler:
         elif error is not None:
             detail = f"the initializer raised {type(error).__name__}: {error}"
         else:
-            detail = f"the worker {_how(exitcode, signum)} while starting"
+            detail = f"the worker {end.how()} while starting"
         failure = WorkerStartFailed(
             f"{self.name}: {self._start_failures} workers in a row could not start "
             f"({detail}); fix that, then submit again"
@@ -882,15 +874,3 @@ def _resolve_error(task: Task, error: BaseException) -> None:
         task.future.set_exception(error)
         # The caller may have left already; do not warn about unretrieved errors.
         task.future.exception()
-
-
-def _how(exitcode: int | None, signum: int | None) -> str:
-    if signum is not None:
-        try:
-            name = _signal.Signals(signum).name
-        except ValueError:
-            name = str(signum)
-        return f"was killed by signal {name}"
-    if exitcode is not None:
-        return f"exited with code {exitcode}"
-    return "died (exit status unknown)"
