@@ -45,7 +45,7 @@ from offload._pool import Pool
 
 from ._context import JobInfo, run_job
 from ._link import publish
-from ._results import append, copy_to, event_message, follow, properties, record
+from ._results import batch_message, copy_to, follow, properties, record, stamp
 from ._topology import delay_bucket
 from ._wire import (
     ATTEMPT,
@@ -68,6 +68,7 @@ __all__ = ["JobWorker"]
 _log = logging.getLogger("offload.jobs")
 _REMEMBER_CANCELLED = 10_000
 _MARKER = "x-offload-marker"
+_BATCH = 200  # results recorded in one stream message at most
 
 
 class _Delivery:
@@ -84,20 +85,18 @@ class _Delivery:
 class _Done:
     """A job that ended well: its result event waits to be recorded, then the ack."""
 
-    __slots__ = ("body", "delivery", "job_id", "props", "reply_to", "settled")
+    __slots__ = ("delivery", "event", "job_id", "reply_to", "settled")
 
     def __init__(
         self,
         delivery: _Delivery,
         job_id: str,
-        body: bytes,
-        props: Any,
+        event: dict[str, Any],
         settled: asyncio.Future[bool],
     ) -> None:
         self.delivery = delivery
         self.job_id = job_id
-        self.body = body
-        self.props = props
+        self.event = event
         self.reply_to = delivery.message.reply_to
         self.settled = settled
 
@@ -375,30 +374,54 @@ class JobWorker:
             self._outbox_idle.set()
 
     async def _record_batch(self, batch: list[_Done]) -> None:
+        for start in range(0, len(batch), _BATCH):
+            await self._record_chunk(batch[start : start + _BATCH])
+
+    async def _record_chunk(self, batch: list[_Done]) -> None:
+        """Record the results of ``batch`` in one confirmed stream message, send each
+        producer one copy of its own, then ack them all."""
         queue = self.queue
-        outcomes = await asyncio.gather(
-            *(append(queue.link, queue.topology, d.job_id, d.body, d.props) for d in batch),
-            return_exceptions=True,
-        )
-        recorded = [d for d, out in zip(batch, outcomes, strict=True) if out is None]
-        lost = [d for d, out in zip(batch, outcomes, strict=True) if out is not None]
-        self.completed += len(recorded)
-        if any(d.reply_to for d in recorded) and self._copies is not None:
-            with contextlib.suppress(Exception):
-                channel = await self._copies.get_underlay_channel()
-                for d in recorded:
-                    if d.reply_to:
-                        await copy_to(channel, d.reply_to, d.body, d.props)
-        if recorded:
-            await self._settle([d.delivery for d in recorded])
-        for d, out in zip(batch, outcomes, strict=True):
-            if out is not None:
-                _log.warning("the result of job %s could not be recorded: %r", d.job_id, out)
-        if lost:
-            await self._settle([d.delivery for d in lost], requeue=True)
+        stream = queue.topology.events
+        events = [(d.job_id, stamp(d.event)) for d in batch]
+        recorded = False
+        try:
+            body, props, events = batch_message(queue.codec, events)
+
+            async def publish_batch(ch: aiormq.abc.AbstractChannel) -> None:
+                await publish(ch, body, stream, props)
+
+            await queue.link.call(publish_batch, f"recording the results of {len(batch)} jobs")
+            recorded = True
+        except Exception as exc:
+            _log.warning("the results of %d jobs could not be recorded: %r", len(batch), exc)
+        if not recorded:
+            await self._settle([d.delivery for d in batch], requeue=True)
+        else:
+            self.completed += len(batch)
+            if any(d.reply_to for d in batch) and self._copies is not None:
+                with contextlib.suppress(Exception):
+                    await self._send_copies(batch, events, body, props)
+            await self._settle([d.delivery for d in batch])
         for d in batch:
             if not d.settled.done():
-                d.settled.set_result(d in recorded)
+                d.settled.set_result(recorded)
+
+    async def _send_copies(
+        self, batch: list[_Done], events: list[tuple[str, dict[str, Any]]], body: bytes, props: Any
+    ) -> None:
+        """One transient copy per producer of the events of its jobs (best effort)."""
+        assert self._copies is not None
+        channel = await self._copies.get_underlay_channel()
+        groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for d, event in zip(batch, events, strict=True):
+            if d.reply_to:
+                groups.setdefault(d.reply_to, []).append(event)
+        for reply_to, group in groups.items():
+            if len(group) == len(events):
+                await copy_to(channel, reply_to, body, props)
+            else:
+                group_body, group_props, _ = batch_message(self.queue.codec, group)
+                await copy_to(channel, reply_to, group_body, group_props)
 
     # -- jobs ------------------------------------------------------------------------
 
@@ -550,12 +573,8 @@ class JobWorker:
                 settled.set_result(True)
             return False
         if outcome is None:
-            body, props = event_message(
-                queue.codec,
-                job.id,
-                {"type": "result", "value": value, "attempt": info.attempt},
-            )
-            self._outbox.append(_Done(delivery, job.id, body, props, settled))
+            event = {"type": "result", "value": value, "attempt": info.attempt}
+            self._outbox.append(_Done(delivery, job.id, event, settled))
             self._outbox_idle.clear()
             self._outbox_ready.set()
             return True
