@@ -15,6 +15,8 @@ from tests import _jobs_app as app
 from tests._rabbitmq import amqp_url, queue_name  # noqa: F401
 
 import offload
+from offload._jobs._link import Unrouted
+from offload._jobs._results import new_job_id, record
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -281,3 +283,51 @@ async def test_a_long_job_holds_no_other_job_hostage(
         finally:
             go.write_text("")
         assert await long.result(timeout=30) == 1
+
+
+async def test_a_durable_publish_that_stays_unroutable_ends_in_broker_unavailable(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+) -> None:
+    # The broker returns a mandatory publish that no queue takes (here: the work queue
+    # was deleted); it is retried as an outage until outage_timeout, then fails: never
+    # confirmed as if it had been queued, never waiting forever.
+    async with make_queue(amqp_url, queue_name, outage_timeout=1.0) as jobs:
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(f"offload.{queue_name}")
+        started = time.monotonic()
+        with pytest.raises(offload.BrokerUnavailable) as caught:
+            await jobs.submit(app.add, 1, 1)
+        # Retried up to the deadline (it gives up when the next back-off, 0.5 s at
+        # most, would pass it), then raised: not at once, and not hanging.
+        assert 0.5 <= time.monotonic() - started < 20
+        text = str(caught.value)
+        assert "submitting job" in text
+        assert "stayed unreachable for 1.0 s" in text
+        assert f"Unrouted: queue 'offload.{queue_name}' did not take the message" in text
+        assert "NO_ROUTE" in text
+        assert "it was deleted" in text
+        assert isinstance(caught.value.__cause__, Unrouted)
+
+
+async def test_a_result_whose_stream_stays_unroutable_ends_in_broker_unavailable(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+) -> None:
+    async with make_queue(amqp_url, queue_name, outage_timeout=1.0) as jobs:
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(f"offload.{queue_name}.events")
+        started = time.monotonic()
+        with pytest.raises(
+            offload.BrokerUnavailable, match=r"stayed unreachable for 1\.0 s"
+        ) as caught:
+            await record(jobs.link, jobs.codec, jobs.topology, new_job_id(), {"type": "result"})
+        # Retried up to the deadline (it gives up when the next back-off, 0.5 s at
+        # most, would pass it), then raised: not at once, and not hanging.
+        assert 0.5 <= time.monotonic() - started < 20
+        assert f"queue 'offload.{queue_name}.events' did not take the message" in str(caught.value)
+        assert isinstance(caught.value.__cause__, Unrouted)
