@@ -160,17 +160,19 @@ def _own_cpu() -> float:
 
 @contextlib.asynccontextmanager
 async def offload_contenders(
-    url: str, counter: Counter, queue_type: str = "classic"
+    url: str, counter: Counter, queue_type: str = "classic", buffer: int = 0
 ) -> AsyncIterator[list[Contender]]:
     os.environ["BENCH_AMQP_URL"] = url
     import _jobs_tasks as tasks
     import offload
 
     name = "bench" if queue_type == "classic" else f"bench{queue_type}"
+    name += f"buffer{buffer}" if buffer else ""
     env = {"BENCH_AMQP_URL": url, "BENCH_COUNTER": str(counter.path), "BENCH_QUEUE": name}
     env["BENCH_QUEUE_TYPE"] = queue_type
     argv = [sys.executable, "-m", "offload", "worker", url, "--queue", name]
     argv += ["--app", "_jobs_tasks", "--concurrency", str(CONCURRENCY), "--kind", "process"]
+    argv += ["--buffer", str(buffer)]
     jobs = offload.JobQueue(url, name=name, queue_type=queue_type)  # type: ignore[arg-type]
     for job_name, fn in tasks.jobs.registered.items():
         jobs.register(fn, name=job_name)
@@ -195,6 +197,13 @@ async def offload_contenders(
                 await counter.reach(target)
 
             await all_results(20)  # the worker is up and connected
+            if buffer:
+                yield [
+                    Contender(
+                        f"offload, --buffer {buffer} (results)", all_results, one_result, proc.pid
+                    )
+                ]
+                return
             if queue_type != "classic":
                 yield [
                     Contender(
@@ -370,6 +379,12 @@ async def main() -> None:
                 (
                     "offload (quorum)",
                     lambda: offload_contenders(url, Counter(Path(tmp) / "quorum"), "quorum"),
+                ),
+                (
+                    "offload (buffer)",
+                    lambda: offload_contenders(
+                        url, Counter(Path(tmp) / "buffer"), buffer=4 * CONCURRENCY
+                    ),
                 ),
                 ("Celery", lambda: celery_contenders(url)),
                 ("dramatiq", lambda: dramatiq_contenders(url, Counter(Path(tmp) / "dramatiq"))),

@@ -514,9 +514,17 @@ class JobQueue:
         kind: Literal["process", "thread"] = "process",
         cancel_grace: float = 5.0,
         stop_grace: float = 30.0,
+        buffer: int = 0,
     ) -> JobWorker:
         """A worker that runs this queue's jobs in an :class:`offload.Pool` of
         ``concurrency`` workers (default: CPU count) of ``kind``.
+
+        ``buffer``: deliveries the worker may hold beyond its free slots. With the
+        default 0 no job ever waits in a worker behind a running one (another worker
+        takes it); a few (say ``concurrency``) let short jobs run back to back and their
+        results be recorded in larger batches, at the cost of up to ``buffer`` jobs
+        waiting for a slot here while another worker may be idle.
+        Raises ``ValueError`` for a bad option.
 
         Use it as ``async with jobs.worker() as worker: await worker.wait()``, or run
         ``offload worker URL --queue NAME --app MODULE`` from a shell.
@@ -529,4 +537,5 @@ class JobQueue:
             kind=kind,
             cancel_grace=cancel_grace,
             stop_grace=stop_grace,
+            buffer=buffer,
         )

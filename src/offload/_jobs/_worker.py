@@ -124,9 +124,12 @@ class JobWorker:
         kind: Literal["process", "thread"],
         cancel_grace: float,
         stop_grace: float,
+        buffer: int = 0,
     ) -> None:
         if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
             raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        if not isinstance(buffer, int) or buffer < 0:
+            raise ValueError(f"buffer must be an integer >= 0, got {buffer!r}")
         self.queue = queue
         self.pool = Pool(
             kind,
@@ -136,6 +139,9 @@ class JobWorker:
             name=f"offload-jobs-{queue.name}",
         )
         self.concurrency = self.pool.max_workers
+        self.buffer = buffer
+        # The prefetch with nothing parked: a delivery for every slot, plus the buffer.
+        self._base = self.concurrency + buffer
         self.stop_grace = stop_grace
         self._classic = queue.topology.queue_type == "classic"
         self._channel: AbstractRobustChannel | None = None
@@ -196,7 +202,7 @@ class JobWorker:
         )
         self._copies = await self.queue.link.new_channel(confirms=False)
         channel = self._channel = await self.queue.link.new_channel(
-            prefetch=self.concurrency, global_qos=self._classic
+            prefetch=self._base, global_qos=self._classic
         )
         # Read every cancellation recorded so far before taking a job: append a marker
         # to the stream and follow it from the start until the marker comes by.
@@ -310,8 +316,8 @@ class JobWorker:
     async def _raise(self, channel: Any) -> None:
         async with self._qos_lock:
             self._raising.discard(channel)
-            limit = self.concurrency + len(self._parked.get(channel, ()))
-            if limit > self._limit.get(channel, self.concurrency):
+            limit = self._base + len(self._parked.get(channel, ()))
+            if limit > self._limit.get(channel, self._base):
                 with contextlib.suppress(Exception):  # closed: its deliveries went back
                     await channel.basic_qos(prefetch_count=limit, global_=True)
                     self._limit[channel] = limit
@@ -329,8 +335,8 @@ class JobWorker:
                 parked.difference_update(tags)
                 try:
                     if self._classic:
-                        limit = self.concurrency + len(parked)
-                        if limit < self._limit.get(channel, self.concurrency):
+                        limit = self._base + len(parked)
+                        if limit < self._limit.get(channel, self._base):
                             await channel.basic_qos(prefetch_count=limit, global_=True)
                             self._limit[channel] = limit
                     if requeue:
