@@ -285,6 +285,55 @@ async def test_a_long_job_holds_no_other_job_hostage(
         assert await long.result(timeout=30) == 1
 
 
+async def _ready(url: str, queue: str, count: int, timeout: float = 30) -> None:
+    """Wait until the broker's queue holds ``count`` messages not delivered to anyone."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        deadline = time.monotonic() + timeout
+        while True:
+            declared = await channel.declare_queue(queue, passive=True)
+            ready = declared.declaration_result.message_count
+            if ready == count:
+                return
+            assert time.monotonic() < deadline, f"{queue} holds {ready} messages, not {count}"
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+async def test_a_buffer_holds_that_many_jobs_beyond_the_free_slots_and_no_more(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    tmp_path: Path,
+    queue_type: str,
+) -> None:
+    started, go = tmp_path / "started", tmp_path / "go"
+    async with (
+        make_queue(amqp_url, queue_name, queue_type=queue_type) as jobs,
+        jobs.worker(concurrency=1, kind="thread", buffer=2) as busy,
+    ):
+        long = await jobs.submit(app.wait_for_file, str(started), str(go))
+        await _appears(started)
+        short = await jobs.submit_many(app.add, [(i, 2) for i in range(3)])
+        # Two wait in the busy worker behind the long job; the third stays queued ...
+        await _ready(amqp_url, f"offload.{queue_name}", 1)
+        try:
+            async with jobs.worker(concurrency=1, kind="thread") as other:
+                # ... until a worker with a free slot takes it.
+                assert await short[2].result(timeout=30) == 4
+                assert other.completed == 1
+        finally:
+            go.write_text("")
+        assert [await h.result(timeout=30) for h in short[:2]] == [2, 3]
+        assert await long.result(timeout=30) == 1
+        assert busy.completed == 3
+
+
+async def test_a_negative_buffer_is_refused(jobs: offload.JobQueue) -> None:
+    with pytest.raises(ValueError, match="buffer must be an integer >= 0"):
+        jobs.worker(buffer=-1)
+
+
 async def test_a_durable_publish_that_stays_unroutable_ends_in_broker_unavailable(
     amqp_url: str,  # noqa: F811
     queue_name: str,  # noqa: F811
