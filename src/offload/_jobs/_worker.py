@@ -168,7 +168,11 @@ class JobWorker:
         self._settler: asyncio.Task[None] | None = None
         self._abandoning = False
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._stopped = asyncio.Event()
+        # A job takes a slot before it goes to the pool: buffered deliveries wait here,
+        # where a stop hands them back at once (none waits inside the pool).
+        self._slots = asyncio.Semaphore(self.concurrency)
         self._owns_queue = False
         self._follower: asyncio.Task[None] | None = None
         self._caught_up: asyncio.Future[None] | None = None
@@ -245,6 +249,7 @@ class JobWorker:
             await self._stopped.wait()
             return
         self._stopping = True
+        self._stop_requested.set()
         grace = self.stop_grace if grace is None else grace
         try:
             if self._work is not None and self._tag is not None:
@@ -544,16 +549,25 @@ class JobWorker:
         queue = self.queue
         message = delivery.message
         topo = queue.topology
+        if not await self._take_slot():
+            self._park(delivery)  # stopping: a buffered job goes back, not run
+            await self._settle([delivery], requeue=True)
+            return False
+        if job.id in self._cancelled:  # cancelled while it waited for the slot
+            self._slots.release()
+            self._park(delivery)
+            await self._settle([delivery])
+            settled.set_result(True)
+            return False
         info = JobInfo(job.id, attempt + redeliveries, topo.name)
         token = self._tokens[job.id] = CancelToken()
-        if job.id in self._cancelled:
-            token.cancel("cancelled by the producer")
         timeout = min(job.timeout or queue.timeout or queue.max_timeout, queue.max_timeout)
         try:
             handle = self.pool.submit(
                 run_job, fn, info, job.args, job.kwargs, timeout=timeout, token=token
             )
         except ClosedError:
+            self._slots.release()
             self._park(delivery)
             await self._settle([delivery], requeue=True)
             return False
@@ -568,6 +582,7 @@ class JobWorker:
             outcome = exc
         except Exception as exc:
             outcome = exc
+        self._slots.release()
         self._park(delivery)  # the pool slot is free: the broker may send the next job
         with contextlib.suppress(Exception):
             await forward
@@ -599,6 +614,29 @@ class JobWorker:
                 attempt=info.attempt,
             )
         settled.set_result(True)
+        return False
+
+    async def _take_slot(self) -> bool:
+        """Wait for a free pool slot (at once unless deliveries are buffered); False,
+        holding none, when the worker stops first."""
+        if self._stopping:
+            return False
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: returns without waiting
+            return True
+        acquire = asyncio.ensure_future(self._slots.acquire())
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            acquire.cancel()  # no-op once it has the slot
+        with contextlib.suppress(asyncio.CancelledError):
+            await acquire
+        if not acquire.cancelled() and acquire.exception() is None:
+            if not self._stop_requested.is_set():
+                return True
+            self._slots.release()
         return False
 
     async def _forward(self, handle: Any, job_id: str, info: JobInfo, reply_to: str | None) -> None:
