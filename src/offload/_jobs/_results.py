@@ -5,7 +5,9 @@ cancelled) to the stream ``offload.<name>.events``, each tagged with its job id 
 ``x-offload-job`` header. A stream is an append-only log: reading does not remove
 anything, so any number of readers, now or after a restart, can read a job's events
 until the broker drops them for age (``x-max-age`` = ``result_ttl``). Nothing is
-declared per job, so recording a result costs one confirmed publish.
+declared per job. A worker records the final events of the jobs whose results piled up
+in one message (header ``x-offload-jobs``: their ids, comma-separated; body: the list
+of their events, in that order), so a batch of results costs one confirmed publish.
 
 A producer follows the stream live from where it joined (:class:`Hub`) and hands each
 event to the reader of its job, if someone asked; a job asked for by id alone (``get``

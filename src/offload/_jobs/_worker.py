@@ -7,8 +7,9 @@ Per delivery::
     redelivered (classic queue) ──▶ republished with x-offload-redeliveries + 1, ack
     died too often (redeliveries > max_redeliveries) ──▶ error, .dead, ack
     pool.submit(job, timeout, token) ── report() values ──▶ events stream
-      ok      ──▶ the pool slot is free at once; the settler records the result
-                  (events stream, confirmed, a batch at a time), then acks
+      ok      ──▶ the pool slot is free at once; the settler records the results
+                  that piled up (one events-stream message per batch, confirmed),
+                  sends each producer one copy of its own, then acks the batch
       failed  ──▶ attempts left: copy to a delay queue (back-off + jitter) ──▶ ack
                   none left: error recorded, copy to .dead ──▶ ack
       stopped by a worker shutdown ──▶ nack, requeue (another worker runs it)
@@ -19,13 +20,16 @@ missed however long a job runs.
 Prefetch, exactly: a delivery is "parked" once it no longer needs a pool slot (its job
 ended and its result is being recorded, or it is being skipped, dead-lettered or
 retried) and until its ack or nack is sent. On a classic queue the channel's prefetch
-(global QoS, which the broker applies at once) follows ``concurrency + parked``: raised
-when a delivery parks, lowered *before* the ack that unparks it is sent. So the broker
-never holds more unacked deliveries than ``running + parked + free slots``, and a
-delivery never waits here behind a running job: a long job holds nobody hostage, while
-the next job starts as soon as a slot frees, not after two confirmed writes. Quorum
-queues refuse a global QoS: there prefetch is ``concurrency`` for the consumer's life,
-and a slot's next delivery waits for the previous job's ack.
+(global QoS, which the broker applies at once) follows ``concurrency + buffer + parked``
+(``buffer``: deliveries allowed to wait here for a slot, 0 by default): raised when a
+delivery parks, lowered *before* the ack that unparks it is sent. So the broker never
+holds more unacked deliveries than ``running + parked + free slots + buffer``; with no
+buffer a delivery never waits here behind a running job: a long job holds nobody
+hostage, while the next job starts as soon as a slot frees, not after two confirmed
+writes. Buffered deliveries wait for a slot here (not in the pool), so a stopping worker
+hands them back at once. Quorum queues refuse a global QoS: there prefetch is
+``concurrency + buffer`` for the consumer's life, and a slot's next delivery waits for
+the previous job's ack.
 """
 
 from __future__ import annotations
