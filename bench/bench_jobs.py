@@ -3,7 +3,9 @@
 Run: ``python bench/bench_jobs.py`` (starts a private broker with scripts/rabbitmq.sh
 unless OFFLOAD_AMQP_URL is set). Every framework runs 2 jobs at once (2 worker
 processes, or offload's worker with a pool of 2 processes), all workers are started
-first, then the frameworks take turns for BENCH_ROUNDS rounds; each round measures:
+first, then the frameworks take turns for BENCH_ROUNDS rounds (offload also with
+``--buffer 8``: 8 deliveries may wait in the worker beyond its 2 slots); each round
+measures:
 
 - throughput: submit BENCH_JOBS no-op jobs, wait until all are done (jobs/s);
 - round trip: submit one job, wait until it is done, BENCH_TRIPS times.
@@ -315,7 +317,8 @@ SETTINGS = [
         "offload",
         "confirmed persistent submits to a durable classic queue; result recorded in a "
         "stream (confirmed) before the ack; prefetch = 2 running + results being recorded; "
-        "the quorum row: a quorum queue, prefetch 2 fixed",
+        "the quorum row: a quorum queue, prefetch 2 fixed; the --buffer 8 row: up to 8 more "
+        "deliveries wait in the worker for a slot, results recorded a batch at a time",
     ),
     ("Celery", "acks before running (default), rpc:// transient results, prefetch 2"),
     (
