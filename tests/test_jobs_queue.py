@@ -329,26 +329,29 @@ async def test_a_buffer_holds_that_many_jobs_beyond_the_free_slots_and_no_more(
         assert busy.completed == 3
 
 
-async def test_a_stopping_worker_hands_its_buffered_jobs_back_at_once(
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+async def test_a_stopping_worker_hands_its_buffered_jobs_back_at_once_uncounted(
     amqp_url: str,  # noqa: F811
     queue_name: str,  # noqa: F811
     tmp_path: Path,
+    queue_type: str,
 ) -> None:
     started, go = tmp_path / "started", tmp_path / "go"
-    async with make_queue(amqp_url, queue_name) as jobs:
+    async with make_queue(amqp_url, queue_name, queue_type=queue_type) as jobs:
         busy = jobs.worker(concurrency=1, kind="thread", buffer=2)
         await busy.start()
         stopping = None
         try:
             long = await jobs.submit(app.wait_for_file, str(started), str(go))
             await _appears(started)
-            short = await jobs.submit_many(app.add, [(i, 2) for i in range(2)])
+            short = await jobs.submit_many(app.attempt, [(), ()])
             await _ready(amqp_url, f"offload.{queue_name}", 0)  # both wait in `busy`
             stopping = asyncio.create_task(busy.stop(grace=60))
             # The running job keeps its grace; the two that never started go back now.
             await _ready(amqp_url, f"offload.{queue_name}", 2, timeout=10)
             async with jobs.worker(concurrency=1, kind="thread") as other:
-                assert [await h.result(timeout=30) for h in short] == [2, 3]
+                # They never ran: their first attempt, not counted as a redelivery.
+                assert [await h.result(timeout=30) for h in short] == [1, 1]
                 assert other.completed == 2
             assert not stopping.done()
         finally:

@@ -554,8 +554,7 @@ class JobWorker:
         message = delivery.message
         topo = queue.topology
         if not await self._take_slot():
-            self._park(delivery)  # stopping: a buffered job goes back, not run
-            await self._settle([delivery], requeue=True)
+            await self._hand_back(delivery, job.id, attempt, redeliveries)
             return False
         if job.id in self._cancelled:  # cancelled while it waited for the slot
             self._slots.release()
@@ -619,6 +618,33 @@ class JobWorker:
             )
         settled.set_result(True)
         return False
+
+    async def _hand_back(
+        self, delivery: _Delivery, job_id: str, attempt: int, redeliveries: int
+    ) -> None:
+        """Return a delivery that never started (the worker stops) to the queue without
+        counting it as a redelivery: a nack would set the broker's redelivered flag (or
+        a quorum queue's delivery count), which counts towards ``max_redeliveries``.
+        Republished as it came, confirmed, then acked; nacked if that fails."""
+        queue = self.queue
+        message = delivery.message
+        self._park(delivery)
+        try:
+            await queue.publish_job(
+                job_id,
+                message.body,
+                message.content_type or "application/json",
+                queue.topology.work,
+                attempt=attempt,
+                priority=message.priority,
+                reply_to=message.reply_to,
+                headers={REDELIVERIES: redeliveries} if redeliveries else None,
+            )
+        except Exception as exc:
+            _log.debug("could not hand job %s back by a publish: %r", job_id, exc)
+            await self._settle([delivery], requeue=True)
+        else:
+            await self._settle([delivery])
 
     async def _take_slot(self) -> bool:
         """Wait for a free pool slot (at once unless deliveries are buffered); False,
