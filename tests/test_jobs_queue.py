@@ -63,6 +63,10 @@ async def test_progress_values_arrive_in_order_then_the_result(jobs: offload.Job
         assert await handle.result(timeout=20) == 5
 
 
+async def test_submit_many_of_nothing_submits_nothing(jobs: offload.JobQueue) -> None:
+    assert await jobs.submit_many(app.add, []) == []
+
+
 async def test_submit_many_pipelines_and_keeps_order(jobs: offload.JobQueue) -> None:
     handles = await jobs.submit_many(app.add, [(i, 1) for i in range(50)])
     assert len({h.id for h in handles}) == 50
