@@ -13,6 +13,7 @@ Per delivery::
       failed  ──▶ attempts left: copy to a delay queue (back-off + jitter) ──▶ ack
                   none left: error recorded, copy to .dead ──▶ ack
       stopped by a worker shutdown ──▶ nack, requeue (another worker runs it)
+    buffered (waiting for a slot) when the worker stops ──▶ republished as it came, ack
 
 The event loop only moves messages: the jobs run in the pool, so heartbeats are never
 missed however long a job runs.
