@@ -3,7 +3,9 @@
 Run: ``python bench/bench_jobs.py`` (starts a private broker with scripts/rabbitmq.sh
 unless OFFLOAD_AMQP_URL is set). Every framework runs 2 jobs at once (2 worker
 processes, or offload's worker with a pool of 2 processes), all workers are started
-first, then the frameworks take turns for BENCH_ROUNDS rounds; each round measures:
+first, then the frameworks take turns for BENCH_ROUNDS rounds (offload also with
+``--buffer 8``: 8 deliveries may wait in the worker beyond its 2 slots); each round
+measures:
 
 - throughput: submit BENCH_JOBS no-op jobs, wait until all are done (jobs/s);
 - round trip: submit one job, wait until it is done, BENCH_TRIPS times.
@@ -160,17 +162,19 @@ def _own_cpu() -> float:
 
 @contextlib.asynccontextmanager
 async def offload_contenders(
-    url: str, counter: Counter, queue_type: str = "classic"
+    url: str, counter: Counter, queue_type: str = "classic", buffer: int = 0
 ) -> AsyncIterator[list[Contender]]:
     os.environ["BENCH_AMQP_URL"] = url
     import _jobs_tasks as tasks
     import offload
 
     name = "bench" if queue_type == "classic" else f"bench{queue_type}"
+    name += f"buffer{buffer}" if buffer else ""
     env = {"BENCH_AMQP_URL": url, "BENCH_COUNTER": str(counter.path), "BENCH_QUEUE": name}
     env["BENCH_QUEUE_TYPE"] = queue_type
     argv = [sys.executable, "-m", "offload", "worker", url, "--queue", name]
     argv += ["--app", "_jobs_tasks", "--concurrency", str(CONCURRENCY), "--kind", "process"]
+    argv += ["--buffer", str(buffer)]
     jobs = offload.JobQueue(url, name=name, queue_type=queue_type)  # type: ignore[arg-type]
     for job_name, fn in tasks.jobs.registered.items():
         jobs.register(fn, name=job_name)
@@ -195,6 +199,13 @@ async def offload_contenders(
                 await counter.reach(target)
 
             await all_results(20)  # the worker is up and connected
+            if buffer:
+                yield [
+                    Contender(
+                        f"offload, --buffer {buffer} (results)", all_results, one_result, proc.pid
+                    )
+                ]
+                return
             if queue_type != "classic":
                 yield [
                     Contender(
@@ -306,7 +317,8 @@ SETTINGS = [
         "offload",
         "confirmed persistent submits to a durable classic queue; result recorded in a "
         "stream (confirmed) before the ack; prefetch = 2 running + results being recorded; "
-        "the quorum row: a quorum queue, prefetch 2 fixed",
+        "the quorum row: a quorum queue, prefetch 2 fixed; the --buffer 8 row: up to 8 more "
+        "deliveries wait in the worker for a slot, results recorded a batch at a time",
     ),
     ("Celery", "acks before running (default), rpc:// transient results, prefetch 2"),
     (
@@ -370,6 +382,12 @@ async def main() -> None:
                 (
                     "offload (quorum)",
                     lambda: offload_contenders(url, Counter(Path(tmp) / "quorum"), "quorum"),
+                ),
+                (
+                    "offload (buffer)",
+                    lambda: offload_contenders(
+                        url, Counter(Path(tmp) / "buffer"), buffer=4 * CONCURRENCY
+                    ),
                 ),
                 ("Celery", lambda: celery_contenders(url)),
                 ("dramatiq", lambda: dramatiq_contenders(url, Counter(Path(tmp) / "dramatiq"))),

@@ -204,6 +204,10 @@ async def test_submit_during_an_outage_waits_then_raises_a_clear_error(
             with pytest.raises(offload.BrokerUnavailable, match="unreachable"):
                 await jobs.submit(app.add, 1, 1)
             assert 0.9 <= time.monotonic() - started < 20
+            started = time.monotonic()
+            with pytest.raises(offload.BrokerUnavailable, match="submitting 3 jobs"):
+                await jobs.submit_many(app.add, [(1, 1), (2, 2), (3, 3)])
+            assert 0.5 <= time.monotonic() - started < 20
         finally:
             await asyncio.to_thread(private_broker.start)
     # Once the broker is back, a producer and a worker connect and work again.

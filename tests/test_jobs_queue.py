@@ -15,6 +15,8 @@ from tests import _jobs_app as app
 from tests._rabbitmq import amqp_url, queue_name  # noqa: F401
 
 import offload
+from offload._jobs._link import Unrouted
+from offload._jobs._results import new_job_id, record
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -59,6 +61,10 @@ async def test_progress_values_arrive_in_order_then_the_result(jobs: offload.Job
         handle = await jobs.submit(app.count, 5)
         assert [v async for v in handle.progress()] == [1, 2, 3, 4, 5]
         assert await handle.result(timeout=20) == 5
+
+
+async def test_submit_many_of_nothing_submits_nothing(jobs: offload.JobQueue) -> None:
+    assert await jobs.submit_many(app.add, []) == []
 
 
 async def test_submit_many_pipelines_and_keeps_order(jobs: offload.JobQueue) -> None:
@@ -281,3 +287,132 @@ async def test_a_long_job_holds_no_other_job_hostage(
         finally:
             go.write_text("")
         assert await long.result(timeout=30) == 1
+
+
+async def _ready(url: str, queue: str, count: int, timeout: float = 30) -> None:
+    """Wait until the broker's queue holds ``count`` messages not delivered to anyone."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        deadline = time.monotonic() + timeout
+        while True:
+            declared = await channel.declare_queue(queue, passive=True)
+            ready = declared.declaration_result.message_count
+            if ready == count:
+                return
+            assert time.monotonic() < deadline, f"{queue} holds {ready} messages, not {count}"
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+async def test_a_buffer_holds_that_many_jobs_beyond_the_free_slots_and_no_more(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    tmp_path: Path,
+    queue_type: str,
+) -> None:
+    started, go = tmp_path / "started", tmp_path / "go"
+    async with (
+        make_queue(amqp_url, queue_name, queue_type=queue_type) as jobs,
+        jobs.worker(concurrency=1, kind="thread", buffer=2) as busy,
+    ):
+        long = await jobs.submit(app.wait_for_file, str(started), str(go))
+        await _appears(started)
+        short = await jobs.submit_many(app.add, [(i, 2) for i in range(3)])
+        # Two wait in the busy worker behind the long job; the third stays queued ...
+        await _ready(amqp_url, f"offload.{queue_name}", 1)
+        try:
+            async with jobs.worker(concurrency=1, kind="thread") as other:
+                # ... until a worker with a free slot takes it.
+                assert await short[2].result(timeout=30) == 4
+                assert other.completed == 1
+        finally:
+            go.write_text("")
+        assert [await h.result(timeout=30) for h in short[:2]] == [2, 3]
+        assert await long.result(timeout=30) == 1
+        assert busy.completed == 3
+
+
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+async def test_a_stopping_worker_hands_its_buffered_jobs_back_at_once_uncounted(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    tmp_path: Path,
+    queue_type: str,
+) -> None:
+    started, go = tmp_path / "started", tmp_path / "go"
+    async with make_queue(amqp_url, queue_name, queue_type=queue_type) as jobs:
+        busy = jobs.worker(concurrency=1, kind="thread", buffer=2)
+        await busy.start()
+        stopping = None
+        try:
+            long = await jobs.submit(app.wait_for_file, str(started), str(go))
+            await _appears(started)
+            short = await jobs.submit_many(app.attempt, [(), ()])
+            await _ready(amqp_url, f"offload.{queue_name}", 0)  # both wait in `busy`
+            stopping = asyncio.create_task(busy.stop(grace=60))
+            # The running job keeps its grace; the two that never started go back now.
+            await _ready(amqp_url, f"offload.{queue_name}", 2, timeout=10)
+            async with jobs.worker(concurrency=1, kind="thread") as other:
+                # They never ran: their first attempt, not counted as a redelivery.
+                assert [await h.result(timeout=30) for h in short] == [1, 1]
+                assert other.completed == 2
+            assert not stopping.done()
+        finally:
+            go.write_text("")
+            await (stopping or busy.stop())
+        assert await long.result(timeout=30) == 1
+        assert busy.completed == 1
+
+
+async def test_a_negative_buffer_is_refused(jobs: offload.JobQueue) -> None:
+    with pytest.raises(ValueError, match="buffer must be an integer >= 0"):
+        jobs.worker(buffer=-1)
+
+
+async def test_a_durable_publish_that_stays_unroutable_ends_in_broker_unavailable(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+) -> None:
+    # The broker returns a mandatory publish that no queue takes (here: the work queue
+    # was deleted); it is retried as an outage until outage_timeout, then fails: never
+    # confirmed as if it had been queued, never waiting forever.
+    async with make_queue(amqp_url, queue_name, outage_timeout=1.0) as jobs:
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(f"offload.{queue_name}")
+        started = time.monotonic()
+        with pytest.raises(offload.BrokerUnavailable) as caught:
+            await jobs.submit(app.add, 1, 1)
+        # Retried up to the deadline (it gives up when the next back-off, 0.5 s at
+        # most, would pass it), then raised: not at once, and not hanging.
+        assert 0.5 <= time.monotonic() - started < 20
+        text = str(caught.value)
+        assert "submitting job" in text
+        assert "stayed unreachable for 1.0 s" in text
+        assert f"Unrouted: queue 'offload.{queue_name}' did not take the message" in text
+        assert "NO_ROUTE" in text
+        assert "it was deleted" in text
+        assert isinstance(caught.value.__cause__, Unrouted)
+
+
+async def test_a_result_whose_stream_stays_unroutable_ends_in_broker_unavailable(
+    amqp_url: str,  # noqa: F811
+    queue_name: str,  # noqa: F811
+) -> None:
+    async with make_queue(amqp_url, queue_name, outage_timeout=1.0) as jobs:
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(f"offload.{queue_name}.events")
+        started = time.monotonic()
+        with pytest.raises(
+            offload.BrokerUnavailable, match=r"stayed unreachable for 1\.0 s"
+        ) as caught:
+            await record(jobs.link, jobs.codec, jobs.topology, new_job_id(), {"type": "result"})
+        # Retried up to the deadline (it gives up when the next back-off, 0.5 s at
+        # most, would pass it), then raised: not at once, and not hanging.
+        assert 0.5 <= time.monotonic() - started < 20
+        assert f"queue 'offload.{queue_name}.events' did not take the message" in str(caught.value)
+        assert isinstance(caught.value.__cause__, Unrouted)

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from offload import SerializationError
+from offload._jobs._results import JOBS, batch_message, decode_events, stamp
 from offload._jobs._topology import delay_bucket
 from offload._jobs._wire import JSON, PICKLE, BadMessage, Codec, parse_job
 
@@ -63,3 +64,38 @@ def test_delay_buckets_are_within_five_percent(seconds: float) -> None:
     bucket = delay_bucket(seconds)
     assert bucket >= 1
     assert abs(bucket - ms) <= max(0.05 * ms, 1)
+
+
+@pytest.mark.parametrize("codec", [Codec(), Codec("pickle", secret="s3cret")])
+def test_a_batch_of_results_decodes_to_each_job_s_event_in_order(codec: Codec) -> None:
+    events = [(f"{i:032x}", stamp({"type": "result", "value": i, "attempt": 1})) for i in range(3)]
+    body, props, sent = batch_message(codec, events)
+    assert sent == events
+    assert props.headers[JOBS] == ",".join(job_id for job_id, _ in events)
+    assert decode_events(codec, body, props.content_type, props.headers) == events
+
+
+def test_a_result_that_cannot_travel_becomes_its_job_s_error_alone() -> None:
+    codec = Codec()
+    events = [(f"{i:032x}", stamp({"type": "result", "value": i, "attempt": 2})) for i in range(3)]
+    events[1][1]["value"] = object()
+    body, props, sent = batch_message(codec, events)
+    decoded = decode_events(codec, body, props.content_type, props.headers)
+    assert decoded == sent
+    assert [event["value"] for _, event in (decoded[0], decoded[2])] == [0, 2]
+    error = decoded[1][1]
+    assert error["type"] == "error"
+    assert error["n"] == events[1][1]["n"]
+    assert error["attempt"] == 2
+    assert "not JSON" in error["error"]
+
+
+def test_a_batch_whose_ids_do_not_match_its_events_is_refused() -> None:
+    codec = Codec(secret="s3cret")
+    events = [(f"{i:032x}", stamp({"type": "result", "value": i})) for i in range(2)]
+    body, props, _ = batch_message(codec, events)
+    headers = {**props.headers, JOBS: events[0][0]}
+    with pytest.raises(BadMessage, match="does not match"):
+        decode_events(codec, body, props.content_type, headers)
+    with pytest.raises(BadMessage, match="signature"):
+        decode_events(codec, body + b" ", props.content_type, props.headers)

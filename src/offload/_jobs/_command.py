@@ -26,11 +26,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--kind", choices=("process", "thread"), default="process")
     parser.add_argument(
+        "--buffer",
+        type=_not_negative,
+        default=0,
+        help="deliveries held beyond the free slots (default 0: no job waits behind a "
+        "running one; more: more throughput for short jobs)",
+    )
+    parser.add_argument(
         "--stop-grace",
         type=float,
         default=30.0,
         help="seconds running jobs get to finish on SIGTERM before they go back to the queue",
     )
+
+
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -89,7 +103,10 @@ async def _serve(queue: object, args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     async with queue:
         worker = queue.worker(
-            concurrency=args.concurrency, kind=args.kind, stop_grace=args.stop_grace
+            concurrency=args.concurrency,
+            kind=args.kind,
+            stop_grace=args.stop_grace,
+            buffer=args.buffer,
         )
         await worker.start()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -358,20 +358,18 @@ class JobQueue:
             await self._ensure_delay(ms)
             routing = self.topology.delay(ms)
         try:
-            await asyncio.gather(
-                *(
-                    self.publish_job(
-                        job_id,
-                        body,
-                        ctype,
-                        routing,
-                        attempt=1,
-                        priority=priority,
-                        reply_to=self._hub.reply_queue,
-                    )
-                    for job_id, (body, ctype) in zip(ids, bodies, strict=True)
+            if len(ids) == 1:
+                await self.publish_job(
+                    ids[0],
+                    bodies[0][0],
+                    bodies[0][1],
+                    routing,
+                    attempt=1,
+                    priority=priority,
+                    reply_to=self._hub.reply_queue,
                 )
-            )
+            elif ids:
+                await self._publish_many(ids, bodies, routing, priority, self._hub.reply_queue)
         except BaseException:
             if key is not None:
                 await self._unclaim(key)
@@ -405,6 +403,47 @@ class JobQueue:
             await publish(ch, body, routing_key, props)
 
         await self.link.call(send, f"submitting job {job_id}")
+
+    async def _publish_many(
+        self,
+        ids: list[str],
+        bodies: list[tuple[bytes, str]],
+        routing_key: str,
+        priority: int | None,
+        reply_to: str | None,
+    ) -> None:
+        """Publish several first attempts, pipelined, in one call that retries (after a
+        reconnect) only those not confirmed yet."""
+        messages = [
+            (
+                job_id,
+                body,
+                properties(
+                    self.codec,
+                    content_type,
+                    body,
+                    message_id=job_id,
+                    priority=priority,
+                    reply_to=reply_to,
+                    headers={ATTEMPT: 1},
+                ),
+            )
+            for job_id, (body, content_type) in zip(ids, bodies, strict=True)
+        ]
+
+        async def send(ch: aiormq.abc.AbstractChannel) -> None:
+            nonlocal messages
+            outcomes = await asyncio.gather(
+                *(publish(ch, body, routing_key, props) for _, body, props in messages),
+                return_exceptions=True,
+            )
+            left = [m for m, out in zip(messages, outcomes, strict=True) if out is not None]
+            errors = [out for out in outcomes if out is not None]
+            messages = left
+            if errors:
+                raise errors[0]
+
+        await self.link.call(send, f"submitting {len(ids)} jobs (first: {ids[0]})")
 
     async def _ensure_delay(self, ms: int) -> None:
         now = time.monotonic()
@@ -514,9 +553,17 @@ class JobQueue:
         kind: Literal["process", "thread"] = "process",
         cancel_grace: float = 5.0,
         stop_grace: float = 30.0,
+        buffer: int = 0,
     ) -> JobWorker:
         """A worker that runs this queue's jobs in an :class:`offload.Pool` of
         ``concurrency`` workers (default: CPU count) of ``kind``.
+
+        ``buffer``: deliveries the worker may hold beyond its free slots. With the
+        default 0 no job ever waits in a worker behind a running one (another worker
+        takes it); a few (say ``concurrency``) let short jobs run back to back and their
+        results be recorded in larger batches, at the cost of up to ``buffer`` jobs
+        waiting for a slot here while another worker may be idle.
+        Raises ``ValueError`` for a bad option.
 
         Use it as ``async with jobs.worker() as worker: await worker.wait()``, or run
         ``offload worker URL --queue NAME --app MODULE`` from a shell.
@@ -529,4 +576,5 @@ class JobQueue:
             kind=kind,
             cancel_grace=cancel_grace,
             stop_grace=stop_grace,
+            buffer=buffer,
         )

@@ -5,7 +5,9 @@ cancelled) to the stream ``offload.<name>.events``, each tagged with its job id 
 ``x-offload-job`` header. A stream is an append-only log: reading does not remove
 anything, so any number of readers, now or after a restart, can read a job's events
 until the broker drops them for age (``x-max-age`` = ``result_ttl``). Nothing is
-declared per job, so recording a result costs one confirmed publish.
+declared per job. A worker records the final events of the jobs whose results piled up
+in one message (header ``x-offload-jobs``: their ids, comma-separated; body: the list
+of their events, in that order), so a batch of results costs one confirmed publish.
 
 A producer follows the stream live from where it joined (:class:`Hub`) and hands each
 event to the reader of its job, if someone asked; a job asked for by id alone (``get``
@@ -40,19 +42,24 @@ if TYPE_CHECKING:
 __all__ = [
     "FINAL",
     "JOB",
+    "JOBS",
     "Hub",
     "Reader",
     "append",
+    "batch_message",
     "copy_to",
+    "decode_events",
     "event_message",
     "follow",
     "job_time",
     "new_job_id",
     "record",
+    "stamp",
 ]
 
 FINAL = frozenset({"result", "error", "cancelled"})
 JOB = "x-offload-job"
+JOBS = "x-offload-jobs"
 _KEEP_READERS = 100_000
 _ACK_EVERY = 200
 _SCAN_MARGIN = 5.0  # seconds before the submit time a scan starts (clock skew)
@@ -85,28 +92,94 @@ def properties(codec: Codec, content_type: str, body: bytes, **extra: Any) -> An
     )
 
 
-def event_message(codec: Codec, job_id: str, event: dict[str, Any]) -> tuple[bytes, Any]:
-    """``(body, properties)`` of ``event`` of ``job_id``, ready to publish; a result
-    value that cannot travel becomes the job's error."""
-    event = {"n": uuid.uuid4().hex[:16], **event}
+def stamp(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` with its id (``n``), by which readers drop an event seen twice."""
+    return {"n": uuid.uuid4().hex[:16], **event}
+
+
+def _travelling(codec: Codec, job_id: str, event: dict[str, Any]) -> tuple[bytes, str]:
+    """``(body, content_type)`` of the stamped ``event``; a result value that cannot
+    travel becomes the job's error."""
     try:
-        body, content_type = codec.encode(event, what=f"{event['type']} of job {job_id}")
+        return codec.encode(event, what=f"{event['type']} of job {job_id}")
     except Exception as exc:
         if event["type"] != "result":
             raise
         # The job's value cannot travel: record that as the job's error.
-        body, content_type = codec.encode(
-            {
-                "n": event["n"],
-                "type": "error",
-                "error_type": type(exc).__qualname__,
-                "error": str(exc),
-                "traceback": "",
-                "attempt": event.get("attempt", 1),
-            },
-            what="error",
-        )
+        return codec.encode(_unsendable(event, exc), what="error")
+
+
+def _unsendable(event: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    return {
+        "n": event["n"],
+        "type": "error",
+        "error_type": type(exc).__qualname__,
+        "error": str(exc),
+        "traceback": "",
+        "attempt": event.get("attempt", 1),
+    }
+
+
+def event_message(codec: Codec, job_id: str, event: dict[str, Any]) -> tuple[bytes, Any]:
+    """``(body, properties)`` of ``event`` of ``job_id``, ready to publish; a result
+    value that cannot travel becomes the job's error."""
+    body, content_type = _travelling(codec, job_id, stamp(event))
     return body, properties(codec, content_type, body, headers={JOB: job_id})
+
+
+def batch_message(
+    codec: Codec, batch: list[tuple[str, dict[str, Any]]]
+) -> tuple[bytes, Any, list[tuple[str, dict[str, Any]]]]:
+    """One message holding the stamped events of several jobs: header ``x-offload-jobs``
+    lists their ids, the body is the list of their events, in the same order. Returns
+    ``(body, properties, batch)`` where ``batch`` has every result value that cannot
+    travel replaced by that job's error (what the body holds)."""
+    try:
+        body, content_type = codec.encode([event for _, event in batch], what="results")
+    except Exception:
+        checked = []
+        for job_id, event in batch:
+            try:
+                codec.encode(event, what=f"{event['type']} of job {job_id}")
+            except Exception as exc:
+                if event["type"] != "result":
+                    raise
+                event = _unsendable(event, exc)
+            checked.append((job_id, event))
+        batch = checked
+        body, content_type = codec.encode([event for _, event in batch], what="results")
+    ids = ",".join(job_id for job_id, _ in batch)
+    return body, properties(codec, content_type, body, headers={JOBS: ids}), batch
+
+
+def job_ids(headers: dict[str, Any] | None) -> list[str]:
+    """The ids of the jobs whose events a message holds (one event, or a batch)."""
+    headers = headers or {}
+    job = headers.get(JOB)
+    if isinstance(job, bytes):
+        job = job.decode(errors="replace")
+    if isinstance(job, str):
+        return [job]
+    jobs = headers.get(JOBS)
+    if isinstance(jobs, bytes):
+        jobs = jobs.decode(errors="replace")
+    if isinstance(jobs, str) and jobs:
+        return jobs.split(",")
+    return []
+
+
+def decode_events(
+    codec: Codec, body: bytes, content_type: str | None, headers: dict[str, Any] | None
+) -> list[tuple[str, Any]]:
+    """``(job id, event)`` for each event in a message (raises BadMessage)."""
+    headers = headers or {}
+    ids = job_ids(headers)
+    decoded = codec.decode(body, content_type, headers.get(SIGNATURE))
+    if JOB in headers:
+        return [(ids[0], decoded)] if ids else []
+    if not isinstance(decoded, list) or len(decoded) != len(ids):
+        raise BadMessage("a batch of events does not match its list of job ids")
+    return list(zip(ids, decoded, strict=True))
 
 
 async def append(link: Link, topo: Topology, job_id: str, body: bytes, props: Any) -> None:
@@ -225,11 +298,6 @@ async def follow(
             await channel.close()
 
 
-def _decode(codec: Codec, message: Any) -> Any:
-    props = message.header.properties
-    return codec.decode(message.body, props.content_type, (props.headers or {}).get(SIGNATURE))
-
-
 class Reader:
     """Collects one job's events, in order, without duplicates."""
 
@@ -318,15 +386,25 @@ class Hub:
         await queue.consume(self._on_reply, no_ack=True)
 
     async def _on_reply(self, message: Any) -> None:
-        job_id = (message.headers or {}).get(JOB)
-        reader = self._readers.get(job_id) if isinstance(job_id, str) else None
-        if reader is not None and reader.final is None:
-            with contextlib.suppress(BadMessage):
-                reader.add(
-                    self._codec.decode(
-                        message.body, message.content_type, (message.headers or {}).get(SIGNATURE)
-                    )
-                )
+        self._deliver(message.headers, message.body, message.content_type)
+
+    def _deliver(
+        self, headers: dict[str, Any] | None, body: bytes, content_type: str | None
+    ) -> None:
+        """Hand the events of a message to the readers waiting for them (decoding it
+        only when one of its jobs has such a reader)."""
+        readers = self._readers
+        for job_id in job_ids(headers):
+            reader = readers.get(job_id)
+            if reader is not None and reader.final is None:
+                break
+        else:
+            return
+        with contextlib.suppress(BadMessage):
+            for job_id, event in decode_events(self._codec, body, content_type, headers):
+                reader = readers.get(job_id)
+                if reader is not None and reader.final is None:
+                    reader.add(event)
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -366,10 +444,14 @@ class Hub:
             )
 
         def on_message(message: Any) -> bool:
-            headers = message.header.properties.headers or {}
-            if headers.get(JOB) == reader.job_id:
+            props = message.header.properties
+            if reader.job_id in job_ids(props.headers):
                 with contextlib.suppress(BadMessage):
-                    reader.add(_decode(self._codec, message))
+                    for job_id, event in decode_events(
+                        self._codec, message.body, props.content_type, props.headers
+                    ):
+                        if job_id == reader.job_id:
+                            reader.add(event)
             return reader.final is not None
 
         async def run() -> None:
@@ -381,10 +463,6 @@ class Hub:
         self._spawn(run(), f"scan-{reader.job_id}")
 
     def _on_live(self, message: Any) -> bool:
-        headers = message.header.properties.headers or {}
-        job_id = headers.get(JOB)
-        reader = self._readers.get(job_id) if isinstance(job_id, str) else None
-        if reader is not None and reader.final is None:
-            with contextlib.suppress(BadMessage):
-                reader.add(_decode(self._codec, message))
+        props = message.header.properties
+        self._deliver(props.headers, message.body, props.content_type)
         return False

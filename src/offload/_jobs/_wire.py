@@ -12,8 +12,8 @@ A job message::
                                   count + 1 (confirmed) before running it
     props    message_id = job id, content_type, persistent, priority
 
-A job event (published to the queue's events stream with header x-offload-job, see
-``_results``)::
+A job event (published to the queue's events stream with header x-offload-job, or in
+a batch: a list of events with header x-offload-jobs, their job ids; see ``_results``)::
 
     {"type": "progress" | "result" | "error" | "cancelled", "value": ..., "n": event id,
      "attempt": N, ...}

@@ -7,11 +7,13 @@ Per delivery::
     redelivered (classic queue) ──▶ republished with x-offload-redeliveries + 1, ack
     died too often (redeliveries > max_redeliveries) ──▶ error, .dead, ack
     pool.submit(job, timeout, token) ── report() values ──▶ events stream
-      ok      ──▶ the pool slot is free at once; the settler records the result
-                  (events stream, confirmed, a batch at a time), then acks
+      ok      ──▶ the pool slot is free at once; the settler records the results
+                  that piled up (one events-stream message per batch, confirmed),
+                  sends each producer one copy of its own, then acks the batch
       failed  ──▶ attempts left: copy to a delay queue (back-off + jitter) ──▶ ack
                   none left: error recorded, copy to .dead ──▶ ack
       stopped by a worker shutdown ──▶ nack, requeue (another worker runs it)
+    buffered (waiting for a slot) when the worker stops ──▶ republished as it came, ack
 
 The event loop only moves messages: the jobs run in the pool, so heartbeats are never
 missed however long a job runs.
@@ -19,13 +21,16 @@ missed however long a job runs.
 Prefetch, exactly: a delivery is "parked" once it no longer needs a pool slot (its job
 ended and its result is being recorded, or it is being skipped, dead-lettered or
 retried) and until its ack or nack is sent. On a classic queue the channel's prefetch
-(global QoS, which the broker applies at once) follows ``concurrency + parked``: raised
-when a delivery parks, lowered *before* the ack that unparks it is sent. So the broker
-never holds more unacked deliveries than ``running + parked + free slots``, and a
-delivery never waits here behind a running job: a long job holds nobody hostage, while
-the next job starts as soon as a slot frees, not after two confirmed writes. Quorum
-queues refuse a global QoS: there prefetch is ``concurrency`` for the consumer's life,
-and a slot's next delivery waits for the previous job's ack.
+(global QoS, which the broker applies at once) follows ``concurrency + buffer + parked``
+(``buffer``: deliveries allowed to wait here for a slot, 0 by default): raised when a
+delivery parks, lowered *before* the ack that unparks it is sent. So the broker never
+holds more unacked deliveries than ``running + parked + free slots + buffer``; with no
+buffer a delivery never waits here behind a running job: a long job holds nobody
+hostage, while the next job starts as soon as a slot frees, not after two confirmed
+writes. Buffered deliveries wait for a slot here (not in the pool), so a stopping worker
+hands them back at once. Quorum queues refuse a global QoS: there prefetch is
+``concurrency + buffer`` for the consumer's life, and a slot's next delivery waits for
+the previous job's ack.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from offload._pool import Pool
 
 from ._context import JobInfo, run_job
 from ._link import publish
-from ._results import append, copy_to, event_message, follow, properties, record
+from ._results import batch_message, copy_to, follow, properties, record, stamp
 from ._topology import delay_bucket
 from ._wire import (
     ATTEMPT,
@@ -68,6 +73,7 @@ __all__ = ["JobWorker"]
 _log = logging.getLogger("offload.jobs")
 _REMEMBER_CANCELLED = 10_000
 _MARKER = "x-offload-marker"
+_BATCH = 200  # results recorded in one stream message at most
 
 
 class _Delivery:
@@ -84,20 +90,18 @@ class _Delivery:
 class _Done:
     """A job that ended well: its result event waits to be recorded, then the ack."""
 
-    __slots__ = ("body", "delivery", "job_id", "props", "reply_to", "settled")
+    __slots__ = ("delivery", "event", "job_id", "reply_to", "settled")
 
     def __init__(
         self,
         delivery: _Delivery,
         job_id: str,
-        body: bytes,
-        props: Any,
+        event: dict[str, Any],
         settled: asyncio.Future[bool],
     ) -> None:
         self.delivery = delivery
         self.job_id = job_id
-        self.body = body
-        self.props = props
+        self.event = event
         self.reply_to = delivery.message.reply_to
         self.settled = settled
 
@@ -125,9 +129,12 @@ class JobWorker:
         kind: Literal["process", "thread"],
         cancel_grace: float,
         stop_grace: float,
+        buffer: int = 0,
     ) -> None:
         if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
             raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        if not isinstance(buffer, int) or buffer < 0:
+            raise ValueError(f"buffer must be an integer >= 0, got {buffer!r}")
         self.queue = queue
         self.pool = Pool(
             kind,
@@ -137,6 +144,9 @@ class JobWorker:
             name=f"offload-jobs-{queue.name}",
         )
         self.concurrency = self.pool.max_workers
+        self.buffer = buffer
+        # The prefetch with nothing parked: a delivery for every slot, plus the buffer.
+        self._base = self.concurrency + buffer
         self.stop_grace = stop_grace
         self._classic = queue.topology.queue_type == "classic"
         self._channel: AbstractRobustChannel | None = None
@@ -163,7 +173,11 @@ class JobWorker:
         self._settler: asyncio.Task[None] | None = None
         self._abandoning = False
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._stopped = asyncio.Event()
+        # A job takes a slot before it goes to the pool: buffered deliveries wait here,
+        # where a stop hands them back at once (none waits inside the pool).
+        self._slots = asyncio.Semaphore(self.concurrency)
         self._owns_queue = False
         self._follower: asyncio.Task[None] | None = None
         self._caught_up: asyncio.Future[None] | None = None
@@ -197,7 +211,7 @@ class JobWorker:
         )
         self._copies = await self.queue.link.new_channel(confirms=False)
         channel = self._channel = await self.queue.link.new_channel(
-            prefetch=self.concurrency, global_qos=self._classic
+            prefetch=self._base, global_qos=self._classic
         )
         # Read every cancellation recorded so far before taking a job: append a marker
         # to the stream and follow it from the start until the marker comes by.
@@ -240,6 +254,7 @@ class JobWorker:
             await self._stopped.wait()
             return
         self._stopping = True
+        self._stop_requested.set()
         grace = self.stop_grace if grace is None else grace
         try:
             if self._work is not None and self._tag is not None:
@@ -311,8 +326,8 @@ class JobWorker:
     async def _raise(self, channel: Any) -> None:
         async with self._qos_lock:
             self._raising.discard(channel)
-            limit = self.concurrency + len(self._parked.get(channel, ()))
-            if limit > self._limit.get(channel, self.concurrency):
+            limit = self._base + len(self._parked.get(channel, ()))
+            if limit > self._limit.get(channel, self._base):
                 with contextlib.suppress(Exception):  # closed: its deliveries went back
                     await channel.basic_qos(prefetch_count=limit, global_=True)
                     self._limit[channel] = limit
@@ -330,8 +345,8 @@ class JobWorker:
                 parked.difference_update(tags)
                 try:
                     if self._classic:
-                        limit = self.concurrency + len(parked)
-                        if limit < self._limit.get(channel, self.concurrency):
+                        limit = self._base + len(parked)
+                        if limit < self._limit.get(channel, self._base):
                             await channel.basic_qos(prefetch_count=limit, global_=True)
                             self._limit[channel] = limit
                     if requeue:
@@ -375,30 +390,54 @@ class JobWorker:
             self._outbox_idle.set()
 
     async def _record_batch(self, batch: list[_Done]) -> None:
+        for start in range(0, len(batch), _BATCH):
+            await self._record_chunk(batch[start : start + _BATCH])
+
+    async def _record_chunk(self, batch: list[_Done]) -> None:
+        """Record the results of ``batch`` in one confirmed stream message, send each
+        producer one copy of its own, then ack them all."""
         queue = self.queue
-        outcomes = await asyncio.gather(
-            *(append(queue.link, queue.topology, d.job_id, d.body, d.props) for d in batch),
-            return_exceptions=True,
-        )
-        recorded = [d for d, out in zip(batch, outcomes, strict=True) if out is None]
-        lost = [d for d, out in zip(batch, outcomes, strict=True) if out is not None]
-        self.completed += len(recorded)
-        if any(d.reply_to for d in recorded) and self._copies is not None:
-            with contextlib.suppress(Exception):
-                channel = await self._copies.get_underlay_channel()
-                for d in recorded:
-                    if d.reply_to:
-                        await copy_to(channel, d.reply_to, d.body, d.props)
-        if recorded:
-            await self._settle([d.delivery for d in recorded])
-        for d, out in zip(batch, outcomes, strict=True):
-            if out is not None:
-                _log.warning("the result of job %s could not be recorded: %r", d.job_id, out)
-        if lost:
-            await self._settle([d.delivery for d in lost], requeue=True)
+        stream = queue.topology.events
+        events = [(d.job_id, stamp(d.event)) for d in batch]
+        recorded = False
+        try:
+            body, props, events = batch_message(queue.codec, events)
+
+            async def publish_batch(ch: aiormq.abc.AbstractChannel) -> None:
+                await publish(ch, body, stream, props)
+
+            await queue.link.call(publish_batch, f"recording the results of {len(batch)} jobs")
+            recorded = True
+        except Exception as exc:
+            _log.warning("the results of %d jobs could not be recorded: %r", len(batch), exc)
+        if not recorded:
+            await self._settle([d.delivery for d in batch], requeue=True)
+        else:
+            self.completed += len(batch)
+            if any(d.reply_to for d in batch) and self._copies is not None:
+                with contextlib.suppress(Exception):
+                    await self._send_copies(batch, events, body, props)
+            await self._settle([d.delivery for d in batch])
         for d in batch:
             if not d.settled.done():
-                d.settled.set_result(d in recorded)
+                d.settled.set_result(recorded)
+
+    async def _send_copies(
+        self, batch: list[_Done], events: list[tuple[str, dict[str, Any]]], body: bytes, props: Any
+    ) -> None:
+        """One transient copy per producer of the events of its jobs (best effort)."""
+        assert self._copies is not None
+        channel = await self._copies.get_underlay_channel()
+        groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for d, event in zip(batch, events, strict=True):
+            if d.reply_to:
+                groups.setdefault(d.reply_to, []).append(event)
+        for reply_to, group in groups.items():
+            if len(group) == len(events):
+                await copy_to(channel, reply_to, body, props)
+            else:
+                group_body, group_props, _ = batch_message(self.queue.codec, group)
+                await copy_to(channel, reply_to, group_body, group_props)
 
     # -- jobs ------------------------------------------------------------------------
 
@@ -515,16 +554,24 @@ class JobWorker:
         queue = self.queue
         message = delivery.message
         topo = queue.topology
+        if not await self._take_slot():
+            await self._hand_back(delivery, job.id, attempt, redeliveries)
+            return False
+        if job.id in self._cancelled:  # cancelled while it waited for the slot
+            self._slots.release()
+            self._park(delivery)
+            await self._settle([delivery])
+            settled.set_result(True)
+            return False
         info = JobInfo(job.id, attempt + redeliveries, topo.name)
         token = self._tokens[job.id] = CancelToken()
-        if job.id in self._cancelled:
-            token.cancel("cancelled by the producer")
         timeout = min(job.timeout or queue.timeout or queue.max_timeout, queue.max_timeout)
         try:
             handle = self.pool.submit(
                 run_job, fn, info, job.args, job.kwargs, timeout=timeout, token=token
             )
         except ClosedError:
+            self._slots.release()
             self._park(delivery)
             await self._settle([delivery], requeue=True)
             return False
@@ -539,6 +586,7 @@ class JobWorker:
             outcome = exc
         except Exception as exc:
             outcome = exc
+        self._slots.release()
         self._park(delivery)  # the pool slot is free: the broker may send the next job
         with contextlib.suppress(Exception):
             await forward
@@ -550,12 +598,8 @@ class JobWorker:
                 settled.set_result(True)
             return False
         if outcome is None:
-            body, props = event_message(
-                queue.codec,
-                job.id,
-                {"type": "result", "value": value, "attempt": info.attempt},
-            )
-            self._outbox.append(_Done(delivery, job.id, body, props, settled))
+            event = {"type": "result", "value": value, "attempt": info.attempt}
+            self._outbox.append(_Done(delivery, job.id, event, settled))
             self._outbox_idle.clear()
             self._outbox_ready.set()
             return True
@@ -574,6 +618,56 @@ class JobWorker:
                 attempt=info.attempt,
             )
         settled.set_result(True)
+        return False
+
+    async def _hand_back(
+        self, delivery: _Delivery, job_id: str, attempt: int, redeliveries: int
+    ) -> None:
+        """Return a delivery that never started (the worker stops) to the queue without
+        counting it as a redelivery: a nack would set the broker's redelivered flag (or
+        a quorum queue's delivery count), which counts towards ``max_redeliveries``.
+        Republished as it came, confirmed, then acked; nacked if that fails."""
+        queue = self.queue
+        message = delivery.message
+        self._park(delivery)
+        try:
+            await queue.publish_job(
+                job_id,
+                message.body,
+                message.content_type or "application/json",
+                queue.topology.work,
+                attempt=attempt,
+                priority=message.priority,
+                reply_to=message.reply_to,
+                headers={REDELIVERIES: redeliveries} if redeliveries else None,
+            )
+        except Exception as exc:
+            _log.debug("could not hand job %s back by a publish: %r", job_id, exc)
+            await self._settle([delivery], requeue=True)
+        else:
+            await self._settle([delivery])
+
+    async def _take_slot(self) -> bool:
+        """Wait for a free pool slot (at once unless deliveries are buffered); False,
+        holding none, when the worker stops first."""
+        if self._stopping:
+            return False
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: returns without waiting
+            return True
+        acquire = asyncio.ensure_future(self._slots.acquire())
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            acquire.cancel()  # no-op once it has the slot
+        with contextlib.suppress(asyncio.CancelledError):
+            await acquire
+        if not acquire.cancelled() and acquire.exception() is None:
+            if not self._stop_requested.is_set():
+                return True
+            self._slots.release()
         return False
 
     async def _forward(self, handle: Any, job_id: str, info: JobInfo, reply_to: str | None) -> None:
