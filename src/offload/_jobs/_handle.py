@@ -55,7 +55,9 @@ class JobHandle:
 
             total = await handle.result(timeout=60)
         """
-        reader = self._queue._reader(self.id)
+        from ._queue import job_reader  # here: the queue module imports this one
+
+        reader = job_reader(self._queue, self.id)
         async with asyncio.timeout(timeout):
             final = await reader.wait_final()
         kind = final.get("type")
@@ -82,7 +84,9 @@ class JobHandle:
 
         Values of an attempt that failed or crashed come before those of the next one.
         """
-        async for value in self._queue._reader(self.id).progress():
+        from ._queue import job_reader
+
+        async for value in job_reader(self._queue, self.id).progress():
             yield value
 
     async def cancel(self, reason: str | None = None) -> None:
@@ -93,4 +97,6 @@ class JobHandle:
 
         Raises :class:`offload.BrokerUnavailable` when the broker stays unreachable.
         """
-        await self._queue._cancel(self.id, reason)
+        from ._queue import cancel_job
+
+        await cancel_job(self._queue, self.id, reason)

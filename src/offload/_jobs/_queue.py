@@ -578,3 +578,31 @@ class JobQueue:
             stop_grace=stop_grace,
             buffer=buffer,
         )
+
+
+# What the rest of this package does with a queue beyond its public methods.
+
+
+def is_open(queue: JobQueue) -> bool:
+    """True while ``queue`` is connected (opened and not closed)."""
+    return queue._open
+
+
+def registered_job(queue: JobQueue, name: str) -> Callable[..., Any] | None:
+    """The function registered under ``name``, or None."""
+    return queue._jobs.get(name)
+
+
+async def ensure_delay_queue(queue: JobQueue, ms: int) -> None:
+    """Declare the delay queue of ``ms`` milliseconds (at most once a while)."""
+    await queue._ensure_delay(ms)
+
+
+def job_reader(queue: JobQueue, job_id: str) -> Reader:
+    """The reader of a job's events (a producer's view of one job)."""
+    return queue._reader(job_id)
+
+
+async def cancel_job(queue: JobQueue, job_id: str, reason: str | None) -> None:
+    """Record the job's cancel and tell the workers (see :meth:`JobHandle.cancel`)."""
+    await queue._cancel(job_id, reason)

@@ -50,6 +50,7 @@ from offload._pool import Pool
 
 from ._context import JobInfo, run_job
 from ._link import publish
+from ._queue import ensure_delay_queue, is_open, registered_job
 from ._results import batch_message, copy_to, follow, properties, record, stamp
 from ._topology import delay_bucket
 from ._wire import (
@@ -200,7 +201,7 @@ class JobWorker:
 
     async def start(self) -> None:
         """Open the queue if needed and start consuming."""
-        if not self.queue._open:
+        if not is_open(self.queue):
             await self.queue.open()
             self._owns_queue = True
         topo = self.queue.topology
@@ -473,7 +474,7 @@ class JobWorker:
         try:
             decoded = queue.codec.decode(message.body, message.content_type, headers.get(SIGNATURE))
             job = parse_job(job_id, decoded, attempt)
-            fn = queue._jobs.get(job.fn)
+            fn = registered_job(queue, job.fn)
             if fn is None:
                 raise BadMessage(f"no job named {job.fn!r} is registered on this worker")
         except BadMessage as exc:
@@ -706,7 +707,7 @@ class JobWorker:
         message = delivery.message
         self._park(delivery)
         ms = delay_bucket(self._backoff(attempt))
-        await queue._ensure_delay(ms)
+        await ensure_delay_queue(queue, ms)
         content_type = message.content_type or "application/json"
         await queue.publish_job(
             job.id,
