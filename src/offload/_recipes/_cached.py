@@ -190,7 +190,7 @@ class CacheCore(Generic[R]):
                 owners.pop(ident, None)
                 bound.pop(ident, None)
 
-            new = UniqueOwner(ident, strong_or_weak_ref(obj, died))
+            new = UniqueOwner(ident, strong_or_weak_ref(obj, died), self)
             owner = owners.setdefault(ident, new)  # one winner if threads race
             if owner is not new and owner.ref() is not obj:
                 owners[ident] = owner = new

@@ -309,6 +309,6 @@ class MethodPrototype:
             fn.__kwdefaults__ = dict(self._kwdefaults)
         if self.signature is not None:
             cast(Any, fn).__signature__ = self.signature
-        if self.ready and not inspect.iscoroutinefunction(fn):
-            mark_coroutine_function(fn)  # 3.12+: a mark on each function
+        if self.ready and sys.version_info >= (3, 12):
+            mark_coroutine_function(fn)  # a mark on each function (3.11: the shared code's)
         return fn

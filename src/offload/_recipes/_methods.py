@@ -79,12 +79,29 @@ class Owner:
 class UniqueOwner(Owner):
     """The one Owner of a live instance in a cache (see ``CacheCore.owner_key``): equal
     only to itself and hashed by identity, so hashing and comparing a key that holds it
-    run no Python code."""
+    run no Python code. Its methods are ``obj.method``'s controls for that instance."""
 
-    __slots__ = ()
+    __slots__ = ("core",)
 
     __hash__ = object.__hash__
     __eq__ = object.__eq__
+
+    def __init__(self, ident: int, ref: Callable[[], object], core: CacheCore[Any]) -> None:
+        super().__init__(ident, ref)
+        self.core = core
+
+    def invalidate(self, *args: Any, **kwargs: Any) -> bool:
+        """``obj.method.invalidate(*args)``: drop this instance's entry for ``args``."""
+        instance = self.ref()
+        if instance is None:  # its entries go at the next miss or sweep anyway
+            return False
+        return self.core.invalidate(instance, (instance, *args), kwargs)
+
+    def options(
+        self, *, token: CancelToken | None = None, bypass: bool = False
+    ) -> Callable[..., Coroutine[Any, Any, Any]]:
+        """``obj.method.options(token=..., bypass=...)``: a caller for this instance."""
+        return self.core.caller(self.ref(), token, bypass)
 
 
 def strong_or_weak_ref(
@@ -143,12 +160,13 @@ class _MethodCacheView(Generic[R]):
 class CachedMethod(_MethodCacheView[R]):
     """A cached method: a descriptor keying entries by instance (weakly) and arguments."""
 
-    __slots__ = ("__dict__", "_bound", "_prototypes")
+    __slots__ = ("__dict__", "_bound", "_prototypes", "_shared")
 
     def __init__(self, core: CacheCore[R]) -> None:
         self._core = core
         self._owner = None
         self._bound = core.bound
+        self._shared = (core.info, core.clear)  # the same for every instance
         ready, run = _hitpath.MethodPrototype(core, True), _hitpath.MethodPrototype(core, False)
         self._prototypes = (run, ready)  # indexed by HITS_RETURN_READY
 
@@ -173,29 +191,15 @@ class CachedMethod(_MethodCacheView[R]):
     def _bind(self, obj: object) -> Callable[..., Any]:
         """Make ``obj``'s hit path with its cache controls, and keep it while ``obj`` lives."""
         core = self._core
-        owner = core.owner_key(obj)
+        owner = cast(UniqueOwner, core.owner_key(obj))
         fn = core.fn
         made = self._prototypes[_hitpath.HITS_RETURN_READY].make(
             owner, fn.__name__, getattr(fn, "__qualname__", fn.__name__)
         )
-        ref = owner.ref
-
-        def invalidate(*args: Any, **kwargs: Any) -> bool:
-            instance = ref()
-            if instance is None:  # its entries go at the next miss or sweep anyway
-                return False
-            return core.invalidate(instance, (instance, *args), kwargs)
-
-        def options(
-            *, token: CancelToken | None = None, bypass: bool = False
-        ) -> Callable[..., Coroutine[Any, Any, R]]:
-            return core.caller(ref(), token, bypass)
-
         controls = cast(Any, made)
-        controls.invalidate = invalidate
-        controls.options = options
-        controls.info = core.info
-        controls.clear = core.clear
+        controls.invalidate = owner.invalidate
+        controls.options = owner.options
+        controls.info, controls.clear = self._shared
         controls.__doc__ = fn.__doc__
         controls.__module__ = fn.__module__
         # Another thread may have bound it first: one function per instance.
