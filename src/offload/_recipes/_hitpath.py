@@ -27,6 +27,9 @@ the coroutine it saves (measured: a bare await ~60 ns, a completed future's awai
 ``await`` does, and everything it does is on top: a coroutine doing only the dict
 subscript measures 1.2x a bare await, the subscript and the return of the entry's value
 1.4-1.5x, adding the expiry test and the append about 1.8x (docs/benchmarks.md).
+
+A cached method's hit paths are generated the same way (``METHOD_FACTORIES``), one
+function per instance: see :class:`MethodPrototype`.
 """
 
 from __future__ import annotations
