@@ -75,7 +75,13 @@ class Repository:
         return x
 
 
-async def per_method_hit(repo: Repository, passes: int) -> float:
+class AlruRepository:
+    @alru_cache(maxsize=1024, ttl=60)
+    async def get(self, x: int) -> int:
+        return x
+
+
+async def per_method_hit(repo: Repository | AlruRepository, passes: int) -> float:
     keys = KEYS
     start = time.perf_counter()
     for _ in range(passes):
@@ -122,19 +128,23 @@ async def measure_hits() -> dict[str, list[float]]:
         ALRU: alru,
         "aiocache.cached(ttl=60)": aiocache_fn,
     }
-    method = "offload.cached(ttl=60) on a method, obj.get(x)"
+    methods: dict[str, Repository | AlruRepository] = {
+        "offload.cached(ttl=60) on a method, obj.get(x)": repo,
+        "async_lru.alru_cache(ttl=60) on a method, obj.get(x)": AlruRepository(),
+    }
     for fn in functions.values():
         for key in KEYS:
             await fn(key)  # warm: every key is cached
-    for key in KEYS:
-        await repo.get(key)
-    names = [*functions, method]
+    for obj in methods.values():
+        for key in KEYS:
+            await obj.get(key)
+    names = [*functions, *methods]
     times: dict[str, list[float]] = {name: [] for name in names}
     for round_number in range(ROUNDS):
         for name in names if round_number % 2 == 0 else names[::-1]:
             passes = 1 if name.startswith("aiocache") else PASSES
-            if name == method:
-                times[name].append(await per_method_hit(repo, passes))
+            if name in methods:
+                times[name].append(await per_method_hit(methods[name], passes))
             else:
                 times[name].append(await per_hit(functions[name], passes))
     return times

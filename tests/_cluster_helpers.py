@@ -74,6 +74,7 @@ class Cluster:
             text=True,
         )
         self.lines: list[str] = []
+        self.arrived: list[float] = []  # when each line was read (time.monotonic())
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -82,8 +83,10 @@ class Cluster:
     def _read(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
+            now = time.monotonic()
             with self._changed:
                 self.lines.append(line.rstrip("\n"))
+                self.arrived.append(now)
                 self._changed.notify_all()
         with self._changed:
             self._changed.notify_all()
@@ -95,11 +98,19 @@ class Cluster:
 
     def wait_for(self, pattern: str, timeout: float = 30.0, count: int = 1) -> re.Match[str]:
         """The ``count``-th log line matching ``pattern``; fails after ``timeout``."""
+        return self.wait_for_line(pattern, timeout, count)[0]
+
+    def wait_for_line(
+        self, pattern: str, timeout: float = 30.0, count: int = 1
+    ) -> tuple[re.Match[str], float]:
+        """Like :meth:`wait_for`, with the time the line was read (``time.monotonic()``,
+        in the reader thread: not delayed by this thread's wake-up)."""
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
         with self._changed:
             while True:
-                found = [m for m in map(regex.search, self.lines) if m]
+                matches = zip(map(regex.search, self.lines), self.arrived, strict=True)
+                found = [(m, when) for m, when in matches if m]
                 if len(found) >= count:
                     return found[count - 1]
                 left = deadline - time.monotonic()

@@ -2,10 +2,11 @@
 
 ``python -c "from tests._demo_helpers import serve; serve()" --port 0 --workers 1`` is
 ``offload demo`` (same options, same code) except that each ``/subset-sum`` job reports
-one match and then waits for its token instead of searching: a job is provably still
-running until the server cancels it. ``serve_gated`` runs the real search, then holds
-the worker until the test opens the gate (releases its lock on the file named by
-``GATE``). ``serve_in_child`` runs either like ``offload._cli._demo._compare``'s.
+one match and then waits for its token instead of searching (in a worker, or on the
+loop for ``interleave``): a job is provably still running until the server cancels it.
+``serve_gated`` runs the real search, then holds the worker until the test opens the
+gate (releases its lock on the file named by ``GATE``). ``serve_in_child`` runs either
+like ``offload._cli._demo._compare``'s.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import fcntl
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import offload
@@ -39,12 +40,22 @@ def until_cancelled(data: Sequence[int], total: int, max_reported: int) -> int:
     return 0
 
 
+def steps_until_cancelled(data: Sequence[int], total: int) -> Iterator[tuple[int, ...] | None]:
+    """The interleave strategy's steps in place of the search: STARTED, then ticks forever
+    (``offload.interleave`` ends it when the job's token is cancelled)."""
+    yield tuple(STARTED)
+    while True:
+        yield None
+
+
 def serve() -> None:
-    """Run ``offload demo`` with ``sys.argv[1:]``, its jobs replaced by until_cancelled."""
+    """Run ``offload demo`` with ``sys.argv[1:]``, its jobs replaced by until_cancelled
+    (steps_until_cancelled for the interleave strategy)."""
     from offload._cli import main
     from offload._cli._demo import _strategies
 
     _strategies.report_matches = until_cancelled
+    _strategies.search_steps = steps_until_cancelled
     sys.exit(main(["demo", *sys.argv[1:]]))
 
 

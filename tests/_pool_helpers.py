@@ -8,8 +8,11 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
+
+from tests._ready import mark_ready
 
 import offload
 
@@ -92,6 +95,12 @@ def note_cancel_by_callback(started: str, noted: str, limit: float) -> str:
 def ignore_cancel(seconds: float) -> str:
     time.sleep(seconds)
     return "finished"
+
+
+def started_then(ready: str, fn: Callable[..., object], *args: object) -> object:
+    """Tell the test the task is running (a line on the FIFO ``ready``), then ``fn(*args)``."""
+    mark_ready(ready, str(os.getpid()))
+    return fn(*args)
 
 
 def report_each(n: int) -> int:

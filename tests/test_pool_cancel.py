@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from tests import _pool_helpers as h
+from tests._ready import Ready
 
 import offload
 
@@ -40,11 +41,12 @@ async def test_pool_task_timeout_is_the_default() -> None:
         assert await pool.run(h.sleep_then, 0.5, "override", timeout=5) == "override"
 
 
-async def test_cancelling_the_handle_stops_only_that_task() -> None:
+async def test_cancelling_the_handle_stops_only_that_task(tmp_path: Path) -> None:
     async with offload.Pool(max_workers=2) as pool:
-        other = pool.submit(h.sleep_then, 0.5, "other")
-        victim = pool.submit(h.sleep_then, 30)
-        await asyncio.sleep(0.2)
+        with Ready(tmp_path) as ready:
+            other = pool.submit(h.started_then, str(ready), h.sleep_then, 0.5, "other")
+            victim = pool.submit(h.started_then, str(ready), h.sleep_then, 30)
+            await ready.wait(lines=2)  # both are running
         assert victim.cancel()
         with pytest.raises(asyncio.CancelledError):
             await victim
@@ -52,11 +54,12 @@ async def test_cancelling_the_handle_stops_only_that_task() -> None:
         assert pool.stats().cancelled == 1
 
 
-async def test_cancelling_the_awaiting_coroutine_stops_the_task() -> None:
+async def test_cancelling_the_awaiting_coroutine_stops_the_task(tmp_path: Path) -> None:
     async with offload.Pool(max_workers=1) as pool:
         first = await pool.run(h.pid)
-        call = asyncio.ensure_future(pool.run(h.sleep_then, 30))
-        await asyncio.sleep(0.2)
+        with Ready(tmp_path) as ready:
+            call = asyncio.ensure_future(pool.run(h.started_then, str(ready), h.sleep_then, 30))
+            await ready.wait()
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
@@ -72,12 +75,15 @@ async def test_cancelling_a_queued_task_never_runs_it() -> None:
         assert await pool.run(h.pid) == worker
 
 
-async def test_token_cancel_is_seen_cooperatively_by_a_process_task() -> None:
+async def test_token_cancel_is_seen_cooperatively_by_a_process_task(tmp_path: Path) -> None:
     async with offload.Pool(max_workers=1, cancel_grace=5.0) as pool:
         first = await pool.run(h.pid)
         token = offload.CancelToken()
-        call = asyncio.ensure_future(pool.run(h.wait_for_cancel, 10, token=token))
-        await asyncio.sleep(0.3)
+        with Ready(tmp_path) as ready:
+            call = asyncio.ensure_future(
+                pool.run(h.started_then, str(ready), h.wait_for_cancel, 10, token=token)
+            )
+            await ready.wait()
         token.cancel("enough")
         with pytest.raises(offload.Cancelled, match="enough"):
             await call
@@ -111,12 +117,17 @@ async def test_a_process_task_token_runs_its_cancel_callbacks_when_it_reads_the_
         assert not noted.exists()
 
 
-async def test_token_cancel_kills_a_task_that_ignores_it_after_the_grace() -> None:
+async def test_token_cancel_kills_a_task_that_ignores_it_after_the_grace(
+    tmp_path: Path,
+) -> None:
     async with offload.Pool(max_workers=1, cancel_grace=0.2) as pool:
         first = await pool.run(h.pid)
         token = offload.CancelToken()
-        call = asyncio.ensure_future(pool.run(h.ignore_cancel, 30, token=token))
-        await asyncio.sleep(0.3)
+        with Ready(tmp_path) as ready:
+            call = asyncio.ensure_future(
+                pool.run(h.started_then, str(ready), h.ignore_cancel, 30, token=token)
+            )
+            await ready.wait()
         token.cancel()
         with pytest.raises(offload.Cancelled):
             await call

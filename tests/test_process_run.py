@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 import offload
 from _pids import gone
+from _ready import Ready
 
 PY = sys.executable
 
@@ -187,12 +187,28 @@ async def test_missing_cwd_is_a_process_error_naming_it(no_leaks: None) -> None:
         await offload.run(["true"], cwd="/nonexistent-dir-xyz")
 
 
-async def test_timeout_kills_the_whole_group_including_grandchildren(no_leaks: None) -> None:
-    started = time.monotonic()
+async def _fails_once_ready(
+    argv: list[str], ready: Ready, lines: int = 1, **options: Any
+) -> offload.ProcessFailed:
+    """The ProcessFailed of ``offload.run(argv, **options)``, where the program (told the
+    path in $READY) writes ``lines`` lines there once ready. The event loop is held until
+    then, so a timeout (armed when run() starts the program) cannot fire before."""
+    call = asyncio.ensure_future(offload.run(argv, env={"READY": str(ready)}, **options))
+    await asyncio.sleep(0)  # run() starts the program and arms its timer, then awaits
+    ready.block(lines)
     with pytest.raises(offload.ProcessFailed) as info:
-        await offload.run(["sh", "-c", "sleep 60 & echo $!; sleep 60"], timeout=0.5)
+        await call
+    return info.value
+
+
+async def test_timeout_kills_the_whole_group_including_grandchildren(
+    no_leaks: None, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    script = 'sleep 60 & echo $!; echo started > "$READY"; sleep 60'
+    with Ready(tmp_path) as ready:
+        error = await _fails_once_ready(["sh", "-c", script], ready, timeout=0.5)
     assert time.monotonic() - started < 20
-    error = info.value
     assert error.timed_out
     assert error.signal == signal.SIGTERM
     assert "timed out" in str(error)
@@ -201,23 +217,31 @@ async def test_timeout_kills_the_whole_group_including_grandchildren(no_leaks: N
 
 
 async def test_kill_after_escalates_to_sigkill_for_a_child_ignoring_sigterm(
-    no_leaks: None,
+    no_leaks: None, tmp_path: Path
 ) -> None:
-    script = "trap '' TERM; echo ready; while :; do sleep 0.05; done"
-    with pytest.raises(offload.ProcessFailed) as info:
-        await offload.run(["sh", "-c", script], timeout=0.5, kill_after=0.3)
-    assert info.value.timed_out
-    assert info.value.signal == signal.SIGKILL
+    script = """trap '' TERM; echo trapped > "$READY"; while :; do sleep 0.05; done"""
+    with Ready(tmp_path) as ready:
+        error = await _fails_once_ready(["sh", "-c", script], ready, timeout=0.5, kill_after=0.3)
+    assert error.timed_out
+    assert error.signal == signal.SIGKILL
 
 
-async def test_a_grandchild_holding_the_pipe_does_not_hang_a_timeout(no_leaks: None) -> None:
+async def test_a_grandchild_holding_the_pipe_does_not_hang_a_timeout(
+    no_leaks: None, tmp_path: Path
+) -> None:
     # The grandchild leaves the group and keeps stdout open: the call still returns.
-    script = f"{PY} -c 'import os, time; os.setsid(); time.sleep(60)' & echo $!; sleep 60"
+    grandchild = (
+        "import os, sys, time; os.setsid(); print('left', file=open(sys.argv[1], 'w')); "
+        "time.sleep(60)"
+    )
+    script = f'{PY} -c "{grandchild}" "$READY" & echo $!; echo started > "$READY"; sleep 60'
     started = time.monotonic()
-    with pytest.raises(offload.ProcessFailed) as info:
-        await offload.run(["sh", "-c", script], timeout=0.5, kill_after=0.5)
+    with Ready(tmp_path) as ready:
+        error = await _fails_once_ready(
+            ["sh", "-c", script], ready, lines=2, timeout=0.5, kill_after=0.5
+        )
     assert time.monotonic() - started < 20
-    escaped = int((info.value.stdout or b"0").decode())
+    escaped = int((error.stdout or b"0").decode())
     os.kill(escaped, signal.SIGKILL)  # it left our group on purpose; end it ourselves
     for _ in range(250):
         if gone(escaped):
@@ -225,11 +249,19 @@ async def test_a_grandchild_holding_the_pipe_does_not_hang_a_timeout(no_leaks: N
         await asyncio.sleep(0.02)
 
 
-async def test_token_cancel_stops_the_program_like_a_timeout(no_leaks: None) -> None:
+async def test_token_cancel_stops_the_program_like_a_timeout(
+    no_leaks: None, tmp_path: Path
+) -> None:
     token = offload.CancelToken()
-    asyncio.get_running_loop().call_later(0.3, token.cancel, "stop")
-    with pytest.raises(offload.ProcessFailed) as info:
-        await offload.run(["sh", "-c", "sleep 60 & echo $!; sleep 60"], token=token)
+    script = 'sleep 60 & echo $!; echo started > "$READY"; sleep 60'
+    with Ready(tmp_path) as ready:
+        call = asyncio.ensure_future(
+            offload.run(["sh", "-c", script], env={"READY": str(ready)}, token=token)
+        )
+        await ready.wait()
+        token.cancel("stop")
+        with pytest.raises(offload.ProcessFailed) as info:
+            await call
     assert info.value.cancelled
     assert not info.value.timed_out
     assert gone(int((info.value.stdout or b"").decode()))
@@ -242,19 +274,18 @@ async def test_token_cancelled_before_start_raises_cancelled(no_leaks: None) -> 
         await offload.run(["true"], token=token)
 
 
-async def test_cancelling_the_task_kills_the_group_before_reraising(no_leaks: None) -> None:
-    ready = asyncio.Event()
-    pids: list[int] = []
-    task = asyncio.create_task(offload.run(["sh", "-c", "sleep 60 & sleep 60"], kill_after=0.5))
-    await asyncio.sleep(0.3)
-    for child in psutil.Process().children(recursive=True):
-        if child.name() == "sleep":
-            pids.append(child.pid)
-    ready.set()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert pids
+async def test_cancelling_the_task_kills_the_group_before_reraising(
+    no_leaks: None, tmp_path: Path
+) -> None:
+    script = 'sleep 60 & echo $! > "$READY"; sleep 60 & echo $! > "$READY"; wait'
+    with Ready(tmp_path) as ready:
+        task = asyncio.create_task(
+            offload.run(["sh", "-c", script], env={"READY": str(ready)}, kill_after=0.5)
+        )
+        pids = [int(line) for line in await ready.wait(lines=2)]
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
     assert all(gone(pid) for pid in pids)
 
 

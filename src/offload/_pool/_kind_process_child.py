@@ -3,6 +3,12 @@
 Runs in a process forked from the template. Results are written as soon as each task
 ends (one write per task) so the parent always knows which task a worker is running;
 tasks are read in batches (one read may carry many task frames).
+
+The parent ends a worker by closing its end of the socket. If it does so with some of
+the worker's frames unread (a pool closed right after it started, before it read the
+worker's hello), the worker's next read fails with ECONNRESET instead of reading EOF,
+and a write after the close fails with EPIPE: both mean the same as EOF, so the worker
+exits quietly with status 0. Any other error still prints its traceback (status 70).
 """
 
 from __future__ import annotations
@@ -64,6 +70,10 @@ class _ProcessToken(CancelToken):
         return False
 
 
+class _ParentGone(Exception):
+    """The parent closed its end of the socket: nobody reads what this worker sends."""
+
+
 class _Connection:
     """The worker's end of its socket; writes are locked so threads in a task can log."""
 
@@ -75,13 +85,18 @@ class _Connection:
     def send(self, data: bytes) -> None:
         with self.lock:
             view = memoryview(data)
-            while view:
-                written = os.write(self.fd, view)
-                view = view[written:]
+            try:
+                while view:
+                    written = os.write(self.fd, view)
+                    view = view[written:]
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                raise _ParentGone from exc
 
     def send_log(self, fields: dict[str, Any]) -> None:
-        """Send a log record (as :func:`_record_fields` makes it) to the parent."""
-        self.send(frame(w.LOG, dumps(fields), self.seq))
+        """Send a log record (as :func:`_record_fields` makes it) to the parent; dropped
+        if the parent has closed the socket (the worker ends at its next send or read)."""
+        with contextlib.suppress(_ParentGone):
+            self.send(frame(w.LOG, dumps(fields), self.seq))
 
 
 def _record_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -135,22 +150,28 @@ def _read(fd: int, spin: float, perf: Callable[[], float]) -> bytes:
     that awaits one task after another sends the next one within that window, so a
     short poll after each answer saves one wake-up per round trip. The poll is bounded,
     so an idle worker still sleeps almost all the time.
+
+    Returns ``b""`` at EOF, and also when the parent closed its end with some of our
+    frames unread (Linux reports that as ECONNRESET): either way the parent is gone.
     """
-    if spin > 0:
-        yield_cpu = os.sched_yield
-        os.set_blocking(fd, False)
-        try:
-            deadline = perf() + spin
-            while True:
-                try:
-                    return os.read(fd, 1 << 18)
-                except BlockingIOError:
-                    if perf() > deadline:
-                        break
-                    yield_cpu()  # the parent may need this CPU to send the next task
-        finally:
-            os.set_blocking(fd, True)
-    return os.read(fd, 1 << 18)
+    try:
+        if spin > 0:
+            yield_cpu = os.sched_yield
+            os.set_blocking(fd, False)
+            try:
+                deadline = perf() + spin
+                while True:
+                    try:
+                        return os.read(fd, 1 << 18)
+                    except BlockingIOError:
+                        if perf() > deadline:
+                            break
+                        yield_cpu()  # the parent may need this CPU to send the next task
+            finally:
+                os.set_blocking(fd, True)
+        return os.read(fd, 1 << 18)
+    except ConnectionResetError:
+        return b""
 
 
 def load_settings(
@@ -195,6 +216,14 @@ def worker_main(sock_fd: int, page: Any, init: dict[str, Any]) -> NoReturn:
 
 
 def serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
+    """Serve tasks until the parent closes the socket; the worker's exit status."""
+    try:
+        return _serve(sock_fd, page, init)
+    except _ParentGone:
+        return 0  # the parent closed the socket while we wrote: as at EOF
+
+
+def _serve(sock_fd: int, page: Any, init: dict[str, Any]) -> int:
     conn = _Connection(sock_fd)
     set_root(init.get("shm_root", os.getppid()))  # segments carry the application's pid
     root = logging.getLogger()

@@ -42,7 +42,14 @@ from offload._clock import Clock, CoarseClock, coarse_monotonic, monotonic
 from ._hitpath import function_wrapper
 from ._inflight import Flight, Flights, wait_shared
 from ._keys import KeyFunc, call_keys, name_of, unhashable_error
-from ._methods import CachedMethod, Owner, check_async, in_class_body, strong_or_weak_ref
+from ._methods import (
+    CachedMethod,
+    Owner,
+    UniqueOwner,
+    check_async,
+    in_class_body,
+    strong_or_weak_ref,
+)
 from ._ready import Ready, raising
 from ._store import Store
 
@@ -152,6 +159,8 @@ class CacheCore(Generic[R]):
         self.coalesced = 0
         self.refreshes = 0
         self.owners: dict[int, Owner] = {}
+        # A method's hit path per instance (see _methods.CachedMethod), by id().
+        self.bound: dict[int, Callable[..., Any]] = {}
         self.dead_owners: list[object] = []
         store.before_sweep = self.purge_dead_owners
 
@@ -167,16 +176,25 @@ class CacheCore(Generic[R]):
 
     def owner_key(self, obj: object) -> Owner:
         ident = id(obj)
-        owner = self.owners.get(ident)
+        owners = self.owners
+        owner = owners.get(ident)
         if owner is None or owner.ref() is not obj:
-            dead = self.dead_owners
-            # The callback may run at any allocation (garbage collection), even in the
-            # middle of iterating the store, so it only records the death; entries are
-            # removed at the next miss or sweep.
-            owner = Owner(ident, strong_or_weak_ref(obj, lambda r: dead.append(r)))
-            self.owners[ident] = owner
-        # One Owner per live instance: key comparisons then succeed on identity,
-        # without calling Owner.__eq__.
+            dead, bound = self.dead_owners, self.bound
+
+            def died(ref: object) -> None:
+                # May run at any allocation (garbage collection), even in the middle of
+                # iterating the store: it records the death (entries are removed at the
+                # next miss or sweep) and forgets the instance by id at once, before
+                # the id can belong to another object.
+                dead.append(ref)
+                owners.pop(ident, None)
+                bound.pop(ident, None)
+
+            new = UniqueOwner(ident, strong_or_weak_ref(obj, died), self)
+            owner = owners.setdefault(ident, new)  # one winner if threads race
+            if owner is not new and owner.ref() is not obj:
+                owners[ident] = owner = new
+        # One Owner per live instance: keys holding it compare by identity.
         return owner
 
     def purge_dead_owners(self) -> None:
@@ -449,7 +467,9 @@ class CacheCore(Generic[R]):
 
 
 def _dead_owner(key: object) -> bool:
-    return type(key) is tuple and len(key) == 2 and type(key[0]) is Owner and key[0].ref() is None
+    return (
+        type(key) is tuple and len(key) == 2 and isinstance(key[0], Owner) and key[0].ref() is None
+    )
 
 
 def cached(

@@ -26,6 +26,14 @@ failed test of the cell before the clock's call) costs the exact path about a te
 The rest is one template; a ``nonlocal`` counter in a hit path would cost a tenth of a
 hit on 3.13, hence the list below.
 
+Methods have their own factories, ``method_<shape>``: the hit path of ``obj.method``,
+one function per instance (bound to it as a method: its first parameter is the
+instance). The key is ``(owner, key of the other arguments)``, where ``owner`` (the
+instance's :class:`~offload._recipes._methods.Owner`) is a free variable, ``_o_owner``,
+given its own cell in each instance's function; the slow and error paths get the
+instance after the key (``slow(key, self, *params)``), and with :data:`ANY` the key
+function gets the instance first (``keyfn(self, *args, **kwargs)``).
+
 The module also holds the key functions ``key_N`` for N parameters (0 to
 :data:`MAX_KEY_PARAMS`), renamed the same way by :func:`~offload._recipes._keys.compile_key`:
 ``key_1`` returns its argument, the others the tuple of theirs.
@@ -51,6 +59,7 @@ from pathlib import Path
 MAX_PARAMS = 5
 MAX_KEY_PARAMS = 8
 ANY = 0  # the shape of a hit path taking any arguments
+LINE_LENGTH = 100  # the formatter's (pyproject.toml)
 TARGET = Path(__file__).with_name("_hitpath_templates.py")
 
 HEADER = '''"""Hit paths of cached functions, one per shape. GENERATED: do not edit.
@@ -88,6 +97,24 @@ def {name}(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:{now
 """
 
 
+METHOD_TEMPLATE = """
+
+def {name}(_o_data: Any, _o_read: Any, _o_keyfn: Any, _o_paths: Any) -> Any:{now}
+    {kind}def _o_wrapper({params}) -> Any:
+        _o_key = {key}
+        try:
+            _o_entry = _o_data[_o_key]{hit}
+                return _o_entry[{result}]
+        except KeyError:
+            pass
+        except TypeError as _o_exc:
+            {error}
+        return {await_}_o_paths[2](_o_key, {args})
+
+    return _o_wrapper
+"""
+
+
 def key_function(arity: int) -> str:
     """The source of ``key_<arity>``."""
     # No other names inside, so the parameters need no reserved prefix.
@@ -100,6 +127,7 @@ def key_function(arity: int) -> str:
 MODES = ("ready", "async")
 CLOCKS = ("coarse", "exact")
 NOW = "\n    _o_now: float = 0.0  # replaced by the coarse clock's cell\n"
+OWNER = "\n    _o_owner: Any = None  # replaced by the instance's owner (one function each)\n"
 HITS = {
     # Against the coarse clock's reading; the entry goes to the read buffer.
     "coarse": """
@@ -154,20 +182,60 @@ def factory(mode: str, clock: str, arity: int) -> str:
     )
 
 
+def method_factory(mode: str, clock: str, arity: int) -> str:
+    """The source of one method factory (``arity``: parameters after the instance)."""
+    params = [f"_o_p{i}" for i in range(arity)]
+    if arity == ANY:  # the key function binds the arguments (and raises for a wrong call)
+        signature = "_o_self: Any, /, *_o_args: Any, **_o_kwargs: Any"
+        key = "(_o_owner, _o_keyfn(_o_self, *_o_args, **_o_kwargs))"
+        args = "_o_self, _o_args, _o_kwargs"
+    else:
+        signature = ", ".join(f"{p}: Any" for p in ["_o_self", *params])
+        rest = params[0] if arity == 1 else f"({', '.join(params)})"
+        key = f"(_o_owner, {rest})"
+        args = ", ".join(["_o_self", *params])
+    ready = mode == "ready"
+    field = 4 if ready else 1
+    kind = "" if ready else "async "
+    if len(f"    {kind}def _o_wrapper({signature}) -> Any:") > LINE_LENGTH:
+        signature = f"\n        {signature}\n    "  # as the formatter wraps it
+    return METHOD_TEMPLATE.format(
+        name="method_" + name_of(mode, clock, arity),
+        now=(NOW.rstrip("\n") if clock == "coarse" else "") + OWNER,
+        hit=HITS[clock].format(field=field, key="_o_key"),
+        kind=kind,
+        params=signature,
+        key=key,
+        result=3 if ready else 0,
+        error=(
+            f"return _o_paths[3](_o_exc, {args})"
+            if ready
+            else f"raise _o_paths[3](_o_exc, {args}) from _o_exc"
+        ),
+        await_="" if ready else "await ",
+        args=args,
+    )
+
+
 def generate() -> str:
     """The whole module's source."""
     shapes = [(mode, clock, arity) for mode in MODES for clock in CLOCKS for arity in ARITIES]
     parts = [HEADER.format(max_params=MAX_PARAMS, max_key_params=MAX_KEY_PARAMS)]
     parts.extend(key_function(arity) for arity in range(MAX_KEY_PARAMS + 1))
     parts.extend(factory(*shape) for shape in shapes)
-    table = "".join(
-        f'\n    ("{mode}", "{clock}", {arity}): {name_of(mode, clock, arity)},'
-        for mode, clock, arity in shapes
-    )
-    parts.append(
-        "\n\n# (mode, clock, parameters or ANY) -> factory\n"
-        f"FACTORIES: dict[tuple[str, str, int], Factory] = {{{table}\n}}\n"
-    )
+    parts.extend(method_factory(*shape) for shape in shapes)
+    for table_name, prefix, what in (
+        ("FACTORIES", "", "factory"),
+        ("METHOD_FACTORIES", "method_", "method factory"),
+    ):
+        table = "".join(
+            f'\n    ("{mode}", "{clock}", {arity}): {prefix}{name_of(mode, clock, arity)},'
+            for mode, clock, arity in shapes
+        )
+        parts.append(
+            f"\n\n# (mode, clock, parameters or ANY) -> {what}\n"
+            f"{table_name}: dict[tuple[str, str, int], Factory] = {{{table}\n}}\n"
+        )
     keys = "".join(f"\n    {arity}: key_{arity}," for arity in range(MAX_KEY_PARAMS + 1))
     parts.append(
         "\n# parameters -> key function\n"

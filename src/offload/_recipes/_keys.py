@@ -231,7 +231,10 @@ def compile_key(fn: Callable[..., Any], *, skip_first: bool = False) -> KeyFunc:
 
         return variadic_key
     if len(sig.parameters) <= MAX_KEY_PARAMS:
-        return with_signature(KEY_FUNCTIONS[len(sig.parameters)], sig.parameters)
+        shaped = with_signature(KEY_FUNCTIONS[len(sig.parameters)], sig.parameters)
+        if not skip_first:  # a wrong call's complaint names the function, as its own would
+            shaped.__qualname__ = str(getattr(fn, "__qualname__", shaped.__qualname__))
+        return shaped
     # Many parameters (rare): bind through inspect, slower but the same key.
     signature = inspect.Signature(list(sig.parameters))
 

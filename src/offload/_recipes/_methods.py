@@ -2,7 +2,16 @@
 
 A recipe used in a class body keys its entries by instance and arguments. The instance
 is represented by an :class:`Owner` (its identity, held weakly), so a key never keeps
-its instance alive; ``obj.method`` is a small bound object sharing the method's cache.
+its instance alive.
+
+``obj.method`` of a cached method is a bound method (``types.MethodType``) of a function
+made for that instance (:class:`~offload._recipes._hitpath.MethodPrototype`) and kept
+while the instance lives: ``obj.method(x)`` runs the generated hit path in one frame,
+with the instance's :class:`UniqueOwner` in its closure, and the cache controls
+(``invalidate``, ``options``, ``info``, ``clear``) are that function's attributes, which
+the bound method shows. Looking the function up costs one dict subscript by ``id(obj)``:
+the instance's weak reference removes it when the instance goes, before its id can be
+reused.
 """
 
 from __future__ import annotations
@@ -24,9 +33,9 @@ if TYPE_CHECKING:
     from ._cached import CacheCore, CacheInfo
 
 __all__ = [
-    "BoundCachedMethod",
     "CachedMethod",
     "Owner",
+    "UniqueOwner",
     "check_async",
     "in_class_body",
     "strong_or_weak_ref",
@@ -65,6 +74,34 @@ class Owner:
 
     def __repr__(self) -> str:
         return f"<instance {self.ref()!r}>"
+
+
+class UniqueOwner(Owner):
+    """The one Owner of a live instance in a cache (see ``CacheCore.owner_key``): equal
+    only to itself and hashed by identity, so hashing and comparing a key that holds it
+    run no Python code. Its methods are ``obj.method``'s controls for that instance."""
+
+    __slots__ = ("core",)
+
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+
+    def __init__(self, ident: int, ref: Callable[[], object], core: CacheCore[Any]) -> None:
+        super().__init__(ident, ref)
+        self.core = core
+
+    def invalidate(self, *args: Any, **kwargs: Any) -> bool:
+        """``obj.method.invalidate(*args)``: drop this instance's entry for ``args``."""
+        instance = self.ref()
+        if instance is None:  # its entries go at the next miss or sweep anyway
+            return False
+        return self.core.invalidate(instance, (instance, *args), kwargs)
+
+    def options(
+        self, *, token: CancelToken | None = None, bypass: bool = False
+    ) -> Callable[..., Coroutine[Any, Any, Any]]:
+        """``obj.method.options(token=..., bypass=...)``: a caller for this instance."""
+        return self.core.caller(self.ref(), token, bypass)
 
 
 def strong_or_weak_ref(
@@ -123,12 +160,21 @@ class _MethodCacheView(Generic[R]):
 class CachedMethod(_MethodCacheView[R]):
     """A cached method: a descriptor keying entries by instance (weakly) and arguments."""
 
-    __slots__ = ("__dict__", "_hit_async", "_hit_ready")
+    __slots__ = ("__dict__", "_bound", "_prototypes", "_shared")
 
     def __init__(self, core: CacheCore[R]) -> None:
         self._core = core
         self._owner = None
-        self._hit_ready, self._hit_async = _hitpath.method_hit_paths(core)
+        self._bound = core.bound
+        self._shared = (core.info, core.clear)  # the same for every instance
+        ready, run = _hitpath.MethodPrototype(core, True), _hitpath.MethodPrototype(core, False)
+        self._prototypes = (run, ready)  # indexed by HITS_RETURN_READY
+
+        def hot_hits() -> int:
+            count: int = ready.paths[4] + run.paths[4]
+            return count
+
+        core.hot_hits = hot_hits
         functools.update_wrapper(self, core.fn)
 
     def __repr__(self) -> str:
@@ -137,8 +183,27 @@ class CachedMethod(_MethodCacheView[R]):
     def __get__(self, obj: object, objtype: type | None = None) -> Any:
         if obj is None:
             return self
-        hit = self._hit_ready if _hitpath.HITS_RETURN_READY else self._hit_async
-        return BoundCachedMethod(self._core, hit, obj)
+        try:
+            return _MethodType(self._bound[id(obj)], obj)
+        except KeyError:
+            return _MethodType(self._bind(obj), obj)
+
+    def _bind(self, obj: object) -> Callable[..., Any]:
+        """Make ``obj``'s hit path with its cache controls, and keep it while ``obj`` lives."""
+        core = self._core
+        owner = cast(UniqueOwner, core.owner_key(obj))
+        fn = core.fn
+        made = self._prototypes[_hitpath.HITS_RETURN_READY].make(
+            owner, fn.__name__, getattr(fn, "__qualname__", fn.__name__)
+        )
+        controls = cast(Any, made)
+        controls.invalidate = owner.invalidate
+        controls.options = owner.options
+        controls.info, controls.clear = self._shared
+        controls.__doc__ = fn.__doc__
+        controls.__module__ = fn.__module__
+        # Another thread may have bound it first: one function per instance.
+        return self._bound.setdefault(id(obj), made)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
         # Called through the class (``Cls.method(obj, x)``) or as a staticmethod.
@@ -153,26 +218,8 @@ class CachedMethod(_MethodCacheView[R]):
         return self._core.invalidate(args[0], args, kwargs)
 
 
-class BoundCachedMethod(_MethodCacheView[R]):
-    """``obj.method``: calls share the method's cache, keyed by ``obj`` and arguments."""
-
-    __slots__ = ("_hit",)
-
-    def __init__(self, core: CacheCore[R], hit: _hitpath.MethodHit, owner: object) -> None:
-        self._core = core
-        self._hit = hit
-        self._owner = owner
-
-    def __repr__(self) -> str:
-        return f"<cached method {name_of(self._core.fn)} of {self._owner!r}>"
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, R]:
-        return cast("Coroutine[Any, Any, R]", self._hit(self._owner, args, kwargs))
-
-    def invalidate(self, *args: Any, **kwargs: Any) -> bool:
-        return self._core.invalidate(self._owner, (self._owner, *args), kwargs)
+_MethodType = types.MethodType
 
 
 # Starlette and FastAPI also look at ``__call__`` of callable objects.
 mark_coroutine_function(cast(types.FunctionType, CachedMethod.__call__))
-mark_coroutine_function(cast(types.FunctionType, BoundCachedMethod.__call__))
