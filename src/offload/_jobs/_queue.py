@@ -389,7 +389,27 @@ class JobQueue:
         reply_to: str | None = None,
     ) -> None:
         """Publish one job message and wait for the broker's confirm (internal)."""
-        props = properties(
+        props = self._job_properties(
+            job_id, body, content_type, attempt, priority, reply_to, headers
+        )
+
+        async def send(ch: aiormq.abc.AbstractChannel) -> None:
+            await publish(ch, body, routing_key, props)
+
+        await self.link.call(send, f"submitting job {job_id}")
+
+    def _job_properties(
+        self,
+        job_id: str,
+        body: bytes,
+        content_type: str,
+        attempt: int,
+        priority: int | None,
+        reply_to: str | None,
+        headers: dict[str, Any] | None = None,
+    ) -> Any:
+        """A job message's properties: persistent, signed if the codec signs."""
+        return properties(
             self.codec,
             content_type,
             body,
@@ -398,11 +418,6 @@ class JobQueue:
             reply_to=reply_to,
             headers={ATTEMPT: attempt, **(headers or {})},
         )
-
-        async def send(ch: aiormq.abc.AbstractChannel) -> None:
-            await publish(ch, body, routing_key, props)
-
-        await self.link.call(send, f"submitting job {job_id}")
 
     async def _publish_many(
         self,
@@ -415,19 +430,7 @@ class JobQueue:
         """Publish several first attempts, pipelined, in one call that retries (after a
         reconnect) only those not confirmed yet."""
         messages = [
-            (
-                job_id,
-                body,
-                properties(
-                    self.codec,
-                    content_type,
-                    body,
-                    message_id=job_id,
-                    priority=priority,
-                    reply_to=reply_to,
-                    headers={ATTEMPT: 1},
-                ),
-            )
+            (job_id, body, self._job_properties(job_id, body, content_type, 1, priority, reply_to))
             for job_id, (body, content_type) in zip(ids, bodies, strict=True)
         ]
 

@@ -502,16 +502,7 @@ class JobWorker:
             redeliveries += 1
             if redeliveries <= queue.max_redeliveries:
                 self._park(delivery)
-                await queue.publish_job(
-                    job_id,
-                    message.body,
-                    message.content_type or "application/json",
-                    queue.topology.work,
-                    attempt=attempt,
-                    priority=message.priority,
-                    reply_to=message.reply_to,
-                    headers={REDELIVERIES: redeliveries},
-                )
+                await self._republish(message, job_id, attempt, redeliveries)
                 await self._settle([delivery])
                 return
         if redeliveries > queue.max_redeliveries:
@@ -628,25 +619,31 @@ class JobWorker:
         counting it as a redelivery: a nack would set the broker's redelivered flag (or
         a quorum queue's delivery count), which counts towards ``max_redeliveries``.
         Republished as it came, confirmed, then acked; nacked if that fails."""
-        queue = self.queue
-        message = delivery.message
         self._park(delivery)
         try:
-            await queue.publish_job(
-                job_id,
-                message.body,
-                message.content_type or "application/json",
-                queue.topology.work,
-                attempt=attempt,
-                priority=message.priority,
-                reply_to=message.reply_to,
-                headers={REDELIVERIES: redeliveries} if redeliveries else None,
-            )
+            await self._republish(delivery.message, job_id, attempt, redeliveries)
         except Exception as exc:
             _log.debug("could not hand job %s back by a publish: %r", job_id, exc)
             await self._settle([delivery], requeue=True)
         else:
             await self._settle([delivery])
+
+    async def _republish(
+        self, message: AbstractIncomingMessage, job_id: str, attempt: int, redeliveries: int
+    ) -> None:
+        """Publish ``message`` to the work queue again as it came, with its count of
+        redeliveries (confirmed)."""
+        queue = self.queue
+        await queue.publish_job(
+            job_id,
+            message.body,
+            message.content_type or "application/json",
+            queue.topology.work,
+            attempt=attempt,
+            priority=message.priority,
+            reply_to=message.reply_to,
+            headers={REDELIVERIES: redeliveries} if redeliveries else None,
+        )
 
     async def _take_slot(self) -> bool:
         """Wait for a free pool slot (at once unless deliveries are buffered); False,

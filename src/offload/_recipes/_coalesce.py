@@ -17,13 +17,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast
 from offload._cancel import CancelToken
 
 from ._inflight import Flights
-from ._keys import (
-    KeyFunc,
-    call_keys,
-    check_hashable,
-    name_of,
-    unhashable_error,
-)
+from ._keys import KeyFunc, call_keys, check_hashable, name_of, unhashable_error
 from ._methods import Owner, check_async, in_class_body
 
 __all__ = ["BoundCoalesced", "Coalesced", "Coalescer", "coalesce"]

@@ -159,26 +159,14 @@ def factory(mode: str, clock: str, arity: int) -> str:
         signature = ", ".join(f"{p}: Any" for p in params)
         keyline = "" if arity == 1 else f"\n        _o_key = ({', '.join(params)})"
         args = ", ".join(params)
-    ready = mode == "ready"
-    # ready: hot_until (-inf until the entry's future exists) and the future;
-    # async: expires_at and the value.
-    field = 4 if ready else 1
     return TEMPLATE.format(
         name=name_of(mode, clock, arity),
         now=NOW if clock == "coarse" else "",
-        hit=HITS[clock].format(field=field, key=key),
-        kind="" if ready else "async ",
+        hit=_hit(mode, clock, key),
         params=signature,
         keyline=keyline,
         key=key,
-        result=3 if ready else 0,
-        error=(
-            f"return _o_paths[3](_o_exc, {args})"
-            if ready
-            else f"raise _o_paths[3](_o_exc, {args}) from _o_exc"
-        ),
-        await_="" if ready else "await ",
-        args=args,
+        **_by_mode(mode, args),
     )
 
 
@@ -194,27 +182,40 @@ def method_factory(mode: str, clock: str, arity: int) -> str:
         rest = params[0] if arity == 1 else f"({', '.join(params)})"
         key = f"(_o_owner, {rest})"
         args = ", ".join(["_o_self", *params])
-    ready = mode == "ready"
-    field = 4 if ready else 1
-    kind = "" if ready else "async "
-    if len(f"    {kind}def _o_wrapper({signature}) -> Any:") > LINE_LENGTH:
+    fields = _by_mode(mode, args)
+    if len(f"    {fields['kind']}def _o_wrapper({signature}) -> Any:") > LINE_LENGTH:
         signature = f"\n        {signature}\n    "  # as the formatter wraps it
     return METHOD_TEMPLATE.format(
         name="method_" + name_of(mode, clock, arity),
         now=(NOW.rstrip("\n") if clock == "coarse" else "") + OWNER,
-        hit=HITS[clock].format(field=field, key="_o_key"),
-        kind=kind,
+        hit=_hit(mode, clock, "_o_key"),
         params=signature,
         key=key,
-        result=3 if ready else 0,
-        error=(
+        **fields,
+    )
+
+
+def _hit(mode: str, clock: str, key: str) -> str:
+    """The hit check. The entry field compared: ready: hot_until (-inf until the
+    entry's future exists); async: expires_at."""
+    return HITS[clock].format(field=4 if mode == "ready" else 1, key=key)
+
+
+def _by_mode(mode: str, args: str) -> dict[str, str | int]:
+    """The template fields that differ between the two modes: what a hit returns (the
+    entry's future, or its value from an ``async def``) and how errors leave."""
+    ready = mode == "ready"
+    return {
+        "kind": "" if ready else "async ",
+        "result": 3 if ready else 0,
+        "error": (
             f"return _o_paths[3](_o_exc, {args})"
             if ready
             else f"raise _o_paths[3](_o_exc, {args}) from _o_exc"
         ),
-        await_="" if ready else "await ",
-        args=args,
-    )
+        "await_": "" if ready else "await ",
+        "args": args,
+    }
 
 
 def generate() -> str:
