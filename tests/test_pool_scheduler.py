@@ -81,6 +81,64 @@ async def test_short_tasks_are_pipelined_only_when_the_pool_is_full() -> None:
     await pool.close(force=True)
 
 
+async def _pipelined_pool() -> FakePool:
+    """A full pool of two workers that has learnt its tasks are short (pipelined)."""
+    pool = FakePool(max_workers=2)
+    for _ in range(2):
+        pool.submit(job)
+    await settle()
+    for _ in range(20):
+        for worker in pool.workers:
+            if worker.inflight:
+                worker.finish(run_time=1e-6)
+        pool.submit(job)
+        pool.submit(job)
+        await settle()
+    for worker in pool.workers:
+        while worker.inflight:
+            worker.finish(run_time=1e-6)
+    await settle()
+    return pool
+
+
+async def test_a_long_run_of_submits_reads_answers_and_feeds_workers_without_a_loop_turn() -> None:
+    pool = await _pipelined_pool()
+    assert pool.fake is not None
+    workers = pool.workers
+    sent_before = [len(w.received) for w in workers]
+    handles = [pool.submit(job, i) for i in range(40)]  # no loop turn from here on
+    # The run of submits handed each worker a full pipeline without waiting for the loop.
+    first = [len(w.received) - n for w, n in zip(workers, sent_before, strict=True)]
+    assert first == [FakeBackend.max_depth] * 2
+    for worker in workers:  # the workers answer everything they hold; nobody reads it yet
+        for i in range(len(worker.inflight)):
+            worker.answer(f"{worker.id}-{i}", run_time=1e-6)
+    polls = pool.fake.polls
+    handles += [pool.submit(job, i) for i in range(40)]
+    # The submits read those answers (each caller has its result) and handed out more.
+    assert pool.fake.polls > polls
+    assert all(h.done() for h in handles[: 2 * FakeBackend.max_depth])
+    sent = [len(w.received) - n for w, n in zip(workers, sent_before, strict=True)]
+    assert sum(sent) > 2 * FakeBackend.max_depth
+    # First in, first out: the tasks handed out are the oldest, none is lost or doubled.
+    handed = [t.id for w, n in zip(workers, sent_before, strict=True) for t in w.received[n:]]
+    queued = [t.id for t in pool._scheduler.queue]
+    assert sorted(handed + queued) == [h.id for h in handles]
+    assert max(handed) < min(queued)
+    await pool.close(force=True)
+
+
+async def test_submits_with_loop_turns_between_them_do_not_poll_the_workers() -> None:
+    pool = await _pipelined_pool()
+    assert pool.fake is not None
+    polls = pool.fake.polls
+    for i in range(200):
+        pool.submit(job, i)
+        await asyncio.sleep(0)  # the loop's dispatch runs between submits
+    assert pool.fake.polls == polls
+    await pool.close(force=True)
+
+
 async def test_long_tasks_are_never_pipelined() -> None:
     pool = FakePool(max_workers=1)
     for _ in range(5):

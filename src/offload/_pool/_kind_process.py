@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from offload import _reaper, _serialize, _shm
-from offload._fdread import read_available, read_once
+from offload._fdread import read_available, read_chunk, read_once
 from offload._loop import call_in_loop
 from offload._wire import frame, split_frames
 
@@ -145,6 +145,17 @@ class ProcessWorker(Worker):
 
     def on_readable(self) -> None:
         read_once(self.fd, _READ_SIZE, self._received, self._on_eof)
+
+    def poll(self) -> None:
+        """Take in, without waiting, what the worker answered (not its end: that is left
+        to the loop's reader, which sees it again)."""
+        if self.fd < 0 or self.eof:
+            return
+        data = read_chunk(self.fd, _READ_SIZE)
+        if data:
+            self.inbuf += data
+        if self.inbuf:  # with what a pending _continue has not processed yet
+            self._dispatch_frames()
 
     def _received(self, data: bytes) -> None:
         self.inbuf += data
@@ -743,6 +754,10 @@ class ProcessBackend(Backend):
             task.payload, task.oob = head + encoded.data, encoded.descriptors
             task.release_oob = encoded.release
         task.args = ()
+
+    def poll(self) -> None:
+        for worker in list(self.workers.values()):
+            worker.poll()
 
     def preload(self, task: Task) -> None:
         module = getattr(task.fn, "__module__", None)

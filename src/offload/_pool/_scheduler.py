@@ -59,6 +59,11 @@ _PIPELINE_BELOW = 0.0005  # pipeline several tasks per worker when tasks are thi
 # The queue is compacted when more than this many released tasks are still in it, and
 # they are half of it (see Scheduler.queue).
 _COMPACT_ABOVE = 64
+# During a run of submits with no loop turn between them (a loop submitting thousands of
+# tasks, or thousands of callers started at once), every this many queued tasks the
+# submit itself takes in what the workers answered and hands them more: else they sit
+# idle until the run ends (see Scheduler._catch_up).
+_CATCH_UP_EVERY = 16
 
 #: builds the backend of a starting scheduler: (events, loop) -> Backend
 BackendFactory = Callable[["Scheduler", asyncio.AbstractEventLoop], Backend]
@@ -148,6 +153,7 @@ class Scheduler:
         self._spawn_after = 0.0  # no new worker before this (monotonic): back-off
         self._restart_timer: asyncio.TimerHandle | None = None
         self._dispatch_scheduled = False
+        self._queued_since_dispatch = 0  # tasks queued by submit since dispatch last ran
         self._idle_timer: asyncio.TimerHandle | None = None
         self._space_waiters: deque[asyncio.Future[None]] = deque()
         # What watched tasks' done callbacks run in: they read no context variable, and
@@ -397,7 +403,31 @@ class Scheduler:
                     self._send(slot, [task], time.monotonic())
                     return task
         self._schedule_dispatch()
+        self._queued_since_dispatch += 1
+        if self._queued_since_dispatch >= _CATCH_UP_EVERY:
+            self._catch_up()
         return task
+
+    def _catch_up(self) -> None:
+        """Submits are running with no loop turn between them: take in what the workers
+        answered meanwhile and hand them queued tasks now, instead of leaving them idle
+        until the loop runs the dispatch (and reads their answers) after the last
+        submit. Called with the scheduler consistent, between two submits, as a loop
+        callback would be; an error in it is the loop's to report, not the submit's."""
+        self._queued_since_dispatch = 0
+        backend = self.backend
+        if backend is None or self.closed or self.loop is None:
+            return
+        try:
+            backend.poll()
+            self._hand_out()
+        except Exception as exc:
+            self.loop.call_exception_handler(
+                {
+                    "message": f"{self.name}: taking in answers between submits failed",
+                    "exception": exc,
+                }
+            )
 
     def caller_cancelled(self, task: Task) -> None:
         """The caller of an unwatched task was cancelled: stop the task."""
@@ -414,6 +444,10 @@ class Scheduler:
     def dispatch(self) -> None:
         """Hand queued tasks to ready workers, and start workers for what is left."""
         self._dispatch_scheduled = False
+        self._queued_since_dispatch = 0
+        self._hand_out()
+
+    def _hand_out(self) -> None:
         backend = self.backend
         if backend is None or self.closed:
             return
