@@ -139,6 +139,29 @@ async def test_submits_with_loop_turns_between_them_do_not_poll_the_workers() ->
     await pool.close(force=True)
 
 
+async def test_an_answer_nobody_awaits_yet_schedules_no_callback_on_the_loop() -> None:
+    pool = FakePool(max_workers=1)
+    handle = pool.submit(job)
+    await settle()
+    loop = asyncio.get_running_loop()
+    scheduled: list[object] = []
+    call_soon = loop.call_soon
+
+    def counting_call_soon(callback: Any, *args: Any, **kwargs: Any) -> asyncio.Handle:
+        scheduled.append(callback)
+        return call_soon(callback, *args, **kwargs)
+
+    loop.call_soon = counting_call_soon  # type: ignore[method-assign]
+    try:
+        pool.workers[0].finish("done")
+    finally:
+        del loop.call_soon
+    assert scheduled == []  # a deep run of answers leaves no handle per task behind
+    assert await handle == "done"
+    assert handle._task.watcher is None
+    await pool.close(force=True)
+
+
 async def test_long_tasks_are_never_pipelined() -> None:
     pool = FakePool(max_workers=1)
     for _ in range(5):

@@ -693,6 +693,12 @@ class Scheduler:
         self.short_tasks = self._run_ewma < _PIPELINE_BELOW
         future = task.future
         if not future.done():
+            if task.watcher is not None:
+                # The pool settles the future itself: nothing for its done callback to
+                # react to, so none is scheduled (no handle per task on the loop, which
+                # a long run of submits would keep alive until it ends).
+                task.watcher = None
+                future.remove_done_callback(task)
             if ok:
                 self._completed += 1
                 future.set_result(value)
