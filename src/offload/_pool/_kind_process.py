@@ -740,12 +740,17 @@ class ProcessBackend(Backend):
         # The callable is pickled now, at submit time, unless it is a cached name.
         head = self.functions.head(task.fn)
         # The values of the pool's context variables travel with the task.
-        ctx = tuple(var.get(None) for var in self.context_vars)
-        what = f"argument to {task.fn_name}()"
-        if not ctx and all(_is_small(arg) for arg in task.args):
+        context_vars = self.context_vars
+        ctx = tuple(var.get(None) for var in context_vars) if context_vars else ()
+        if not ctx and _all_small(task.args):
             # Nothing shared memory could carry better: skip the codec's walk.
-            task.payload = head + _serialize.dumps((task.args, ctx), what=what)
+            data = _serialize.stdlib_or_none((task.args, ctx))
+            if data is None:
+                what = f"argument to {task.fn_name}()"
+                data = _serialize.dumps_by_value((task.args, ctx), what=what)
+            task.payload = head + data
         else:
+            what = f"argument to {task.fn_name}()"
             encoded = _shm.encode(
                 (task.args, ctx),
                 dumps=lambda v: _serialize.dumps(v, what=what),
@@ -814,6 +819,14 @@ class ProcessBackend(Backend):
 
 _SCALARS = frozenset({int, float, bool, complex, type(None)})
 _SMALL_LIMIT = 1 << 16
+
+
+def _all_small(args: tuple[Any, ...]) -> bool:
+    """Every argument is :func:`_is_small` (most calls pass one or two)."""
+    for arg in args:  # noqa: SIM110 - no generator object on every submit
+        if not _is_small(arg):
+            return False
+    return True
 
 
 def _is_small(value: object) -> bool:
