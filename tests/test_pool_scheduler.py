@@ -113,11 +113,12 @@ async def test_a_long_run_of_submits_reads_answers_and_feeds_workers_without_a_l
     for worker in workers:  # the workers answer everything they hold; nobody reads it yet
         for i in range(len(worker.inflight)):
             worker.answer(f"{worker.id}-{i}", run_time=1e-6)
-    polls = pool.fake.polls
+    polls, completed = pool.fake.polls, pool.stats().completed
     handles += [pool.submit(job, i) for i in range(40)]
-    # The submits read those answers (each caller has its result) and handed out more.
+    # The submits read those answers and handed out more work.
     assert pool.fake.polls > polls
-    assert all(h.done() for h in handles[: 2 * FakeBackend.max_depth])
+    assert all(not w.unread for w in workers)
+    assert pool.stats().completed - completed == 2 * FakeBackend.max_depth
     sent = [len(w.received) - n for w, n in zip(workers, sent_before, strict=True)]
     assert sum(sent) > 2 * FakeBackend.max_depth
     # First in, first out: the tasks handed out are the oldest, none is lost or doubled.
@@ -125,7 +126,30 @@ async def test_a_long_run_of_submits_reads_answers_and_feeds_workers_without_a_l
     queued = [t.id for t in pool._scheduler.queue]
     assert sorted(handed + queued) == [h.id for h in handles]
     assert max(handed) < min(queued)
+    # Their callers get the results once the loop runs again.
+    await settle()
+    answered = [h for h in handles if h.done()]
+    expected = [f"{w.id}-{i}" for w in workers for i in range(FakeBackend.max_depth)]
+    assert sorted([await h for h in answered]) == sorted(expected)
     await pool.close(force=True)
+
+
+async def test_answers_taken_in_during_a_run_of_submits_survive_a_forced_close() -> None:
+    pool = await _pipelined_pool()
+    handles = [pool.submit(job, i) for i in range(40)]
+    for worker in pool.workers:
+        for _ in range(len(worker.inflight)):
+            worker.answer("answered", run_time=1e-6)
+    handles += [pool.submit(job, i) for i in range(40)]  # takes the answers in
+    await pool.close(force=True)
+    outcomes = []
+    for handle in handles:
+        try:
+            outcomes.append(await handle)
+        except offload.ClosedError:
+            outcomes.append("closed")
+    answered = 2 * FakeBackend.max_depth
+    assert outcomes == ["answered"] * answered + ["closed"] * (len(handles) - answered)
 
 
 async def test_submits_with_loop_turns_between_them_do_not_poll_the_workers() -> None:
