@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 import pytest
@@ -150,6 +151,40 @@ async def test_answers_taken_in_during_a_run_of_submits_survive_a_forced_close()
             outcomes.append("closed")
     answered = 2 * FakeBackend.max_depth
     assert outcomes == ["answered"] * answered + ["closed"] * (len(handles) - answered)
+
+
+async def test_callers_of_run_answered_during_a_run_of_submits_get_results_after_it() -> None:
+    pool = await _pipelined_pool()
+    workers = pool.workers
+    seen: dict[str, object] = {}
+
+    async def caller(i: int) -> object:
+        return await pool.run(job, i)
+
+    async def workers_answer() -> None:  # in the middle of the run: nobody reads it yet
+        for worker in workers:
+            for task in list(worker.inflight)[len(worker.unread) :]:
+                worker.answer(task.id, run_time=1e-6)
+
+    async def after_the_run() -> None:  # the last step of the same loop turn
+        seen["unsettled"] = len(pool._scheduler._unsettled)
+        seen["completed"] = pool.stats().completed
+
+    completed = pool.stats().completed
+    # Every step below runs in one loop turn, in this order: one run of submits.
+    callers = [asyncio.ensure_future(caller(i)) for i in range(40)]
+    steps = [asyncio.ensure_future(workers_answer())]
+    callers += [asyncio.ensure_future(caller(i)) for i in range(40, 80)]
+    steps.append(asyncio.ensure_future(after_the_run()))
+    await asyncio.gather(*steps)
+    # The answers were taken in during the run, their callers not woken inside it.
+    assert seen["completed"] == completed + 2 * FakeBackend.max_depth
+    assert seen["unsettled"] == 2 * FakeBackend.max_depth
+    await settle()
+    answered = [c for c in callers if c.done()]
+    assert len(answered) == 2 * FakeBackend.max_depth
+    assert pool._scheduler._unsettled == deque()
+    await pool.close(force=True)
 
 
 async def test_submits_with_loop_turns_between_them_do_not_poll_the_workers() -> None:

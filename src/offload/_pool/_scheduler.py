@@ -448,14 +448,16 @@ class Scheduler:
             )
 
     def _settle(self, most: int | None = _SETTLE_PER_TURN) -> None:
-        """Give the results that _catch_up took in to their futures, oldest first, at
-        most ``most`` per loop callback (None: all, now).
+        """Give the results of ``run()`` callers that _catch_up took in to their
+        futures, oldest first, at most ``most`` per loop callback (None: all, now).
 
         Settling a future that a caller awaits schedules that caller: done during the
         run of submits, or all at once after it, each would make objects (a handle, its
         arguments) while every task of the run is still alive, and each full garbage
         collection walks them all. A few per loop turn lets the callers finish (and
         free their tasks) as the answers are given out, as when the loop reads them.
+        (Handles from ``submit`` are settled at once: usually nobody awaits them yet,
+        and then settling makes nothing.)
         """
         futures, values = self._unsettled, self._unsettled_values
         count = len(futures) if most is None else min(len(futures), most)
@@ -731,7 +733,8 @@ class Scheduler:
         self.short_tasks = self._run_ewma < _PIPELINE_BELOW
         future = task.future
         if not future.done():
-            if task.watcher is not None:
+            awaited = task.watcher is None  # a caller of run() awaits it (see _settle)
+            if not awaited:
                 # The pool settles the future itself: nothing for its done callback to
                 # react to, so none is scheduled (no handle per task on the loop, which
                 # a long run of submits would keep alive until it ends).
@@ -739,7 +742,7 @@ class Scheduler:
                 future.remove_done_callback(task)
             if ok:
                 self._completed += 1
-                if self._catching_up or self._unsettled:  # after those before it
+                if awaited and (self._catching_up or self._unsettled):
                     if not self._unsettled and self.loop is not None:
                         self.loop.call_soon(self._settle)
                     self._unsettled.append(future)
