@@ -10,13 +10,17 @@ flight (callers each awaiting ``pool.run`` one after the other), in alternating 
 throughput, and the parent's CPU time per task next to asyncio's floor for the same
 shape (as many callers, each creating and awaiting the same number of futures, which
 another callback resolves). The parent's CPU time is the steadier figure on a shared
-machine; the throughput also counts the workers. "Until the first answer" is the share
-of the wall time spent before the first result reached a caller: with every task
-submitted at once, the parent submits them all (the workers mostly idle) before it
-reads any answer. "Garbage collection" is the CPU time the parent spent in the
-collector, per task: a full collection walks every object alive, queued tasks included.
+machine; the throughput also counts the workers. Each round measures both depths, so
+the ratio of 50,000 to 1,000 in flight is taken within a round and reported for every
+round (median first): on a shared machine the load moves between rounds. "Until the
+first answer" is the share of the wall time spent before the first result reached a
+caller: with every task submitted at once, the parent submits them all before any
+caller can run; "answered by then" is the share of the tasks the workers had answered
+at that moment (the pool reads answers during a long run of submits). "Garbage
+collection" is the CPU time the parent spent in the collector, per task: a full
+collection walks every object alive, queued tasks included.
 Run: ``python bench/bench_pool.py`` (add ``--quick`` for a smaller run, ``--deep`` for
-only the deep-queue section).
+only the deep-queue section, ``--rounds N`` for N deep-queue rounds, 4 by default).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import contextlib
 import gc
 import os
 import signal
+import statistics
 import sys
 import time
 from collections import deque
@@ -42,6 +47,7 @@ WORKERS = 2
 IN_FLIGHT = 200
 DEEP_TASKS = 50_000
 DEPTHS = (1_000, 50_000)
+DEEP_ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 4
 
 
 def die() -> None:
@@ -141,41 +147,52 @@ async def throughput(call: Call, n: int) -> float:
     return per * IN_FLIGHT / (time.perf_counter() - started)
 
 
-async def in_flight(call: Call, total: int, depth: int) -> tuple[float, float, float]:
-    """``total`` tasks by ``depth`` callers awaiting one after the other: (tasks per
-    second, parent CPU seconds per task, share of the time until the first answer)."""
+Measured = tuple[float, float, float, float]
+
+
+async def in_flight(pool: offload.Pool, total: int, depth: int) -> Measured:
+    """``total`` tasks by ``depth`` callers awaiting ``pool.run`` one after the other:
+    (tasks per second, parent CPU seconds per task, share of the time until the first
+    answer, share of the tasks answered by then)."""
     per = total // depth
     first: list[float] = []
+    answered = [0]
+    before = pool.stats().completed
 
     async def lane() -> None:
         for _ in range(per):
-            await call(tiny, -1)
+            await pool.run(tiny, -1)
             if not first:
                 first.append(time.perf_counter())
+                answered[0] = pool.stats().completed - before
 
     cpu, started = time.process_time(), time.perf_counter()
     await asyncio.gather(*[lane() for _ in range(depth)])
     done, wall = per * depth, time.perf_counter() - started
-    return done / wall, (time.process_time() - cpu) / done, (first[0] - started) / wall
+    cpu_per_task = (time.process_time() - cpu) / done
+    return done / wall, cpu_per_task, (first[0] - started) / wall, answered[0] / done
 
 
-async def in_flight_handles(
-    pool: offload.Pool, total: int, depth: int
-) -> tuple[float, float, float]:
+async def in_flight_handles(pool: offload.Pool, total: int, depth: int) -> Measured:
     """``total`` tasks from ``pool.submit``, ``depth`` outstanding, awaited oldest first."""
     window: deque[Any] = deque()
     first = 0.0
+    answered = 0
+    before = pool.stats().completed
     cpu, started = time.process_time(), time.perf_counter()
     for _ in range(total):
         if len(window) >= depth:
             await window.popleft()
-            first = first or time.perf_counter()
+            if not first:
+                first, answered = time.perf_counter(), pool.stats().completed - before
         window.append(pool.submit(tiny, -1))
     while window:
         await window.popleft()
-        first = first or time.perf_counter()
+        if not first:
+            first, answered = time.perf_counter(), pool.stats().completed - before
     wall = time.perf_counter() - started
-    return total / wall, (time.process_time() - cpu) / total, (first - started) / wall
+    cpu_per_task = (time.process_time() - cpu) / total
+    return total / wall, cpu_per_task, (first - started) / wall, answered / total
 
 
 def _resolver(loop: asyncio.AbstractEventLoop) -> Callable[[], asyncio.Future[int]]:
@@ -252,58 +269,64 @@ class GcClock:
 async def deep_queues(scale: float) -> None:
     total = int(DEEP_TASKS * scale)
     shapes = ("callers awaiting pool.run", "handles from pool.submit")
-    tp: dict[tuple[str, int], list[float]] = {}
-    cpu: dict[tuple[str, int], list[float]] = {}
+    runs: dict[tuple[str, int], list[Measured]] = {}
     floor: dict[tuple[str, int], list[float]] = {}
-    burst: dict[tuple[str, int], list[float]] = {}
     in_gc: dict[tuple[str, int], list[float]] = {}
     async with offload.Pool("process", max_workers=WORKERS, min_workers=WORKERS) as pool:
         await asyncio.gather(*[pool.run(tiny, 1) for _ in range(WORKERS * 4)])
-        for round_ in range(2):
+        for round_ in range(DEEP_ROUNDS):
             for depth in DEPTHS if round_ % 2 == 0 else DEPTHS[::-1]:
                 n = min(depth, total)
                 for shape in shapes:
                     with GcClock() as collector:
                         if shape == shapes[0]:
-                            rate, per_task, until = await in_flight(pool.run, total, n)
+                            measured = await in_flight(pool, total, n)
                         else:
-                            rate, per_task, until = await in_flight_handles(pool, total, n)
+                            measured = await in_flight_handles(pool, total, n)
                     if shape == shapes[0]:
                         lowest = await floor_callers(total, n)
                     else:
                         lowest = await floor_handles(total, n)
                     in_gc.setdefault((shape, depth), []).append(collector.total / total)
-                    burst.setdefault((shape, depth), []).append(until)
-                    tp.setdefault((shape, depth), []).append(rate)
-                    cpu.setdefault((shape, depth), []).append(per_task)
+                    runs.setdefault((shape, depth), []).append(measured)
                     floor.setdefault((shape, depth), []).append(lowest)
     rows = []
     for shape in shapes:
-        base = max(tp[shape, DEPTHS[0]])
         for depth in DEPTHS:
             key = (shape, depth)
+            # each round's own ratio: the load moves between rounds, less within one
+            ratios = sorted(
+                run[0] / base[0]
+                for run, base in zip(runs[key], runs[shape, DEPTHS[0]], strict=True)
+            )
+            median = statistics.median(ratios)
+            spread = ", ".join(f"{r:.2f}" for r in ratios)
+            best = min(runs[key], key=lambda run: run[1])  # the round with the least CPU
             rows.append(
                 [
                     shape,
                     f"{min(depth, total):,}",
-                    f"{max(tp[key]):,.0f}",
-                    f"{max(tp[key]) / base:.2f}x",
-                    f"{min(burst[key]):.0%}",
-                    fmt_time(min(cpu[key])),
+                    f"{max(run[0] for run in runs[key]):,.0f}",
+                    f"{median:.2f}x ({spread})" if depth != DEPTHS[0] else "1.00x",
+                    f"{statistics.median(run[2] for run in runs[key]):.0%}",
+                    f"{statistics.median(run[3] for run in runs[key]):.0%}",
+                    fmt_time(best[1]),
                     fmt_time(min(in_gc[key])),
                     fmt_time(min(floor[key])),
-                    fmt_time(min(cpu[key]) - min(floor[key])),
+                    fmt_time(best[1] - min(floor[key])),
                 ]
             )
     print(
         table(
-            f"Deep queues: {total:,} tiny tasks, {WORKERS} workers, best of 2 alternating rounds",
+            f"Deep queues: {total:,} tiny tasks, {WORKERS} workers, {DEEP_ROUNDS} alternating "
+            "rounds (tasks/s and CPU: best round; shares: median)",
             [
                 "how",
                 "in flight",
                 "tasks/s",
-                "vs 1,000 in flight",
+                "vs 1,000 in flight: median (each round)",
                 "until the first answer",
+                "answered by then",
                 "parent CPU per task",
                 "garbage collection",
                 "asyncio floor (futures)",

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +35,15 @@ def wait_for(event: threading.Event) -> None:
     event.wait(30)
 
 
+def wait_for_byte(fifo: str) -> None:
+    """Block the worker until the test writes one byte to ``fifo``."""
+    fd = os.open(fifo, os.O_RDONLY)
+    try:
+        os.read(fd, 1)
+    finally:
+        os.close(fd)
+
+
 def report_three() -> int:
     for i in (1, 2, 3):
         offload.report(i)
@@ -48,17 +59,43 @@ def alive_tasks() -> int:
 
 
 @pytest.mark.timeout(300)
-async def test_fifty_thousand_submitted_tasks_all_complete_with_their_own_results() -> None:
+async def test_fifty_thousand_submitted_tasks_all_complete_with_their_own_results(
+    tmp_path: Path,
+) -> None:
     before = alive_tasks()
-    async with offload.Pool("process", max_workers=2) as pool:
-        handles = [pool.submit(identity, i) for i in range(DEEP)]
-        assert pool.stats().queued > DEEP // 2  # nothing ran while they were submitted
-        assert await asyncio.gather(*handles) == list(range(DEEP))
-        stats = pool.stats()
-        assert (stats.completed, stats.queued, stats.failed) == (DEEP, 0, 0)
-        assert pool._scheduler.outstanding == 0
-        del handles
-        assert alive_tasks() <= before  # every finished task was freed
+    gate = str(tmp_path / "gate")
+    os.mkfifo(gate)
+    held = os.open(gate, os.O_RDWR)  # a writer, so that the workers' opens never block
+    try:
+        async with offload.Pool("process", max_workers=2) as pool:
+            # One blocked task per worker: the others form a deep queue behind them.
+            gates = [pool.submit(wait_for_byte, gate) for _ in range(2)]
+            handles = [pool.submit(identity, i) for i in range(DEEP)]
+            assert pool.stats().queued > DEEP // 2
+            os.write(held, b"go")
+            await asyncio.gather(*gates)
+            assert await asyncio.gather(*handles) == list(range(DEEP))
+            del gates
+            stats = pool.stats()
+            assert (stats.completed, stats.queued, stats.failed) == (DEEP + 2, 0, 0)
+            assert pool._scheduler.outstanding == 0
+            del handles
+            assert alive_tasks() <= before  # every finished task was freed
+    finally:
+        os.close(held)
+
+
+@pytest.mark.timeout(300)
+async def test_workers_answer_while_a_long_run_of_submits_gives_the_loop_no_turn() -> None:
+    async with offload.Pool("process", max_workers=2, min_workers=2) as pool:
+        await asyncio.gather(*[pool.run(identity, i) for i in range(8)])  # both started
+        scheduler = pool._scheduler
+        handles = [pool.submit(identity, 0)]
+        while scheduler.stats().completed == 8 and len(handles) < DEEP:  # no loop turn
+            handles.append(pool.submit(identity, len(handles)))
+        # The submits themselves read the workers' answers (and handed out more work).
+        assert len(handles) < DEEP
+        assert await asyncio.gather(*handles) == list(range(len(handles)))
 
 
 @pytest.mark.timeout(300)

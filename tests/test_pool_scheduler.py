@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 import pytest
@@ -78,6 +79,145 @@ async def test_short_tasks_are_pipelined_only_when_the_pool_is_full() -> None:
     depths = [len(w.inflight) for w in pool.workers]
     assert max(depths) > 1
     assert all(d <= FakeBackend.max_depth for d in depths)
+    await pool.close(force=True)
+
+
+async def _pipelined_pool() -> FakePool:
+    """A full pool of two workers that has learnt its tasks are short (pipelined)."""
+    pool = FakePool(max_workers=2)
+    for _ in range(2):
+        pool.submit(job)
+    await settle()
+    for _ in range(20):
+        for worker in pool.workers:
+            if worker.inflight:
+                worker.finish(run_time=1e-6)
+        pool.submit(job)
+        pool.submit(job)
+        await settle()
+    for worker in pool.workers:
+        while worker.inflight:
+            worker.finish(run_time=1e-6)
+    await settle()
+    return pool
+
+
+async def test_a_long_run_of_submits_reads_answers_and_feeds_workers_without_a_loop_turn() -> None:
+    pool = await _pipelined_pool()
+    assert pool.fake is not None
+    workers = pool.workers
+    sent_before = [len(w.received) for w in workers]
+    handles = [pool.submit(job, i) for i in range(40)]  # no loop turn from here on
+    # The run of submits handed each worker a full pipeline without waiting for the loop.
+    first = [len(w.received) - n for w, n in zip(workers, sent_before, strict=True)]
+    assert first == [FakeBackend.max_depth] * 2
+    for worker in workers:  # the workers answer everything they hold; nobody reads it yet
+        for i in range(len(worker.inflight)):
+            worker.answer(f"{worker.id}-{i}", run_time=1e-6)
+    polls, completed = pool.fake.polls, pool.stats().completed
+    handles += [pool.submit(job, i) for i in range(40)]
+    # The submits read those answers and handed out more work.
+    assert pool.fake.polls > polls
+    assert all(not w.unread for w in workers)
+    assert pool.stats().completed - completed == 2 * FakeBackend.max_depth
+    sent = [len(w.received) - n for w, n in zip(workers, sent_before, strict=True)]
+    assert sum(sent) > 2 * FakeBackend.max_depth
+    # First in, first out: the tasks handed out are the oldest, none is lost or doubled.
+    handed = [t.id for w, n in zip(workers, sent_before, strict=True) for t in w.received[n:]]
+    queued = [t.id for t in pool._scheduler.queue]
+    assert sorted(handed + queued) == [h.id for h in handles]
+    assert max(handed) < min(queued)
+    # Their callers get the results once the loop runs again.
+    await settle()
+    answered = [h for h in handles if h.done()]
+    expected = [f"{w.id}-{i}" for w in workers for i in range(FakeBackend.max_depth)]
+    assert sorted([await h for h in answered]) == sorted(expected)
+    await pool.close(force=True)
+
+
+async def test_answers_taken_in_during_a_run_of_submits_survive_a_forced_close() -> None:
+    pool = await _pipelined_pool()
+    handles = [pool.submit(job, i) for i in range(40)]
+    for worker in pool.workers:
+        for _ in range(len(worker.inflight)):
+            worker.answer("answered", run_time=1e-6)
+    handles += [pool.submit(job, i) for i in range(40)]  # takes the answers in
+    await pool.close(force=True)
+    outcomes = []
+    for handle in handles:
+        try:
+            outcomes.append(await handle)
+        except offload.ClosedError:
+            outcomes.append("closed")
+    answered = 2 * FakeBackend.max_depth
+    assert outcomes == ["answered"] * answered + ["closed"] * (len(handles) - answered)
+
+
+async def test_callers_of_run_answered_during_a_run_of_submits_get_results_after_it() -> None:
+    pool = await _pipelined_pool()
+    workers = pool.workers
+    seen: dict[str, object] = {}
+
+    async def caller(i: int) -> object:
+        return await pool.run(job, i)
+
+    async def workers_answer() -> None:  # in the middle of the run: nobody reads it yet
+        for worker in workers:
+            for task in list(worker.inflight)[len(worker.unread) :]:
+                worker.answer(task.id, run_time=1e-6)
+
+    async def after_the_run() -> None:  # the last step of the same loop turn
+        seen["unsettled"] = len(pool._scheduler._unsettled)
+        seen["completed"] = pool.stats().completed
+
+    completed = pool.stats().completed
+    # Every step below runs in one loop turn, in this order: one run of submits.
+    callers = [asyncio.ensure_future(caller(i)) for i in range(40)]
+    steps = [asyncio.ensure_future(workers_answer())]
+    callers += [asyncio.ensure_future(caller(i)) for i in range(40, 80)]
+    steps.append(asyncio.ensure_future(after_the_run()))
+    await asyncio.gather(*steps)
+    # The answers were taken in during the run, their callers not woken inside it.
+    assert seen["completed"] == completed + 2 * FakeBackend.max_depth
+    assert seen["unsettled"] == 2 * FakeBackend.max_depth
+    await settle()
+    answered = [c for c in callers if c.done()]
+    assert len(answered) == 2 * FakeBackend.max_depth
+    assert pool._scheduler._unsettled == deque()
+    await pool.close(force=True)
+
+
+async def test_submits_with_loop_turns_between_them_do_not_poll_the_workers() -> None:
+    pool = await _pipelined_pool()
+    assert pool.fake is not None
+    polls = pool.fake.polls
+    for i in range(200):
+        pool.submit(job, i)
+        await asyncio.sleep(0)  # the loop's dispatch runs between submits
+    assert pool.fake.polls == polls
+    await pool.close(force=True)
+
+
+async def test_an_answer_nobody_awaits_yet_schedules_no_callback_on_the_loop() -> None:
+    pool = FakePool(max_workers=1)
+    handle = pool.submit(job)
+    await settle()
+    loop = asyncio.get_running_loop()
+    scheduled: list[object] = []
+    call_soon = loop.call_soon
+
+    def counting_call_soon(callback: Any, *args: Any, **kwargs: Any) -> asyncio.Handle:
+        scheduled.append(callback)
+        return call_soon(callback, *args, **kwargs)
+
+    loop.call_soon = counting_call_soon  # type: ignore[method-assign]
+    try:
+        pool.workers[0].finish("done")
+    finally:
+        del loop.call_soon
+    assert scheduled == []  # a deep run of answers leaves no handle per task behind
+    assert await handle == "done"
+    assert handle._task.watcher is None
     await pool.close(force=True)
 
 

@@ -129,6 +129,11 @@ class Backend(abc.ABC):
         """In the caller, before queueing: give ``task`` what this kind needs to run it
         (the submitter's context, a serialized payload). May raise SerializationError."""
 
+    def poll(self) -> None:  # noqa: B027 - optional hook
+        """Without waiting, take in what workers answered and report it now (called
+        during a long run of submits that gives the event loop no turn). A worker that
+        ended is left for the loop's own callbacks to report."""
+
     def preload(self, task: Task) -> None:  # noqa: B027 - optional hook
         """Hint that ``task``'s function will be used (pre-import it for future workers)."""
 

@@ -37,6 +37,8 @@ class FakeWorker(Worker):
         self.kills: list[int] = []
         self.retired = False
         self.running_seq = 0  # what a real worker writes to its control page
+        # Answers written but not yet read by the pool (see answer()).
+        self.unread: list[tuple[int, Any, float]] = []
 
     # -- what the test sees: the scheduler's record of this worker ------------------
 
@@ -70,6 +72,19 @@ class FakeWorker(Worker):
         task = self.inflight[0]
         self.running_seq = 0
         self.events.on_done(self, task.seq, ok, value, run_time)
+
+    def answer(self, value: Any = None, *, run_time: float = 0.001) -> None:
+        """The worker ends its next unanswered task with ``value`` and writes the answer
+        to its socket: the pool reads it on its next loop turn, or when it polls."""
+        task = self.inflight[len(self.unread)]
+        self.unread.append((task.seq, value, run_time))
+        self.backend.loop.call_soon(self.deliver)
+
+    def deliver(self) -> None:
+        """The pool reads the answers written so far (see answer())."""
+        unread, self.unread = self.unread, []
+        for seq, value, run_time in unread:
+            self.events.on_done(self, seq, True, value, run_time)
 
     def skip(self) -> None:
         """The head task was cancelled before it started."""
@@ -122,6 +137,7 @@ class FakeBackend(Backend):
         self.auto_start = auto_start
         self.workers: dict[int, FakeWorker] = {}
         self.created: list[FakeWorker] = []
+        self.polls = 0
 
     def new_worker(self, worker_id: int) -> FakeWorker:
         worker = FakeWorker(self, worker_id)
@@ -130,6 +146,11 @@ class FakeBackend(Backend):
         if self.auto_start:
             self.loop.call_soon(worker.start)
         return worker
+
+    def poll(self) -> None:
+        self.polls += 1
+        for worker in list(self.workers.values()):
+            worker.deliver()
 
     async def aclose(self) -> None:
         for worker in list(self.workers.values()):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from offload import _reaper, _serialize, _shm
-from offload._fdread import read_available, read_once
+from offload._fdread import read_available, read_chunk, read_once
 from offload._loop import call_in_loop
 from offload._wire import frame, split_frames
 
@@ -145,6 +145,17 @@ class ProcessWorker(Worker):
 
     def on_readable(self) -> None:
         read_once(self.fd, _READ_SIZE, self._received, self._on_eof)
+
+    def poll(self) -> None:
+        """Take in, without waiting, what the worker answered (not its end: that is left
+        to the loop's reader, which sees it again)."""
+        if self.fd < 0 or self.eof:
+            return
+        data = read_chunk(self.fd, _READ_SIZE)
+        if data:
+            self.inbuf += data
+        if self.inbuf:  # with what a pending _continue has not processed yet
+            self._dispatch_frames()
 
     def _received(self, data: bytes) -> None:
         self.inbuf += data
@@ -729,12 +740,17 @@ class ProcessBackend(Backend):
         # The callable is pickled now, at submit time, unless it is a cached name.
         head = self.functions.head(task.fn)
         # The values of the pool's context variables travel with the task.
-        ctx = tuple(var.get(None) for var in self.context_vars)
-        what = f"argument to {task.fn_name}()"
-        if not ctx and all(_is_small(arg) for arg in task.args):
+        context_vars = self.context_vars
+        ctx = tuple(var.get(None) for var in context_vars) if context_vars else ()
+        if not ctx and _all_small(task.args):
             # Nothing shared memory could carry better: skip the codec's walk.
-            task.payload = head + _serialize.dumps((task.args, ctx), what=what)
+            data = _serialize.stdlib_or_none((task.args, ctx))
+            if data is None:
+                what = f"argument to {task.fn_name}()"
+                data = _serialize.dumps_by_value((task.args, ctx), what=what)
+            task.payload = head + data
         else:
+            what = f"argument to {task.fn_name}()"
             encoded = _shm.encode(
                 (task.args, ctx),
                 dumps=lambda v: _serialize.dumps(v, what=what),
@@ -743,6 +759,10 @@ class ProcessBackend(Backend):
             task.payload, task.oob = head + encoded.data, encoded.descriptors
             task.release_oob = encoded.release
         task.args = ()
+
+    def poll(self) -> None:
+        for worker in list(self.workers.values()):
+            worker.poll()
 
     def preload(self, task: Task) -> None:
         module = getattr(task.fn, "__module__", None)
@@ -799,6 +819,14 @@ class ProcessBackend(Backend):
 
 _SCALARS = frozenset({int, float, bool, complex, type(None)})
 _SMALL_LIMIT = 1 << 16
+
+
+def _all_small(args: tuple[Any, ...]) -> bool:
+    """Every argument is :func:`_is_small` (most calls pass one or two)."""
+    for arg in args:  # noqa: SIM110 - no generator object on every submit
+        if not _is_small(arg):
+            return False
+    return True
 
 
 def _is_small(value: object) -> bool:

@@ -67,10 +67,13 @@ RUN_TIME = struct.Struct("<d")
 # cancelled seqs indexed by seq % CANCEL_SLOTS. Per-worker pipelining stays below the
 # number of slots, so live seqs never share a slot.
 PAGE = 4096
-CANCEL_SLOTS = 64
+CANCEL_SLOTS = 128
 RUNNING = struct.Struct("<Q")
 SLOT = struct.Struct("<Q")
-MAX_DEPTH = 32
+# Tiny tasks in flight per worker: enough that a worker does not run dry between two
+# times the parent hands out more, even while it is busy submitting (see
+# Scheduler._catch_up).
+MAX_DEPTH = 64
 
 # parent <-> template control messages (one per SEQPACKET datagram): kind byte + body
 CTL_INIT = b"I"  # parent -> template: pickled init dict

@@ -60,6 +60,14 @@ _PIPELINE_BELOW = 0.0005  # pipeline several tasks per worker when tasks are thi
 # The queue is compacted when more than this many released tasks are still in it, and
 # they are half of it (see Scheduler.queue).
 _COMPACT_ABOVE = 64
+# During a run of submits with no loop turn between them (a loop submitting thousands of
+# tasks, or thousands of callers started at once), every this many queued tasks the
+# submit itself takes in what the workers answered and hands them more: else they sit
+# idle until the run ends (see Scheduler._catch_up).
+_CATCH_UP_EVERY = 16
+# Results taken in that way are given to their callers this many per loop callback, once
+# the run of submits has ended (see Scheduler._settle).
+_SETTLE_PER_TURN = 64
 
 #: builds the backend of a starting scheduler: (events, loop) -> Backend
 BackendFactory = Callable[["Scheduler", asyncio.AbstractEventLoop], Backend]
@@ -149,6 +157,11 @@ class Scheduler:
         self._spawn_after = 0.0  # no new worker before this (monotonic): back-off
         self._restart_timer: asyncio.TimerHandle | None = None
         self._dispatch_scheduled = False
+        # Answers taken in by _catch_up: their futures and results, settled by _settle.
+        self._catching_up = False
+        self._unsettled: deque[asyncio.Future[Any]] = deque()
+        self._unsettled_values: deque[Any] = deque()
+        self._queued_since_dispatch = 0  # tasks queued by submit since dispatch last ran
         self._idle_timer: asyncio.TimerHandle | None = None
         self._space_waiters: deque[asyncio.Future[None]] = deque()
         # What watched tasks' done callbacks run in: they read no context variable, and
@@ -242,6 +255,7 @@ class Scheduler:
             if self._drained is None or self._drained.done():
                 self._drained = self.loop.create_future()
             await asyncio.shield(self._drained)
+        self._settle(None)
         if self.closed:
             return
         self.closed = True
@@ -286,6 +300,11 @@ class Scheduler:
             with contextlib.suppress(RuntimeError):  # the loop is closed: no callbacks
                 _resolve_error(task, error)
             self._release(task)
+        while self._unsettled:  # answered: their results, not the error
+            future, value = self._unsettled.popleft(), self._unsettled_values.popleft()
+            with contextlib.suppress(RuntimeError):
+                if not future.done():
+                    future.set_result(value)
         for waiter in self._space_waiters:
             with contextlib.suppress(RuntimeError):
                 if not waiter.done():
@@ -398,7 +417,58 @@ class Scheduler:
                     self._send(slot, [task], time.monotonic())
                     return task
         self._schedule_dispatch()
+        self._queued_since_dispatch += 1
+        if self._queued_since_dispatch >= _CATCH_UP_EVERY:
+            self._catch_up()
         return task
+
+    def _catch_up(self) -> None:
+        """Submits are running with no loop turn between them: take in what the workers
+        answered meanwhile and hand them queued tasks now, instead of leaving them idle
+        until the loop runs the dispatch (and reads their answers) after the last
+        submit. Called with the scheduler consistent, between two submits, as a loop
+        callback would be; an error in it is the loop's to report, not the submit's.
+        The results it takes in reach their futures from the loop (see _settle)."""
+        self._queued_since_dispatch = 0
+        backend = self.backend
+        if backend is None or self.closed or self.loop is None:
+            return
+        try:
+            self._catching_up = True
+            try:
+                backend.poll()
+            finally:
+                self._catching_up = False
+            self._hand_out()
+        except Exception as exc:
+            self.loop.call_exception_handler(
+                {
+                    "message": f"{self.name}: taking in answers between submits failed",
+                    "exception": exc,
+                }
+            )
+
+    def _settle(self, most: int | None = _SETTLE_PER_TURN) -> None:
+        """Give the results of ``run()`` callers that _catch_up took in to their
+        futures, oldest first, at most ``most`` per loop callback (None: all, now).
+
+        Settling a future that a caller awaits schedules that caller: done during the
+        run of submits, or all at once after it, each would make objects (a handle, its
+        arguments) while every task of the run is still alive, and each full garbage
+        collection walks them all. A few per loop turn lets the callers finish (and
+        free their tasks) as the answers are given out, as when the loop reads them.
+        (Handles from ``submit`` are settled at once: usually nobody awaits them yet,
+        and then settling makes nothing.)
+        """
+        futures, values = self._unsettled, self._unsettled_values
+        count = len(futures) if most is None else min(len(futures), most)
+        for _ in range(count):
+            future = futures.popleft()
+            value = values.popleft()
+            if not future.done():  # the caller may have given up meanwhile
+                future.set_result(value)
+        if futures and self.loop is not None:
+            self.loop.call_soon(self._settle)
 
     def caller_cancelled(self, task: Task) -> None:
         """The caller of an unwatched task was cancelled: stop the task."""
@@ -415,6 +485,10 @@ class Scheduler:
     def dispatch(self) -> None:
         """Hand queued tasks to ready workers, and start workers for what is left."""
         self._dispatch_scheduled = False
+        self._queued_since_dispatch = 0
+        self._hand_out()
+
+    def _hand_out(self) -> None:
         backend = self.backend
         if backend is None or self.closed:
             return
@@ -660,9 +734,22 @@ class Scheduler:
         self.short_tasks = self._run_ewma < _PIPELINE_BELOW
         future = task.future
         if not future.done():
+            awaited = task.watcher is None  # a caller of run() awaits it (see _settle)
+            if not awaited:
+                # The pool settles the future itself: nothing for its done callback to
+                # react to, so none is scheduled (no handle per task on the loop, which
+                # a long run of submits would keep alive until it ends).
+                task.watcher = None
+                future.remove_done_callback(task)
             if ok:
                 self._completed += 1
-                future.set_result(value)
+                if awaited and (self._catching_up or self._unsettled):
+                    if not self._unsettled and self.loop is not None:
+                        self.loop.call_soon(self._settle)
+                    self._unsettled.append(future)
+                    self._unsettled_values.append(value)
+                else:
+                    future.set_result(value)
             elif value is None:  # skipped: cancelled before it started
                 future.cancel()
             else:
