@@ -14,7 +14,7 @@ import offload
 from offload._pool._backend import Backend
 from offload._pool._events import WorkerEvents
 from offload._pool._kind_fake import FakeBackend, FakeWorker
-from offload._pool._scheduler import Scheduler, WorkerState
+from offload._pool._scheduler import _CATCH_UP_AFTER, Scheduler, WorkerState
 
 DRAINING = WorkerState.DRAINING
 
@@ -102,12 +102,16 @@ async def _pipelined_pool() -> FakePool:
     return pool
 
 
+# A run of submits long enough to take in answers and hand out work (see Scheduler._catch_up).
+_BURST = _CATCH_UP_AFTER + 40
+
+
 async def test_a_long_run_of_submits_reads_answers_and_feeds_workers_without_a_loop_turn() -> None:
     pool = await _pipelined_pool()
     assert pool.fake is not None
     workers = pool.workers
     sent_before = [len(w.received) for w in workers]
-    handles = [pool.submit(job, i) for i in range(40)]  # no loop turn from here on
+    handles = [pool.submit(job, i) for i in range(_BURST)]  # no loop turn from here on
     # The run of submits handed each worker a full pipeline without waiting for the loop.
     first = [len(w.received) - n for w, n in zip(workers, sent_before, strict=True)]
     assert first == [FakeBackend.max_depth] * 2
@@ -135,9 +139,30 @@ async def test_a_long_run_of_submits_reads_answers_and_feeds_workers_without_a_l
     await pool.close(force=True)
 
 
+async def test_a_short_run_of_submits_leaves_the_answers_to_the_dispatch() -> None:
+    # The callers one loop turn's answers wake each submit their next task: reading the
+    # workers in between would only split their answers into smaller batches.
+    pool = await _pipelined_pool()
+    assert pool.fake is not None
+    workers = pool.workers
+    handles = [pool.submit(job, i) for i in range(40)]
+    answers = 0
+    for worker in workers:
+        for i in range(len(worker.inflight)):
+            worker.answer(f"{worker.id}-{i}", run_time=1e-6)
+            answers += 1
+    polls, completed = pool.fake.polls, pool.stats().completed
+    handles += [pool.submit(job, i) for i in range(_CATCH_UP_AFTER - 40 - 1)]
+    assert pool.fake.polls == polls
+    assert pool.stats().completed == completed
+    await settle()  # the loop reads them
+    assert pool.stats().completed - completed == answers > 0
+    await pool.close(force=True)
+
+
 async def test_answers_taken_in_during_a_run_of_submits_survive_a_forced_close() -> None:
     pool = await _pipelined_pool()
-    handles = [pool.submit(job, i) for i in range(40)]
+    handles = [pool.submit(job, i) for i in range(_BURST)]
     for worker in pool.workers:
         for _ in range(len(worker.inflight)):
             worker.answer("answered", run_time=1e-6)
@@ -172,9 +197,11 @@ async def test_callers_of_run_answered_during_a_run_of_submits_get_results_after
 
     completed = pool.stats().completed
     # Every step below runs in one loop turn, in this order: one run of submits.
-    callers = [asyncio.ensure_future(caller(i)) for i in range(40)]
+    callers = [asyncio.ensure_future(caller(i)) for i in range(_BURST)]
     steps = [asyncio.ensure_future(workers_answer())]
-    callers += [asyncio.ensure_future(caller(i)) for i in range(40, 80)]
+    callers += [
+        asyncio.ensure_future(caller(i)) for i in range(_CATCH_UP_AFTER, _CATCH_UP_AFTER + 40)
+    ]
     steps.append(asyncio.ensure_future(after_the_run()))
     await asyncio.gather(*steps)
     # The answers were taken in during the run, their callers not woken inside it.

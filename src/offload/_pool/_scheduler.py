@@ -60,10 +60,14 @@ _PIPELINE_BELOW = 0.0005  # pipeline several tasks per worker when tasks are thi
 # The queue is compacted when more than this many released tasks are still in it, and
 # they are half of it (see Scheduler.queue).
 _COMPACT_ABOVE = 64
-# During a run of submits with no loop turn between them (a loop submitting thousands of
-# tasks, or thousands of callers started at once), every this many queued tasks the
-# submit itself takes in what the workers answered and hands them more: else they sit
-# idle until the run ends (see Scheduler._catch_up).
+# During a long run of submits with no loop turn between them (a loop submitting
+# thousands of tasks, or thousands of callers started at once), the submit itself takes
+# in what the workers answered and hands them more, every _CATCH_UP_EVERY queued tasks
+# once _CATCH_UP_AFTER have queued since the dispatch last ran: else the workers sit idle
+# until the run ends (see Scheduler._catch_up). Shorter runs (the callers that one loop
+# turn's answers wake, each submitting its next task) are left to the dispatch: the
+# extra reads would only split the workers' answers into smaller batches.
+_CATCH_UP_AFTER = 256
 _CATCH_UP_EVERY = 16
 # Results taken in that way are given to their callers this many per loop callback, once
 # the run of submits has ended (see Scheduler._settle).
@@ -417,8 +421,8 @@ class Scheduler:
                     self._send(slot, [task], time.monotonic())
                     return task
         self._schedule_dispatch()
-        self._queued_since_dispatch += 1
-        if self._queued_since_dispatch >= _CATCH_UP_EVERY:
+        self._queued_since_dispatch = queued = self._queued_since_dispatch + 1
+        if queued >= _CATCH_UP_AFTER and not queued % _CATCH_UP_EVERY:
             self._catch_up()
         return task
 
@@ -429,7 +433,6 @@ class Scheduler:
         submit. Called with the scheduler consistent, between two submits, as a loop
         callback would be; an error in it is the loop's to report, not the submit's.
         The results it takes in reach their futures from the loop (see _settle)."""
-        self._queued_since_dispatch = 0
         backend = self.backend
         if backend is None or self.closed or self.loop is None:
             return
