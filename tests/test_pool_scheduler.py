@@ -61,29 +61,8 @@ async def test_work_spreads_over_new_workers_before_queueing_behind_busy_ones() 
     await pool.close(force=True)
 
 
-async def test_short_tasks_are_pipelined_only_when_the_pool_is_full() -> None:
-    pool = FakePool(max_workers=2)
-    for _ in range(2):
-        pool.submit(job)
-    await settle()
-    for _ in range(20):  # teach the pool that tasks are short
-        for worker in pool.workers:
-            if worker.inflight:
-                worker.finish(run_time=1e-6)
-        pool.submit(job)
-        pool.submit(job)
-        await settle()
-    for _ in range(40):
-        pool.submit(job)
-    await settle()
-    depths = [len(w.inflight) for w in pool.workers]
-    assert max(depths) > 1
-    assert all(d <= FakeBackend.max_depth for d in depths)
-    await pool.close(force=True)
-
-
-async def _pipelined_pool() -> FakePool:
-    """A full pool of two workers that has learnt its tasks are short (pipelined)."""
+async def _short_tasks_taught() -> FakePool:
+    """A full pool of two workers that has learnt its tasks are short."""
     pool = FakePool(max_workers=2)
     for _ in range(2):
         pool.submit(job)
@@ -95,6 +74,23 @@ async def _pipelined_pool() -> FakePool:
         pool.submit(job)
         pool.submit(job)
         await settle()
+    return pool
+
+
+async def test_short_tasks_are_pipelined_only_when_the_pool_is_full() -> None:
+    pool = await _short_tasks_taught()
+    for _ in range(40):
+        pool.submit(job)
+    await settle()
+    depths = [len(w.inflight) for w in pool.workers]
+    assert max(depths) > 1
+    assert all(d <= FakeBackend.max_depth for d in depths)
+    await pool.close(force=True)
+
+
+async def _pipelined_pool() -> FakePool:
+    """A pool taught that its tasks are short (pipelined), with nothing in flight."""
+    pool = await _short_tasks_taught()
     for worker in pool.workers:
         while worker.inflight:
             worker.finish(run_time=1e-6)
