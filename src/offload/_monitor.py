@@ -155,13 +155,27 @@ class _Histogram:
 class LoopWatch:
     """Watches the running event loop: lag histogram and block reports.
 
-    Made by :meth:`Monitor.watch`; use it as ``async with``, or call :meth:`start` and
-    :meth:`stop` (for example in an application's lifespan hooks). :meth:`start`
-    raises ``RuntimeError`` outside a running event loop.
+    Made by ``offload.monitor.watch(...)`` (which is this class); use it as ``async
+    with``, or call :meth:`start` and :meth:`stop` (for example in an application's
+    lifespan hooks).
+
+    A block is a stretch longer than ``threshold`` seconds in which the loop ran no
+    callbacks; its report carries the duration and the stack of the blocking code,
+    captured by a watchdog thread while the loop was blocked. Reports go to the
+    ``offload.monitor`` logger (unless ``log=False``), to ``callback(report)`` on the
+    loop thread, and to ``m.blocks`` (the last ``max_blocks``). ``resolution`` is how
+    often lag is sampled. A block still going after ``hung_after`` seconds (default:
+    1 s or 10 thresholds, whichever is longer) is logged while it lasts and passed to
+    ``on_hung(report)``, called on the watchdog thread (so it must be thread-safe and
+    quick).
+
+    Raises ``ValueError`` for a threshold or resolution that is not a positive number
+    of seconds, or a negative ``max_blocks``; :meth:`start` raises ``RuntimeError``
+    outside a running event loop.
 
     Example::
 
-        async with offload.monitor.watch(threshold=0.05) as m:
+        async with offload.monitor.watch(threshold=0.05, callback=print) as m:
             await serve()
         print(m.stats().lag_p99, [str(b) for b in m.blocks])
     """
@@ -177,9 +191,6 @@ class LoopWatch:
         hung_after: float | None = None,
         on_hung: BlockCallback | None = None,
     ) -> None:
-        # hung_after / on_hung: a block still going after ``hung_after`` seconds (default
-        # max(1 s, 10 thresholds)) is logged while it lasts and passed to ``on_hung``
-        # (called on the watchdog thread, so it must be thread-safe and quick).
         if not threshold > 0:
             raise ValueError(f"watch() needs threshold > 0 seconds, got {threshold!r}")
         if not resolution > 0:
@@ -420,8 +431,8 @@ def _format(frames: tuple[traceback.FrameSummary, ...]) -> str:
 class Monitor:
     """The event-loop monitor, available as ``offload.monitor``.
 
-    ``watch()`` raises ``ValueError`` for a threshold or resolution that is not a
-    positive number of seconds.
+    ``offload.monitor.watch(threshold, callback, ...)`` makes a :class:`offload.LoopWatch`
+    (see there for every option and what it raises).
 
     Example::
 
@@ -431,35 +442,11 @@ class Monitor:
 
     __slots__ = ()
 
+    #: Watch the running loop: lag histogram plus a report for every block.
+    watch = LoopWatch
+
     def __repr__(self) -> str:
         return "offload.monitor"
-
-    def watch(
-        self,
-        threshold: float = 0.05,
-        callback: BlockCallback | None = None,
-        *,
-        resolution: float = 0.01,
-        max_blocks: int = 100,
-        log: bool = True,
-    ) -> LoopWatch:
-        """Watch the running loop: lag histogram plus a report for every block.
-
-        A block is a stretch longer than ``threshold`` seconds in which the loop ran no
-        callbacks; its report carries the duration and the stack of the blocking code,
-        captured by a watchdog thread while the loop was blocked. Reports go to the
-        ``offload.monitor`` logger (unless ``log=False``), to ``callback(report)`` on the
-        loop thread, and to ``m.blocks`` (the last ``max_blocks``). ``resolution`` is
-        how often lag is sampled. Raises ``ValueError`` for non-positive values and
-        ``RuntimeError`` when started outside a running loop.
-
-        Example::
-
-            async with offload.monitor.watch(threshold=0.05, callback=print) as m:
-                await app.serve()
-            print(m.stats())
-        """
-        return LoopWatch(threshold, callback, resolution=resolution, max_blocks=max_blocks, log=log)
 
 
 monitor = Monitor()
