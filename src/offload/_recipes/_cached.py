@@ -366,15 +366,7 @@ class CacheCore(Generic[R]):
             flight = self.launch(key, (args, kwargs), loop, self.done, "")
         else:
             self.coalesced += 1
-        # Inlined Flights.wait: one coroutine less per caller matters with 10,000 callers
-        # (fewer allocations, fewer garbage collections).
-        flight.waiters += 1
-        try:
-            if token is None:
-                return await asyncio.shield(flight.task)
-            return await wait_shared(flight.task, token)
-        finally:
-            self.flights.leave(key, flight)
+        return await self.flights.wait(key, flight, token)
 
     def launch(
         self, key: Hashable, call: _Call, loop: _Loop, then: _Then[R], tag: str
