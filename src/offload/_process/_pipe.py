@@ -26,7 +26,7 @@ from ._kill import DEFAULT_KILL_AFTER, end_group, to_the_end
 from ._limits import Limits
 from ._result import ProcessResult
 from ._run import DEFAULT_MAX_OUTPUT, Argv, PipeOptions, finish, prepare
-from ._start import Started, start
+from ._start import Started
 
 __all__ = ["pipe"]
 
@@ -84,7 +84,7 @@ async def pipe(
     """
     if not argvs:
         raise ValueError("offload.pipe() needs at least one program")
-    commands, limit_set = prepare(argvs, False, "offload.pipe", limits, token)
+    plan = prepare(argvs, "offload.pipe", False, token, cwd, env, inherit_env, limits)
     if isinstance(input, str):
         input = input.encode(encoding)
     err_read, err_write = os.pipe()
@@ -92,25 +92,21 @@ async def pipe(
     programs: list[Started] = []
     upstream: int | None = None
     try:
-        for index, command in enumerate(commands):
-            last = index == len(commands) - 1
+        for index in range(len(plan.commands)):
+            last = index == len(plan.commands) - 1
             if last:
                 downstream_read, downstream_write = None, None
             else:
                 downstream_read, downstream_write = os.pipe()
             try:
                 programs.append(
-                    start(
-                        command,
+                    plan.start(
+                        index,
                         stdin=upstream
                         if upstream is not None
                         else ("pipe" if input is not None else "devnull"),
                         stdout="pipe" if last else downstream_write,
                         stderr=err_write,
-                        cwd=cwd,
-                        env=env,
-                        inherit_env=inherit_env,
-                        limits=limit_set,
                         process_group=programs[0].pgid if programs else 0,
                     )
                 )

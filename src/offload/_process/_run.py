@@ -16,7 +16,7 @@ from ._collect import Collector, Overflow
 from ._kill import DEFAULT_KILL_AFTER, to_the_end
 from ._limits import Limits, as_limits, describe_limit_stop
 from ._result import ProcessResult
-from ._start import Started, StdSpec, normalize_argv, start
+from ._start import Plan, Started, StdSpec, normalize_argv
 
 __all__ = ["DEFAULT_MAX_OUTPUT", "PipeOptions", "RunOptions", "finish", "prepare", "run"]
 
@@ -113,18 +113,14 @@ async def run(
         for line in result.stdout.splitlines():
             ...
     """
-    [args], limit_set = prepare([argv], shell, "offload.run", limits, token)
+    plan = prepare([argv], "offload.run", shell, token, cwd, env, inherit_env, limits)
     if isinstance(input, str):
         input = input.encode(encoding)
-    started = start(
-        args,
+    started = plan.start(
+        0,
         stdin="pipe" if input is not None else "devnull",
         stdout=stdout,
         stderr=stderr,
-        cwd=cwd,
-        env=env,
-        inherit_env=inherit_env,
-        limits=limit_set,
         detached=detached,
     )
     fds = started.fds
@@ -145,18 +141,22 @@ async def run(
 
 def prepare(
     argvs: Sequence[Argv],
-    shell: bool,
     caller: str,
-    limits: Limits | Mapping[str, int] | None,
+    shell: bool,
     token: CancelToken | None,
-) -> tuple[list[list[str]], Limits | None]:
-    """Check what ``caller`` (``"offload.run"``) was asked to start: the argv lists and
-    the limits; raises Cancelled, starting nothing, when ``token`` is already cancelled."""
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[str, str] | None,
+    inherit_env: bool,
+    limits: Limits | Mapping[str, int] | None,
+) -> Plan:
+    """Check what ``caller`` (``"offload.run"``) was asked to start, the argv lists and
+    the limits, and return the plan that starts them; raises Cancelled, starting
+    nothing, when ``token`` is already cancelled."""
     commands = [normalize_argv(argv, shell, caller) for argv in argvs]
-    limit_set = as_limits(limits)
+    plan = Plan(commands, cwd, env, inherit_env, as_limits(limits))
     if token is not None and token.cancelled:
         raise Cancelled(token.reason)
-    return commands, limit_set
+    return plan
 
 
 async def finish(

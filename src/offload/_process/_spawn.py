@@ -15,7 +15,7 @@ from ._kill import DEFAULT_KILL_AFTER, end_group, to_the_end
 from ._limits import Limits
 from ._result import StoppedBy, StopReason
 from ._run import DEFAULT_MAX_OUTPUT, Argv, prepare
-from ._start import Started, StdSpec, start
+from ._start import Started, StdSpec
 from ._streams import InputStream, OutputStream
 
 __all__ = ["Process", "spawn"]
@@ -226,18 +226,9 @@ def spawn(
                 print(line)
             code = await proc.wait()
     """
-    [args], limit_set = prepare([argv], shell, "offload.spawn", limits, token)
-    started = start(
-        args,
-        stdin=stdin,
-        stdout=stdout,
-        stderr=stderr,
-        cwd=cwd,
-        env=env,
-        inherit_env=inherit_env,
-        limits=limit_set,
-        detached=detached,
-        big_pipes=True,
+    plan = prepare([argv], "offload.spawn", shell, token, cwd, env, inherit_env, limits)
+    started = plan.start(
+        0, stdin=stdin, stdout=stdout, stderr=stderr, detached=detached, big_pipes=True
     )
     return Process(
         started,

@@ -25,6 +25,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import IO, Any, Literal, Protocol
 
 from offload import _reaper
@@ -33,7 +34,7 @@ from offload._loop import call_in_loop
 
 from ._limits import Limits
 
-__all__ = ["Started", "StdSpec", "normalize_argv", "start", "start_error"]
+__all__ = ["Plan", "Started", "StdSpec", "normalize_argv", "start", "start_error"]
 
 StdSpec = Literal["pipe", "inherit", "devnull", "stdout"] | int | IO[Any] | None
 _PIPE_SIZE = 1 << 20
@@ -470,3 +471,41 @@ def start(
     if not detached:
         _reaper.register(pgid)
     return Started(argv, popen, stdio.parent_fds, pgid, detached, limits, started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Programs checked before any of them starts, and where they run (the same place
+    for each: a pipeline's programs share it)."""
+
+    commands: list[list[str]]
+    cwd: str | os.PathLike[str] | None = None
+    env: Mapping[str, str] | None = None
+    inherit_env: bool = True
+    limits: Limits | None = None
+
+    def start(
+        self,
+        index: int,
+        *,
+        stdin: StdSpec,
+        stdout: StdSpec,
+        stderr: StdSpec,
+        detached: bool = False,
+        process_group: int = 0,
+        big_pipes: bool = False,
+    ) -> Started:
+        """Start program ``index`` of the plan; see :func:`start`."""
+        return start(
+            self.commands[index],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=self.cwd,
+            env=self.env,
+            inherit_env=self.inherit_env,
+            limits=self.limits,
+            detached=detached,
+            process_group=process_group,
+            big_pipes=big_pipes,
+        )
