@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import math
@@ -14,7 +13,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from offload._cluster._backoff import Backoff
-from offload._cluster._command import _seconds, _size
 from offload._cluster._options import MIN_TIMEOUT, Options
 from offload._cluster._output import Sink
 from offload._monitor import BlockReport, LoopWatch
@@ -152,48 +150,6 @@ def test_port_range(port: int) -> None:
     else:
         with pytest.raises(ValueError, match="port"):
             _options(port=port)
-
-
-# -- --max-memory sizes -----------------------------------------------------------------
-
-_UNIT = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
-
-
-@given(st.integers(1, 10**6), st.sampled_from(sorted(_UNIT)), st.booleans())
-def test_size_with_a_unit_is_that_many_bytes(number: int, unit: str, lower: bool) -> None:
-    text = f"{number}{unit.lower() if lower else unit}"
-    assert _size(text) == number * _UNIT[unit]
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("300M", 300 * 2**20), ("1.5G", 3 * 2**29), ("512k", 512 * 1024), ("1e3", 1000)],
-)
-def test_size_examples(text: str, expected: int) -> None:
-    assert _size(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text", ["", "M", "300MB", "300T", "abc", "-5", "0", "0.1", "nan", "inf", "1e999", "1e999G"]
-)
-def test_bad_sizes_are_a_clear_argument_error(text: str) -> None:
-    with pytest.raises(argparse.ArgumentTypeError, match=r"size|positive|300M"):
-        _size(text)
-
-
-@given(st.text(max_size=12))
-def test_any_text_is_a_size_or_an_argument_error(text: str) -> None:
-    try:
-        value = _size(text)
-    except argparse.ArgumentTypeError:
-        return
-    assert value >= 1
-
-
-@pytest.mark.parametrize("text", ["0", "-1", "nan", "-inf"])
-def test_seconds_must_be_positive(text: str) -> None:
-    with pytest.raises(argparse.ArgumentTypeError, match="positive"):
-        _seconds(text)
 
 
 # -- hung reports (what a worker sends before --timeout kills it) -----------------------

@@ -6,11 +6,9 @@ import argparse
 import sys
 import time
 
-from offload._cli._args import positive_int
+from offload._cli._args import positive_int, seconds, size
 
 __all__ = ["add_arguments", "run"]
-
-_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,25 +29,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=30.0,
         help="kill a worker whose event loop is blocked this long (default: 30)",
     )
     parser.add_argument(
         "--graceful-timeout",
-        type=_seconds,
+        type=seconds,
         default=30.0,
         help="on stop, let requests finish for this long (default: 30)",
     )
     parser.add_argument(
         "--ready-timeout",
-        type=_seconds,
+        type=seconds,
         default=60.0,
         help="a new worker must be serving within this time (default: 60)",
     )
     parser.add_argument(
         "--max-memory",
-        type=_size,
+        type=size,
         default=None,
         help="recycle a worker whose RSS exceeds this (bytes, or 300M, 2G)",
     )
@@ -155,24 +153,3 @@ def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"
     return time.strftime("%H:%M:%S", time.gmtime(seconds))
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
-
-
-def _size(text: str) -> int:
-    unit = text[-1:].upper() if text[-1:].isalpha() else ""
-    number = text[: -1 if unit else None]
-    if unit.endswith("B"):
-        raise argparse.ArgumentTypeError(f"write sizes as 300M or 2G, got {text}")
-    try:
-        value = int(float(number) * _UNITS[unit])
-    except (KeyError, ValueError, OverflowError):
-        raise argparse.ArgumentTypeError(f"not a size: {text} (use bytes, or 300M, 2G)") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value

@@ -9,6 +9,8 @@ import os
 import signal
 import sys
 
+from offload._cli._args import non_negative_int, positive_int, seconds_or_zero
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -22,36 +24,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="module that defines the JobQueue and registers its jobs (module or module:attr)",
     )
     parser.add_argument(
-        "--concurrency", type=_positive, default=None, help="jobs at once (default: CPU count)"
+        "--concurrency", type=positive_int, default=None, help="jobs at once (default: CPU count)"
     )
     parser.add_argument("--kind", choices=("process", "thread"), default="process")
     parser.add_argument(
         "--buffer",
-        type=_not_negative,
+        type=non_negative_int,
         default=0,
         help="deliveries held beyond the free slots (default 0: no job waits behind a "
         "running one; more: more throughput for short jobs)",
     )
     parser.add_argument(
         "--stop-grace",
-        type=float,
+        type=seconds_or_zero,
         default=30.0,
         help="seconds running jobs get to finish on SIGTERM before they go back to the queue",
     )
-
-
-def _not_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def find_queue(app: str, name: str) -> object:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from offload._cli._args import positive_int
+from offload._cli._args import positive_int, seconds
 
 __all__ = ["add_arguments", "run"]
 
@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     compare.add_argument(
         "--duration",
-        type=float,
+        type=seconds,
         default=3.0,
         help="seconds of load per strategy (default: 3)",
     )
