@@ -8,6 +8,7 @@ import pickle
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import pytest
@@ -368,6 +369,24 @@ async def test_a_stopping_worker_hands_its_buffered_jobs_back_at_once_uncounted(
 async def test_a_negative_buffer_is_refused(jobs: offload.JobQueue) -> None:
     with pytest.raises(ValueError, match="buffer must be an integer >= 0"):
         jobs.worker(buffer=-1)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"stop_grace": -1.0}, "stop_grace must be >= 0 seconds"),
+        ({"stop_grace": float("nan")}, "stop_grace must be >= 0 seconds"),
+        ({"concurrency": 0}, "concurrency must be an integer >= 1"),
+        ({"cancel_grace": -1.0}, "cancel_grace"),
+    ],
+)
+async def test_a_worker_with_a_bad_option_is_refused_before_connecting(
+    options: dict[str, Any], message: str
+) -> None:
+    # No broker is asked: the queue is never opened.
+    queue = offload.JobQueue("amqp://guest:guest@127.0.0.1:1/", name="never-opened")
+    with pytest.raises(ValueError, match=message):
+        queue.worker(**options)
 
 
 async def test_a_durable_publish_that_stays_unroutable_ends_in_broker_unavailable(

@@ -136,6 +136,8 @@ class JobWorker:
             raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
         if not isinstance(buffer, int) or buffer < 0:
             raise ValueError(f"buffer must be an integer >= 0, got {buffer!r}")
+        if not stop_grace >= 0:  # NaN included
+            raise ValueError(f"stop_grace must be >= 0 seconds, got {stop_grace!r}")
         self.queue = queue
         self.pool = Pool(
             kind,
