@@ -104,6 +104,9 @@ class ProcessWorker(Worker):
         parts = []
         functions = self.backend.functions
         known = self.known_functions
+        # Warm result segments of this worker, read by now, go back in front of the
+        # first frame (all of them: none is read between two frames of one batch).
+        returns: int | None = self.pid
         for task in tasks:
             payload = task.payload  # starts with the function head (see _functions)
             fn_id = w.TASK_HEAD.unpack_from(payload)[0]
@@ -114,8 +117,10 @@ class ProcessWorker(Worker):
                 payload = (
                     w.TASK_HEAD.pack(fn_id, len(fn_bytes)) + fn_bytes + payload[w.TASK_HEAD.size :]
                 )
-            # Warm result segments of this worker, read by now, go back in front.
-            oob = _shm.add_returns(task.oob, self.pid)
+            oob = task.oob
+            if returns is not None:
+                oob = _shm.add_returns(oob, returns)
+                returns = None
             parts.append(frame(w.TASK, payload, task.seq, oob))
         self.outbuf += b"".join(parts)
         if not self.writing:
