@@ -831,19 +831,16 @@ _SMALL_LIMIT = 1 << 16
 
 
 def _all_small(args: tuple[Any, ...]) -> bool:
-    """Every argument is :func:`_is_small` (most calls pass one or two)."""
-    for arg in args:  # noqa: SIM110 - no generator object on every submit
-        if not _is_small(arg):
-            return False
+    """Every argument is a plain scalar, or a short str/bytes: never worth shared
+    memory (most calls pass one or two)."""
+    for arg in args:  # no generator object, and no call per argument, on every submit
+        kind = type(arg)
+        if kind in _SCALARS:
+            continue
+        if (kind is str or kind is bytes) and len(arg) < _SMALL_LIMIT:
+            continue
+        return False
     return True
-
-
-def _is_small(value: object) -> bool:
-    """A plain scalar, or a short str/bytes: never worth shared memory."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return True
-    return (kind is str or kind is bytes) and len(value) < _SMALL_LIMIT  # type: ignore[arg-type]
 
 
 def _locate(var: ContextVar[Any]) -> tuple[str, str]:

@@ -420,7 +420,8 @@ class Scheduler:
                     self.queue.pop()
                     self._send(slot, [task], time.monotonic())
                     return task
-        self._schedule_dispatch()
+        if not self._dispatch_scheduled:  # (usually it is: no call)
+            self._schedule_dispatch()
         self._queued_since_dispatch = queued = self._queued_since_dispatch + 1
         if queued >= _CATCH_UP_AFTER and not queued % _CATCH_UP_EVERY:
             self._catch_up()
@@ -765,7 +766,7 @@ class Scheduler:
             slot.retire()
         elif not inflight:
             self._arm_idle_timer()
-        if self.queue:
+        if self.queue and not self._dispatch_scheduled:
             self._schedule_dispatch()
 
     def on_report(self, worker: Worker, seq: int, value: object) -> None:
@@ -902,7 +903,8 @@ class Scheduler:
             return
         task.release()
         self.outstanding -= 1
-        self._check_drained()
+        if self.outstanding <= 0:
+            self._check_drained()
 
     def _check_drained(self) -> None:
         if self.outstanding <= 0 and self._drained is not None and not self._drained.done():
