@@ -23,6 +23,7 @@ import weakref
 from asyncio import _get_running_loop
 from collections import deque
 from collections.abc import Callable
+from threading import get_ident
 from typing import Any
 
 from offload._cancel import CancelToken
@@ -144,6 +145,12 @@ class Scheduler:
         self._restart_first = restart_first
         self._restart_max = restart_max
         self.loop: asyncio.AbstractEventLoop | None = None
+        # The thread check_loop last found self.loop running in: a submit from that
+        # thread while the loop runs is from the loop (one running loop per thread), so
+        # it skips the check (on CPython 3.11 asking for the running loop costs a getpid
+        # system call). Only a loop moved to another thread since, while this one runs
+        # a different loop, would slip through.
+        self._loop_thread = 0
         self.backend: Backend | None = None
         # Tasks waiting for a worker, oldest first. It may also hold tasks released while
         # deep inside it (cancelled, timed out): removing one there costs the queue's
@@ -224,7 +231,10 @@ class Scheduler:
         if loop is None:
             return
         running = _get_running_loop()
-        if running is loop or (running is None and not loop.is_closed()):
+        if running is loop:
+            self._loop_thread = get_ident()
+            return
+        if running is None and not loop.is_closed():
             return
         state = "is closed" if loop.is_closed() else "is another one"
         raise WrongLoopError(
@@ -370,8 +380,9 @@ class Scheduler:
         :meth:`check_loop`, checked first), ClosedError, TypeError (not a sync
         callable), ValueError (timeout), SerializationError.
         """
-        if _get_running_loop() is not self.loop:  # (is: the check passes, one call less)
-            self.check_loop()
+        loop = self.loop
+        if loop is None or get_ident() != self._loop_thread or not loop.is_running():
+            self.check_loop()  # (else it would pass: see self._loop_thread)
         if self.closing:
             raise ClosedError(f"{self.name} is closed; create a new Pool to run more work")
         if not callable(fn):
