@@ -18,13 +18,11 @@ import enum
 import logging
 import math
 import signal as _signal
-import sys
 import time
 import weakref
 from asyncio import _get_running_loop
 from collections import deque
 from collections.abc import Callable
-from threading import get_ident
 from typing import Any
 
 from offload._cancel import CancelToken
@@ -59,9 +57,6 @@ _FAULT_SIGNALS = frozenset(
     for name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT", "SIGSYS", "SIGTRAP")
     if hasattr(_signal, name)
 )
-# On CPython 3.11 asking for the running loop makes a getpid system call (about 0.1-0.3
-# us); 3.12 and later answer from the thread state.
-_LOOKUP_IS_SYSCALL = sys.version_info < (3, 12)
 _PIPELINE_BELOW = 0.0005  # pipeline several tasks per worker when tasks are this short
 # The queue is compacted when more than this many released tasks are still in it, and
 # they are half of it (see Scheduler.queue).
@@ -149,8 +144,6 @@ class Scheduler:
         self._restart_first = restart_first
         self._restart_max = restart_max
         self.loop: asyncio.AbstractEventLoop | None = None
-        # The thread check_loop last found self.loop running in (see submit).
-        self._loop_thread = 0
         self.backend: Backend | None = None
         # Tasks waiting for a worker, oldest first. It may also hold tasks released while
         # deep inside it (cancelled, timed out): removing one there costs the queue's
@@ -231,10 +224,7 @@ class Scheduler:
         if loop is None:
             return
         running = _get_running_loop()
-        if running is loop:
-            self._loop_thread = get_ident()
-            return
-        if running is None and not loop.is_closed():
+        if running is loop or (running is None and not loop.is_closed()):
             return
         state = "is closed" if loop.is_closed() else "is another one"
         raise WrongLoopError(
@@ -380,15 +370,7 @@ class Scheduler:
         :meth:`check_loop`, checked first), ClosedError, TypeError (not a sync
         callable), ValueError (timeout), SerializationError.
         """
-        loop = self.loop
-        if _LOOKUP_IS_SYSCALL:
-            # A submit from the thread check_loop last found the loop running in, while
-            # it runs, is from the loop (one running loop per thread): no check. (Only a
-            # loop moved to another thread since, while this one runs a different loop,
-            # would slip through.)
-            if loop is None or get_ident() != self._loop_thread or not loop.is_running():
-                self.check_loop()
-        elif _get_running_loop() is not loop:  # (is: the check passes)
+        if _get_running_loop() is not self.loop:  # (is: the check passes)
             self.check_loop()
         if self.closing:
             raise ClosedError(f"{self.name} is closed; create a new Pool to run more work")
