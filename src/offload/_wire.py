@@ -48,9 +48,9 @@ def split_frames(buf: bytearray, limit: int = 1 << 30) -> list[Frame]:
         if stop > end:
             break
         body = start + header
-        frames.append(
-            (kind, seq, bytes(buf[body : body + oob_len]), bytes(buf[body + oob_len : stop]))
-        )
+        # (most frames have no oob: no empty slice and copy made for it)
+        oob = bytes(buf[body : body + oob_len]) if oob_len else b""
+        frames.append((kind, seq, oob, bytes(buf[body + oob_len : stop])))
         start = stop
     if start:
         del buf[:start]

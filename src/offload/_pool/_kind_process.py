@@ -104,6 +104,9 @@ class ProcessWorker(Worker):
         parts = []
         functions = self.backend.functions
         known = self.known_functions
+        # Warm result segments of this worker, read by now, go back in front of the
+        # first frame (all of them: none is read between two frames of one batch).
+        returns: int | None = self.pid
         for task in tasks:
             payload = task.payload  # starts with the function head (see _functions)
             fn_id = w.TASK_HEAD.unpack_from(payload)[0]
@@ -114,8 +117,10 @@ class ProcessWorker(Worker):
                 payload = (
                     w.TASK_HEAD.pack(fn_id, len(fn_bytes)) + fn_bytes + payload[w.TASK_HEAD.size :]
                 )
-            # Warm result segments of this worker, read by now, go back in front.
-            oob = _shm.add_returns(task.oob, self.pid)
+            oob = task.oob
+            if returns is not None:
+                oob = _shm.add_returns(oob, returns)
+                returns = None
             parts.append(frame(w.TASK, payload, task.seq, oob))
         self.outbuf += b"".join(parts)
         if not self.writing:
@@ -182,7 +187,11 @@ class ProcessWorker(Worker):
                 self.last_answered = seq
                 try:
                     if kind == w.OK:
-                        result = _shm.decode(body, oob, loads=_serialize.loads, sender=self.pid)
+                        result = (
+                            _shm.decode(body, oob, loads=_serialize.loads, sender=self.pid)
+                            if oob
+                            else _serialize.loads(body)  # what decode does without oob
+                        )
                         events.on_done(self, seq, True, result, run_time)
                     else:
                         exc, _ = load_error(body)
@@ -822,19 +831,16 @@ _SMALL_LIMIT = 1 << 16
 
 
 def _all_small(args: tuple[Any, ...]) -> bool:
-    """Every argument is :func:`_is_small` (most calls pass one or two)."""
-    for arg in args:  # noqa: SIM110 - no generator object on every submit
-        if not _is_small(arg):
-            return False
+    """Every argument is a plain scalar, or a short str/bytes: never worth shared
+    memory (most calls pass one or two)."""
+    for arg in args:  # no generator object, and no call per argument, on every submit
+        kind = type(arg)
+        if kind in _SCALARS:
+            continue
+        if (kind is str or kind is bytes) and len(arg) < _SMALL_LIMIT:
+            continue
+        return False
     return True
-
-
-def _is_small(value: object) -> bool:
-    """A plain scalar, or a short str/bytes: never worth shared memory."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return True
-    return (kind is str or kind is bytes) and len(value) < _SMALL_LIMIT  # type: ignore[arg-type]
 
 
 def _locate(var: ContextVar[Any]) -> tuple[str, str]:

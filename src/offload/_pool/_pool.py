@@ -219,9 +219,11 @@ class Pool:
         if kwargs:
             check_no_keywords("run", fn, kwargs)
         scheduler = self._scheduler
-        scheduler.check_loop()
-        while scheduler.queue_full:
-            await scheduler.wait_for_space()
+        if self._config.max_queue is not None:  # (else the queue is never full)
+            while scheduler.queue_full:
+                scheduler.check_loop()
+                await scheduler.wait_for_space()
+        # The scheduler checks the loop first (WrongLoopError), then the rest.
         task = scheduler.submit(fn, args, timeout=timeout, token=token, watch=False)
         try:
             return await task.future  # type: ignore[no-any-return]
@@ -251,8 +253,8 @@ class Pool:
         if kwargs:
             check_no_keywords("submit", fn, kwargs)
         scheduler = self._scheduler
-        scheduler.check_loop()
         if scheduler.queue_full:
+            scheduler.check_loop()
             raise QueueFull(
                 f"{self.name} has {scheduler.queued} queued tasks (max_queue="
                 f"{self.max_queue}); await pool.run() to wait for space, or retry later"

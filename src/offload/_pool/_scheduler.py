@@ -20,6 +20,7 @@ import math
 import signal as _signal
 import time
 import weakref
+from asyncio import _get_running_loop
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -222,10 +223,7 @@ class Scheduler:
         loop = self.loop
         if loop is None:
             return
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
+        running = _get_running_loop()
         if running is loop or (running is None and not loop.is_closed()):
             return
         state = "is closed" if loop.is_closed() else "is another one"
@@ -368,12 +366,14 @@ class Scheduler:
 
         ``progress``: keep what the task reports; ``watch``: cancelling the future stops
         the task (else the caller does it with :meth:`caller_cancelled`); ``on_start``:
-        asked when a worker takes the task, False drops it. Raises ClosedError,
-        TypeError (not a sync callable), ValueError (timeout), SerializationError.
+        asked when a worker takes the task, False drops it. Raises WrongLoopError (see
+        :meth:`check_loop`, checked first), ClosedError, TypeError (not a sync
+        callable), ValueError (timeout), SerializationError.
         """
+        if _get_running_loop() is not self.loop:  # (is: the check passes)
+            self.check_loop()
         if self.closing:
             raise ClosedError(f"{self.name} is closed; create a new Pool to run more work")
-        self.check_loop()
         if not callable(fn):
             raise TypeError(f"Pool.run() needs a callable, got {type(fn).__qualname__}")
         check_sync(fn)  # an async function is refused before anything runs
@@ -413,14 +413,15 @@ class Scheduler:
                 lambda t: call_in_loop(loop, self._on_token, task, t.reason)
             )
         backend.preload(task)
-        if self.queued == 1 and not self._dispatch_scheduled:
+        if not self._dispatch_scheduled and len(self.queue) - self._dropped == 1:  # queued
             # An idle worker takes it now: one loop turn less on every round trip.
             for slot in self.workers.values():
                 if slot.state == READY and not slot.inflight:
                     self.queue.pop()
                     self._send(slot, [task], time.monotonic())
                     return task
-        self._schedule_dispatch()
+        if not self._dispatch_scheduled:  # (usually it is: no call)
+            self._schedule_dispatch()
         self._queued_since_dispatch = queued = self._queued_since_dispatch + 1
         if queued >= _CATCH_UP_AFTER and not queued % _CATCH_UP_EVERY:
             self._catch_up()
@@ -765,7 +766,7 @@ class Scheduler:
             slot.retire()
         elif not inflight:
             self._arm_idle_timer()
-        if self.queue:
+        if self.queue and not self._dispatch_scheduled:
             self._schedule_dispatch()
 
     def on_report(self, worker: Worker, seq: int, value: object) -> None:
@@ -902,7 +903,8 @@ class Scheduler:
             return
         task.release()
         self.outstanding -= 1
-        self._check_drained()
+        if self.outstanding <= 0:
+            self._check_drained()
 
     def _check_drained(self) -> None:
         if self.outstanding <= 0 and self._drained is not None and not self._drained.done():

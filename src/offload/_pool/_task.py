@@ -158,7 +158,8 @@ class Task:
         # A handle kept after the end does not keep the pool alive.
         self.watcher = None
         self.slot = None
-        self.wake()
+        if self.progress_waiters is not None:
+            self.wake()
 
 
 class TaskHandle(Generic[T]):
