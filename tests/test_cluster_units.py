@@ -1,9 +1,10 @@
-"""offload cluster's pure parts: restart back-off, options, --max-memory sizes, hung reports."""
+"""offload cluster's pure parts: restart back-off, options, the command line, hung reports."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import math
 import os
 import time
@@ -12,9 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from offload._cli import _build_parser
 from offload._cluster._backoff import Backoff
 from offload._cluster._options import MIN_TIMEOUT, Options
 from offload._cluster._output import Sink
+from offload._cluster._serve import serve
 from offload._monitor import BlockReport, LoopWatch
 
 # -- back-off ---------------------------------------------------------------------------
@@ -232,3 +235,19 @@ def test_sink_drops_past_its_limit_and_says_how_many(monkeypatch: pytest.MonkeyP
     kept = got.count("y" * 999 + "\n")
     assert 60 < kept < 400
     assert f"[cluster] {400 - kept} lines of output dropped" in got
+
+
+# -- the command line is serve()'s keywords ----------------------------------------------
+
+
+def test_every_keyword_of_serve_is_an_option_of_the_command_with_its_default() -> None:
+    parser, _ = _build_parser()
+    args = parser.parse_args(["cluster", "main:app"])
+    keywords = {
+        p.name: p.default
+        for p in inspect.signature(serve).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    assert keywords  # (the command passes exactly these)
+    for name, default in keywords.items():
+        assert getattr(args, name) == default, name

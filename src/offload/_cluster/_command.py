@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
+from collections.abc import Callable
 
-from offload._cli._args import positive_int, seconds, size
+from offload._cli._args import non_negative_int, positive_int, seconds, size
+
+from ._options import Options
 
 __all__ = ["add_arguments", "run"]
 
+_DEFAULT = " (default: %(default)s)"
+_PORT_HELP = "TCP port; 0 picks a free one" + _DEFAULT
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options of ``offload cluster`` to its subparser."""
+    """Add the options of ``offload cluster`` to its subparser: one per keyword of
+    :func:`offload.serve`, with the defaults of :class:`Options` (never a second copy)."""
     parser.add_argument(
         "target",
         metavar="MODULE:APP|status|reload",
@@ -21,55 +29,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=positive_int, default=None, help="worker processes (default: CPUs)"
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one")
-    parser.add_argument("--uds", default=None, help="listen on this Unix socket path instead")
-    parser.add_argument(
-        "--factory", action="store_true", help="APP is a function that returns the app"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=seconds,
-        default=30.0,
-        help="kill a worker whose event loop is blocked this long (default: 30)",
-    )
-    parser.add_argument(
-        "--graceful-timeout",
-        type=seconds,
-        default=30.0,
-        help="on stop, let requests finish for this long (default: 30)",
-    )
-    parser.add_argument(
-        "--ready-timeout",
-        type=seconds,
-        default=60.0,
-        help="a new worker must be serving within this time (default: 60)",
-    )
-    parser.add_argument(
-        "--max-memory",
-        type=size,
-        default=None,
-        help="recycle a worker whose RSS exceeds this (bytes, or 300M, 2G)",
-    )
-    parser.add_argument(
-        "--max-requests", type=positive_int, default=None, help="recycle after this many requests"
-    )
-    parser.add_argument(
-        "--max-requests-jitter",
-        type=int,
-        default=0,
-        help="add up to this many to each worker's --max-requests",
-    )
-    parser.add_argument(
+    where = parser.add_argument_group("address")
+    where.add_argument("--host", default=Options.host, help="address (default: %(default)s)")
+    where.add_argument("--port", type=int, default=Options.port, help=_PORT_HELP)
+    where.add_argument("--uds", default=None, help="listen on this Unix socket path instead")
+    where.add_argument(
         "--control", default=None, help="control socket path (default: derived from the port)"
     )
     parser.add_argument(
-        "--log-level",
-        default="warning",
-        choices=["critical", "error", "warning", "info", "debug"],
-        help="uvicorn's log level in the workers (default: warning)",
+        "--factory", action="store_true", help="APP is a function that returns the app"
     )
-    parser.add_argument("--access-log", action="store_true", help="log every request")
+    timeouts = parser.add_argument_group("timeouts (seconds)")
+    for flag, default, what in (
+        ("--timeout", Options.timeout, "kill a worker whose event loop is blocked this long"),
+        (
+            "--graceful-timeout",
+            Options.graceful_timeout,
+            "on stop, let requests finish for this long",
+        ),
+        ("--ready-timeout", Options.ready_timeout, "a new worker must be serving within this time"),
+    ):
+        timeouts.add_argument(
+            flag,
+            type=seconds,
+            default=default,
+            metavar="SECONDS",
+            help=what + " (default: %(default)g)",
+        )
+    recycle = parser.add_argument_group("recycling healthy workers")
+    recycle.add_argument(
+        "--max-memory",
+        type=size,
+        metavar="SIZE",
+        help="when its RSS exceeds this (bytes, or 300M, 2G)",
+    )
+    recycle.add_argument("--max-requests", type=positive_int, help="after this many requests")
+    recycle.add_argument(
+        "--max-requests-jitter",
+        type=non_negative_int,
+        default=Options.max_requests_jitter,
+        help="add up to this many to each worker's --max-requests" + _DEFAULT,
+    )
+    uvicorn = parser.add_argument_group("uvicorn in the workers")
+    uvicorn.add_argument(
+        "--log-level",
+        default=Options.log_level,
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log level" + _DEFAULT,
+    )
+    uvicorn.add_argument("--access-log", action="store_true", help="log every request")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,23 +94,9 @@ def run(args: argparse.Namespace) -> int:
     from ._serve import serve
 
     try:
-        return serve(
-            args.target,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            uds=args.uds,
-            factory=args.factory,
-            timeout=args.timeout,
-            graceful_timeout=args.graceful_timeout,
-            ready_timeout=args.ready_timeout,
-            max_memory=args.max_memory,
-            max_requests=args.max_requests,
-            max_requests_jitter=args.max_requests_jitter,
-            control=args.control,
-            log_level=args.log_level,
-            access_log=args.access_log,
-        )
+        # Every keyword of serve() is an option above, under the same name.
+        options = {name: getattr(args, name) for name in _serve_keywords(serve)}
+        return serve(args.target, **options)
     except ValueError as exc:
         print(f"offload cluster: error: {exc}", file=sys.stderr)
         return 2
@@ -153,3 +147,9 @@ def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"
     return time.strftime("%H:%M:%S", time.gmtime(seconds))
+
+
+def _serve_keywords(serve: Callable[..., int]) -> list[str]:
+    """The keyword-only parameters of ``serve``: the options it takes."""
+    parameters = inspect.signature(serve).parameters.values()
+    return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
