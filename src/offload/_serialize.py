@@ -46,9 +46,6 @@ __all__ = [
 
 PROTOCOL = 5
 _MAIN = b"__main__"
-# Whether a pickle names ``__main__`` is asked as ``data.find(_MAIN) != -1``: on
-# CPython 3.11-3.13, ``_MAIN in data`` first tries ``_MAIN`` as an integer and makes (and
-# clears) a TypeError every time, several times the cost of the search.
 # The opcodes of a pickle that is only a name: module and qualified name, looked up.
 _NAME_OPS = frozenset(
     {"PROTO", "FRAME", "SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "MEMOIZE", "STOP"}
@@ -90,11 +87,13 @@ def stdlib_or_none(obj: object, buffer_callback: BufferCallback | None = None) -
         raise
     except Exception:
         return None
-    return None if data.find(_MAIN) != -1 else data
+    return None if names_main(data) else data
 
 
 def names_main(data: bytes) -> bool:
     """True if a pickle may refer to ``__main__`` (which a worker resolves differently)."""
+    # Not ``_MAIN in data``: on CPython 3.11-3.13 that first tries ``_MAIN`` as an integer
+    # and makes (and clears) a TypeError every time, several times the cost of the search.
     return data.find(_MAIN) != -1
 
 
@@ -159,7 +158,7 @@ def by_name(fn: Callable[..., object]) -> bytes | None:
         data = pickle.dumps(fn, PROTOCOL)
     except Exception:
         return None
-    if data.find(_MAIN) != -1:
+    if names_main(data):
         return None
     try:
         ops = [op.name for op, _arg, _pos in pickletools.genops(data)]

@@ -15,7 +15,6 @@ from ._options import Options
 __all__ = ["add_arguments", "run"]
 
 _DEFAULT = " (default: %(default)s)"
-_PORT_HELP = "TCP port; 0 picks a free one" + _DEFAULT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     where = parser.add_argument_group("address")
     where.add_argument("--host", default=Options.host, help="address (default: %(default)s)")
-    where.add_argument("--port", type=int, default=Options.port, help=_PORT_HELP)
+    where.add_argument(
+        "--port", type=int, default=Options.port, help="TCP port; 0 picks a free one" + _DEFAULT
+    )
     where.add_argument("--uds", default=None, help="listen on this Unix socket path instead")
     where.add_argument(
         "--control", default=None, help="control socket path (default: derived from the port)"

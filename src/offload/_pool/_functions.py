@@ -50,7 +50,6 @@ __all__ = ["FunctionCache", "check_no_keywords", "check_sync"]
 
 _NAMED_KINDS = (types.FunctionType, types.BuiltinFunctionType, type)
 _ASYNC_FLAGS = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
-_FUNCTION = types.FunctionType
 
 
 def check_sync(fn: Callable[..., Any]) -> None:
@@ -61,8 +60,6 @@ def check_sync(fn: Callable[..., Any]) -> None:
     """
     target: Any = fn
     kind = type(target)
-    if kind is _FUNCTION and not target.__code__.co_flags & _ASYNC_FLAGS and not target.__dict__:
-        return  # the common case, in a few steps (the full test below agrees)
     while kind is functools.partial or kind is types.MethodType:
         target = target.func if kind is functools.partial else target.__func__
         kind = type(target)

@@ -187,11 +187,7 @@ class ProcessWorker(Worker):
                 self.last_answered = seq
                 try:
                     if kind == w.OK:
-                        result = (
-                            _shm.decode(body, oob, loads=_serialize.loads, sender=self.pid)
-                            if oob
-                            else _serialize.loads(body)  # what decode does without oob
-                        )
+                        result = _shm.decode(body, oob, loads=_serialize.loads, sender=self.pid)
                         events.on_done(self, seq, True, result, run_time)
                     else:
                         exc, _ = load_error(body)

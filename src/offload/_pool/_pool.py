@@ -219,10 +219,9 @@ class Pool:
         if kwargs:
             check_no_keywords("run", fn, kwargs)
         scheduler = self._scheduler
-        if self._config.max_queue is not None:  # (else the queue is never full)
-            while scheduler.queue_full:
-                scheduler.check_loop()
-                await scheduler.wait_for_space()
+        while scheduler.queue_full:
+            scheduler.check_loop()
+            await scheduler.wait_for_space()
         # The scheduler checks the loop first (WrongLoopError), then the rest.
         task = scheduler.submit(fn, args, timeout=timeout, token=token, watch=False)
         try:

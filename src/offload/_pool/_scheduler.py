@@ -370,8 +370,7 @@ class Scheduler:
         :meth:`check_loop`, checked first), ClosedError, TypeError (not a sync
         callable), ValueError (timeout), SerializationError.
         """
-        if _get_running_loop() is not self.loop:  # (is: the check passes)
-            self.check_loop()
+        self.check_loop()
         if self.closing:
             raise ClosedError(f"{self.name} is closed; create a new Pool to run more work")
         if not callable(fn):
@@ -413,7 +412,7 @@ class Scheduler:
                 lambda t: call_in_loop(loop, self._on_token, task, t.reason)
             )
         backend.preload(task)
-        if not self._dispatch_scheduled and len(self.queue) - self._dropped == 1:  # queued
+        if not self._dispatch_scheduled and self.queued == 1:
             # An idle worker takes it now: one loop turn less on every round trip.
             for slot in self.workers.values():
                 if slot.state == READY and not slot.inflight:
